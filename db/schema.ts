@@ -1,0 +1,106 @@
+/**
+ * Every table, in one file. Money is bigint: pico-USDC (1e-12) in the books, prices in
+ * micro-USDC per million tokens (= pico-USDC per token). Idempotency lives in constraints.
+ * Later issues add the ledger, deposits and settlement batches beside these.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp({ withTimezone: true }).notNull().defaultNow();
+
+export const accounts = pgTable("accounts", {
+  id: uuid().primaryKey().defaultRandom(),
+  name: text().notNull(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable("api_keys", {
+  id: uuid().primaryKey().defaultRandom(),
+  accountId: uuid().notNull().references(() => accounts.id),
+  name: text().notNull().default(""),
+  /** The first characters of the secret, shown in listings; the rest is only hashed. */
+  prefix: text().notNull(),
+  /** SHA-256 of the whole secret, hex. */
+  secretHash: text().notNull().unique(),
+  role: text({ enum: ["inference", "finance"] }).notNull().default("inference"),
+  budgetPico: bigint({ mode: "bigint" }),
+  rpm: integer(),
+  tpm: integer(),
+  allowedModels: text().array(),
+  revokedAt: timestamp({ withTimezone: true }),
+  createdAt: createdAt(),
+});
+
+export const providers = pgTable("providers", {
+  id: text().primaryKey(),
+  /** Wallet address that signs registrations and receipts (bound at first registration). */
+  address: text().unique(),
+  url: text().notNull(),
+  region: text().notNull().default(""),
+  gpu: jsonb().$type<Record<string, unknown>>(),
+  suspended: boolean().notNull().default(false),
+  suspendedReason: text(),
+  lastHeartbeatAt: timestamp({ withTimezone: true }),
+  runningRequests: integer().notNull().default(0),
+  waitingRequests: integer().notNull().default(0),
+  maxWaitingRequests: integer().notNull().default(32),
+  kvCacheUsage: doublePrecision().notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
+
+export const providerModels = pgTable("provider_models", {
+  providerId: text().notNull().references(() => providers.id, { onDelete: "cascade" }),
+  model: text().notNull(),
+  endpoints: text().array().notNull().default(sql`'{chat,completions}'::text[]`),
+  inputPrice: bigint({ mode: "bigint" }).notNull(),
+  outputPrice: bigint({ mode: "bigint" }).notNull(),
+  contextLength: integer().notNull().default(8192),
+}, (t) => [primaryKey({ columns: [t.providerId, t.model] })]);
+
+/** EWMA latency and success per edge location × provider × model, folded in aggregated upserts. */
+export const latencyStats = pgTable("latency_stats", {
+  edge: text().notNull(),
+  providerId: text().notNull().references(() => providers.id, { onDelete: "cascade" }),
+  model: text().notNull(),
+  ttftMs: doublePrecision().notNull(),
+  tpotMs: doublePrecision().notNull(),
+  successRate: doublePrecision().notNull(),
+  samples: integer().notNull(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.edge, t.providerId, t.model] })]);
+
+export const usageEvents = pgTable("usage_events", {
+  /** A retried meter() collapses here. */
+  requestId: text().primaryKey(),
+  keyId: uuid().notNull().references(() => apiKeys.id),
+  accountId: uuid().notNull().references(() => accounts.id),
+  providerId: text().references(() => providers.id),
+  model: text().notNull(),
+  endpoint: text({ enum: ["chat", "completions", "embeddings"] }).notNull(),
+  stream: boolean().notNull(),
+  promptTokens: integer().notNull(),
+  completionTokens: integer().notNull(),
+  costPico: bigint({ mode: "bigint" }).notNull(),
+  /** ok: complete; partial: cut short, billed for what was delivered; failed: nothing billed. */
+  status: text({ enum: ["ok", "partial", "failed"] }).notNull(),
+  errorCode: text(),
+  ttftMs: integer(),
+  durationMs: integer().notNull(),
+  edge: text().notNull(),
+  attempts: integer().notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  index().on(t.accountId, t.createdAt),
+  index().on(t.providerId, t.createdAt),
+]);
+
+export type Account = typeof accounts.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;
+export type Provider = typeof providers.$inferSelect;
+export type ProviderModel = typeof providerModels.$inferSelect;
+export type LatencyStatsRow = typeof latencyStats.$inferSelect;
+export type UsageEvent = typeof usageEvents.$inferSelect;
+export type NewUsageEvent = typeof usageEvents.$inferInsert;

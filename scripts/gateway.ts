@@ -1,0 +1,51 @@
+/**
+ * Runs the worker bundle in workerd through the Miniflare API (no wrangler dev proxy in front),
+ * and fires the scheduled handler on an interval, since crons do not fire by themselves locally.
+ * Prints one ready line; SIGTERM/SIGINT dispose workerd.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+
+const { values } = parseArgs({
+  options: {
+    script: { type: "string" },
+    port: { type: "string", default: "8787" },
+    bindings: { type: "string" },
+    "cron-every-ms": { type: "string", default: "10000" },
+  },
+});
+if (!values.script || !values.bindings) {
+  console.error("gateway: --script and --bindings (a JSON file) are required");
+  process.exit(2);
+}
+const bindings = JSON.parse(readFileSync(values.bindings, "utf8")) as Record<string, string>;
+
+const mf = new Miniflare({
+  scriptPath: values.script,
+  modules: true,
+  compatibilityDate: "2026-04-01",
+  compatibilityFlags: ["nodejs_compat"],
+  bindings,
+  host: "127.0.0.1",
+  port: Number(values.port),
+});
+const url = await mf.ready;
+const worker = await mf.getWorker();
+const cronEveryMs = Number(values["cron-every-ms"]);
+const cron = cronEveryMs > 0
+  ? setInterval(() => { worker.scheduled({ cron: "*/1 * * * *" }).catch((e: unknown) => console.error(`scheduled: ${String(e)}`)); }, cronEveryMs)
+  : undefined;
+
+console.log(JSON.stringify({ event: "ready", url: url.toString().replace(/\/$/, ""), pid: process.pid }));
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  if (cron) clearInterval(cron);
+  await mf.dispose().catch(() => undefined);
+  process.exit(0);
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

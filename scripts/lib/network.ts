@@ -1,0 +1,162 @@
+/**
+ * The whole local network on one machine: embedded Postgres + the WebSocket proxy, three
+ * simulated engines at three prices and speeds, the worker in workerd, a seeded account and
+ * keys. `npm start` and the end-to-end tests both use this, so tests run what developers run.
+ */
+import { mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { runMigrations } from "../../db/migrate";
+import { startPostgres } from "./postgres";
+import { startWsProxy } from "./wsproxy";
+import { buildWorker } from "./build-worker";
+import { spawnTs, type ReadyChild } from "./children";
+import { freePort } from "./ports";
+
+export const CHAT_MODEL = "meshgate/sim-llama-3.1-8b";
+export const EMBEDDING_MODEL = "meshgate/sim-embed-16";
+
+export interface EngineSpec { id: string; inputPrice: string; outputPrice: string; ttftMs: number; tokensPerSecond: number; embeddings: boolean }
+
+/** Cheapest is slowest: routing has a real trade-off to make. */
+export const DEFAULT_ENGINES: EngineSpec[] = [
+  { id: "sim-a", inputPrice: "0.10", outputPrice: "0.20", ttftMs: 60, tokensPerSecond: 80, embeddings: false },
+  { id: "sim-b", inputPrice: "0.15", outputPrice: "0.30", ttftMs: 30, tokensPerSecond: 200, embeddings: true },
+  { id: "sim-c", inputPrice: "0.40", outputPrice: "0.80", ttftMs: 10, tokensPerSecond: 500, embeddings: false },
+];
+
+export interface NetworkOptions {
+  stateDir: string;
+  persistent: boolean;
+  gatewayPort: number;
+  engines?: EngineSpec[];
+  /** Worker vars to override (deadlines in tests). */
+  vars?: Record<string, string>;
+  cronEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface DevProvider {
+  id: string; url: string; model: string; inputPrice: string; outputPrice: string;
+  address: string | null; pid: number; controlUrl: string; metricsUrl: string; embeddingModel: string | null;
+}
+
+export interface DevInfo {
+  baseURL: string; gatewayURL: string; apiKey: string; accountId: string; adminToken: string; financeKey: string;
+  dashboardURL: string; databaseUrl: string; providers: DevProvider[]; gatewayPid: number; model: string; embeddingModel: string;
+}
+
+export interface Network { info: DevInfo; stop(): Promise<void> }
+
+interface EngineReady { url: string; controlUrl: string; metricsUrl: string; pid: number }
+
+export async function startNetwork(o: NetworkOptions): Promise<Network> {
+  const log = o.log ?? (() => undefined);
+  mkdirSync(o.stateDir, { recursive: true });
+  chmodSync(o.stateDir, 0o755);
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => { for (const s of stops.splice(0).reverse()) await s().catch(() => undefined); };
+  try {
+    const [pg, proxy, bundle] = await Promise.all([
+      startPostgres({ dataDir: path.join(o.stateDir, "pg"), persistent: o.persistent, port: o.persistent ? 54329 : 0 }),
+      startWsProxy({}),
+      buildWorker(path.join(o.stateDir, "build")),
+    ]);
+    stops.push(pg.stop, proxy.stop);
+    await runMigrations(pg.url);
+
+    const specs = o.engines ?? DEFAULT_ENGINES;
+    const engines = await Promise.all(specs.map(async (s) => {
+      const port = await freePort();
+      const args = ["--port", String(port), "--model", CHAT_MODEL, "--ttft-ms", String(s.ttftMs), "--tokens-per-second", String(s.tokensPerSecond), "--name", s.id];
+      if (s.embeddings) args.push("--embedding-model", EMBEDDING_MODEL);
+      const child = await spawnTs<EngineReady>("provider-runtime/sim/main.ts", args, { name: s.id, log });
+      stops.push(child.stop);
+      return { spec: s, child };
+    }));
+
+    const adminToken = loadOrCreateSecret(path.join(o.stateDir, "admin-token"), () => randomBytes(24).toString("hex"), o.persistent);
+    const bindingsFile = path.join(o.stateDir, "bindings.json");
+    writeFileSync(bindingsFile, JSON.stringify({
+      ...readWranglerVars(), ...o.vars, DATABASE_URL: pg.url, WSPROXY: proxy.wsProxy, ADMIN_TOKEN: adminToken,
+    }), { mode: 0o600 });
+    const gateway: ReadyChild<{ url: string }> = await spawnTs("scripts/gateway.ts", [
+      "--script", bundle, "--port", String(o.gatewayPort), "--bindings", bindingsFile, "--cron-every-ms", String(o.cronEveryMs ?? 10_000),
+    ], { name: "gateway", log, timeoutMs: 60_000 });
+    stops.push(gateway.stop);
+    const gatewayURL = gateway.ready.url;
+
+    const admin = adminClient(gatewayURL, adminToken);
+    for (const { spec, child } of engines) {
+      await admin("POST", "/admin/v1/providers", {
+        id: spec.id, url: child.ready.url, region: "local", max_waiting_requests: 64,
+        models: [
+          { model: CHAT_MODEL, endpoints: ["chat", "completions"], input_price: spec.inputPrice, output_price: spec.outputPrice, context_length: 8192 },
+          ...(spec.embeddings ? [{ model: EMBEDDING_MODEL, endpoints: ["embeddings"], input_price: spec.inputPrice, output_price: "0", context_length: 8192 }] : []),
+        ],
+      });
+    }
+    await admin("POST", "/admin/v1/jobs/probe/run");
+    const creds = await loadOrCreateCredentials(path.join(o.stateDir, "credentials.json"), admin, gatewayURL, o.persistent);
+
+    const info: DevInfo = {
+      baseURL: `${gatewayURL}/v1`, gatewayURL, ...creds, adminToken,
+      dashboardURL: `${gatewayURL}/dashboard`, databaseUrl: pg.url, gatewayPid: gateway.pid,
+      model: CHAT_MODEL, embeddingModel: EMBEDDING_MODEL,
+      providers: engines.map(({ spec, child }) => ({
+        id: spec.id, url: child.ready.url, model: CHAT_MODEL, inputPrice: spec.inputPrice, outputPrice: spec.outputPrice,
+        address: null, pid: child.pid, controlUrl: child.ready.controlUrl, metricsUrl: child.ready.metricsUrl,
+        embeddingModel: spec.embeddings ? EMBEDDING_MODEL : null,
+      })),
+    };
+    return { info, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+type Admin = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+function adminClient(base: string, token: string): Admin {
+  return async (method, p, body) => {
+    const res = await fetch(`${base}${p}`, {
+      method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${method} ${p} → ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+}
+
+async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: string, persistent: boolean) {
+  if (persistent && existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { accountId: string; apiKey: string; financeKey: string };
+    const ok = await fetch(`${gatewayURL}/v1/models`, { headers: { authorization: `Bearer ${saved.apiKey}` } });
+    if (ok.status === 200) return saved;
+  }
+  const account = await admin("POST", "/admin/v1/accounts", { name: "Local developer" });
+  const accountId = String(account.id);
+  const key = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev inference", role: "inference" });
+  const finance = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev finance", role: "finance" });
+  const creds = { accountId, apiKey: String(key.secret), financeKey: String(finance.secret) };
+  if (persistent) writeFileSync(file, JSON.stringify(creds), { mode: 0o600 });
+  return creds;
+}
+
+function loadOrCreateSecret(file: string, make: () => string, persistent: boolean): string {
+  if (persistent && existsSync(file)) return readFileSync(file, "utf8").trim();
+  const v = make();
+  if (persistent) writeFileSync(file, v, { mode: 0o600 });
+  return v;
+}
+
+/** The [vars] of wrangler.toml, so local runs use the same settings as a deploy. */
+function readWranglerVars(): Record<string, string> {
+  const toml = readFileSync("wrangler.toml", "utf8");
+  const section = toml.split(/^\[vars\]\s*$/m)[1]?.split(/^\[/m)[0] ?? "";
+  const vars: Record<string, string> = {};
+  for (const m of section.matchAll(/^([A-Z_][A-Z0-9_]*)\s*=\s*"([^"]*)"/gm)) vars[m[1]!] = m[2]!;
+  return vars;
+}

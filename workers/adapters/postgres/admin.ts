@@ -1,0 +1,64 @@
+/** The registry and key administration: accounts, keys, providers. Not on the request path. */
+import { desc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../../../db/client";
+import { accounts, apiKeys, providerModels, providers } from "../../../db/schema";
+
+export interface NewKey {
+  accountId: string;
+  name: string;
+  role: "inference" | "finance";
+  prefix: string;
+  secretHash: string;
+  budgetPico: bigint | null;
+  rpm: number | null;
+  tpm: number | null;
+  allowedModels: string[] | null;
+}
+
+export interface ProviderUpsert {
+  id: string;
+  url: string;
+  region: string;
+  address: string | null;
+  maxWaitingRequests: number;
+  models: { model: string; endpoints: string[]; inputPrice: bigint; outputPrice: bigint; contextLength: number }[];
+}
+
+export function adminStore(db: Db) {
+  return {
+    createAccount: async (name: string) => (await db.insert(accounts).values({ name }).returning())[0]!,
+    listAccounts: () => db.select().from(accounts).orderBy(desc(accounts.createdAt)),
+    accountExists: async (id: string) => (await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id))).length > 0,
+    createKey: async (k: NewKey) => (await db.insert(apiKeys).values(k).returning())[0]!,
+    listKeys: (accountId?: string) =>
+      db.select({
+        id: apiKeys.id, accountId: apiKeys.accountId, name: apiKeys.name, prefix: apiKeys.prefix, role: apiKeys.role,
+        budgetPico: apiKeys.budgetPico, rpm: apiKeys.rpm, tpm: apiKeys.tpm, allowedModels: apiKeys.allowedModels,
+        revokedAt: apiKeys.revokedAt, createdAt: apiKeys.createdAt,
+      }).from(apiKeys).where(accountId ? eq(apiKeys.accountId, accountId) : undefined).orderBy(desc(apiKeys.createdAt)),
+    revokeKey: async (id: string) =>
+      (await db.update(apiKeys).set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` }).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id })).length > 0,
+    listProviders: async () => {
+      const rows = await db.select().from(providers).orderBy(providers.id);
+      const models = await db.select().from(providerModels);
+      return rows.map((p) => ({ ...p, models: models.filter((m) => m.providerId === p.id) }));
+    },
+    upsertProvider: async (p: ProviderUpsert) => {
+      await db.transaction(async (tx) => {
+        const values = { id: p.id, url: p.url, region: p.region, address: p.address, maxWaitingRequests: p.maxWaitingRequests, updatedAt: new Date() };
+        await tx.insert(providers).values(values).onConflictDoUpdate({ target: providers.id, set: values });
+        await tx.delete(providerModels).where(eq(providerModels.providerId, p.id));
+        if (p.models.length) await tx.insert(providerModels).values(p.models.map((m) => ({ ...m, providerId: p.id })));
+      });
+    },
+    setSuspended: async (id: string, suspended: boolean, reason: string | null) =>
+      (await db.update(providers).set({ suspended, suspendedReason: suspended ? reason : null, updatedAt: new Date() })
+        .where(eq(providers.id, id)).returning({ id: providers.id })).length > 0,
+    /** A probe's verdict: a success counts as a heartbeat until the agent sends its own (next issue). */
+    markProbed: async (ids: string[]) => {
+      if (ids.length) await db.update(providers).set({ lastHeartbeatAt: new Date() }).where(inArray(providers.id, ids));
+    },
+  };
+}
+
+export type AdminStore = ReturnType<typeof adminStore>;

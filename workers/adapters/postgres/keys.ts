@@ -1,0 +1,18 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../../../db/client";
+import { apiKeys } from "../../../db/schema";
+import type { KeyRecord } from "../../deps";
+
+/** The key whose secret hashes to `secretHash`, with the hash itself for a constant-time check. */
+export async function findKeyByHash(db: Db, secretHash: string): Promise<(KeyRecord & { secretHash: string }) | null> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, secretHash)).limit(1);
+  if (!row) return null;
+  return {
+    id: row.id,
+    accountId: row.accountId,
+    role: row.role,
+    revoked: row.revokedAt !== null,
+    allowedModels: row.allowedModels,
+    secretHash: row.secretHash,
+  };
+}

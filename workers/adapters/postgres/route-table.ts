@@ -1,0 +1,36 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../../../db/client";
+import { latencyStats, providerModels, providers } from "../../../db/schema";
+import { latencyKey, type Endpoint, type LatencyStats, type ProviderOffer, type RouteTable } from "../../core/routing/types";
+
+/** Two queries: every provider's offers, and the latency table. */
+export async function loadRouteTable(db: Db, nowMs: number): Promise<RouteTable> {
+  const [offers, rows] = await Promise.all([
+    db.select().from(providerModels).innerJoin(providers, eq(providerModels.providerId, providers.id)),
+    db.select().from(latencyStats),
+  ]);
+  const latency = new Map<string, LatencyStats>();
+  for (const r of rows) {
+    latency.set(latencyKey(r.edge, r.providerId, r.model), {
+      ttftMs: r.ttftMs, tpotMs: r.tpotMs, successRate: r.successRate, samples: r.samples,
+    });
+  }
+  return {
+    offers: offers.map(({ provider_models: m, providers: p }): ProviderOffer => ({
+      providerId: p.id,
+      url: p.url.replace(/\/+$/, ""),
+      model: m.model,
+      endpoints: m.endpoints as Endpoint[],
+      inputPrice: m.inputPrice,
+      outputPrice: m.outputPrice,
+      contextLength: m.contextLength,
+      lastHeartbeatMs: p.lastHeartbeatAt?.getTime() ?? 0,
+      suspended: p.suspended,
+      stakeOk: true,
+      waitingRequests: p.waitingRequests,
+      maxWaitingRequests: p.maxWaitingRequests,
+    })),
+    latency,
+    loadedAtMs: nowMs,
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The one place the gateway talks to a provider runtime over HTTP. Deadlines are enforced
+ * here and every failure becomes core's UpstreamError, whose phase tells the pipeline whether
+ * another provider may still be tried. A reply is returned only once its first byte arrived
+ * (streams) or its whole body did (JSON), so nothing reaches the client before that.
+ */
+import { UpstreamError } from "../core/openai/errors";
+import type { ProviderOffer } from "../core/routing/types";
+
+export type UpstreamPath = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings";
+
+export interface UpstreamRequest {
+  offer: ProviderOffer;
+  path: UpstreamPath;
+  body: string;
+  stream: boolean;
+  requestId: string;
+  /** For streams: headers and first chunk; for JSON: the whole body. */
+  deadlineMs: number;
+}
+
+interface Timing { sentAtMs: number; firstByteAtMs: number }
+
+export type UpstreamReply =
+  | ({ kind: "json"; body: Record<string, unknown>; headers: Headers } & Timing)
+  | ({
+      kind: "stream";
+      headers: Headers;
+      first: Uint8Array;
+      reader: ReadableStreamDefaultReader<Uint8Array>;
+      /** Cancels the upstream request (client went away, idle deadline). */
+      abort(reason: string): void;
+    } & Timing);
+
+export interface UpstreamSender {
+  send(req: UpstreamRequest): Promise<UpstreamReply>;
+}
+
+export function httpUpstream(fetcher: typeof fetch, now: () => number): UpstreamSender {
+  return {
+    async send(req) {
+      const controller = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, req.deadlineMs);
+      const id = req.offer.providerId;
+      const sentAtMs = now();
+      const fail = (phase: "connect" | "first_byte", err: unknown) =>
+        timedOut
+          ? new UpstreamError(id, "first_byte", null, `no response within ${req.deadlineMs} ms`)
+          : new UpstreamError(id, phase, null, `${phase === "connect" ? "connection failed" : "response cut"}: ${errorText(err)}`);
+      try {
+        let res: Response;
+        try {
+          res = await fetcher(`${req.offer.url}${req.path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-request-id": req.requestId },
+            body: req.body,
+            signal: controller.signal,
+          });
+        } catch (err) {
+          throw fail("connect", err);
+        }
+        if (!res.ok) throw await statusError(id, res);
+        if (!req.stream) {
+          let text: string;
+          try {
+            text = await res.text();
+          } catch (err) {
+            throw fail("first_byte", err);
+          }
+          const body = parseObject(text);
+          if (!body) throw new UpstreamError(id, "first_byte", null, "malformed JSON response");
+          return { kind: "json", body, headers: res.headers, sentAtMs, firstByteAtMs: now() };
+        }
+        if (!res.body) throw new UpstreamError(id, "first_byte", null, "empty stream");
+        const reader = res.body.getReader();
+        let first: ReadableStreamReadResult<Uint8Array>;
+        try {
+          first = await reader.read();
+        } catch (err) {
+          throw fail("first_byte", err);
+        }
+        if (first.done || !first.value) throw new UpstreamError(id, "first_byte", null, "stream closed before the first byte");
+        return {
+          kind: "stream", headers: res.headers, first: first.value, reader, sentAtMs, firstByteAtMs: now(),
+          abort: () => controller.abort(),
+        };
+      } catch (err) {
+        controller.abort();
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+async function statusError(providerId: string, res: Response): Promise<UpstreamError> {
+  const text = await res.text().catch(() => "");
+  const parsed = parseObject(text);
+  const raw = parsed?.error ?? parsed;
+  const detail = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : null;
+  const message = typeof detail?.message === "string" ? detail.message : text.slice(0, 300) || res.statusText;
+  const body = {
+    message,
+    type: typeof detail?.type === "string" ? detail.type : undefined,
+    code: typeof detail?.code === "string" ? detail.code : null,
+    param: typeof detail?.param === "string" ? detail.param : null,
+  };
+  return new UpstreamError(providerId, "headers", res.status, `provider answered ${res.status}: ${message}`, body, retryAfterMs(res.headers));
+}
+
+function retryAfterMs(headers: Headers): number | null {
+  const ms = Number(headers.get("retry-after-ms"));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const s = Number(headers.get("retry-after"));
+  return Number.isFinite(s) && s >= 0 && headers.has("retry-after") ? s * 1000 : null;
+}
+
+function parseObject(text: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));

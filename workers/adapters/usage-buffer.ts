@@ -1,0 +1,79 @@
+/**
+ * Usage events and latency observations wait here (per isolate, plain data) and are written
+ * in batches off the critical path: one multi-row insert and one upsert per latency key per
+ * flush, through the waitUntil of the request that scheduled the flush.
+ */
+import type { Db } from "../../db/client";
+import type { UsageRecord } from "../core/metering/usage";
+import { insertUsage, upsertLatency, type LatencyUpdate } from "./postgres/usage";
+
+export interface LatencyObservation {
+  edge: string;
+  providerId: string;
+  model: string;
+  ok: boolean;
+  ttftMs: number | null;
+  tpotMs: number | null;
+}
+
+type WithDb = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+
+const MAX_ATTEMPTS_PER_RECORD = 5;
+
+export class UsageBuffer {
+  private records: { rec: UsageRecord; tries: number }[] = [];
+  private observations: LatencyObservation[] = [];
+  private inFlight = new Map<string, UsageRecord>();
+  private scheduled = false;
+
+  constructor(private readonly delayMs = 20, private readonly log: (msg: string) => void = console.error) {}
+
+  push(rec: UsageRecord | null, obs: LatencyObservation[], background: (p: Promise<unknown>) => void, withDb: WithDb): void {
+    if (rec) this.records.push({ rec, tries: 0 });
+    this.observations.push(...obs);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    background(this.flushAfterDelay(withDb));
+  }
+
+  /** A record not yet in Postgres, so /v1/generation answers as soon as the response ended. */
+  find(requestId: string): UsageRecord | undefined {
+    return this.inFlight.get(requestId) ?? this.records.find((r) => r.rec.requestId === requestId)?.rec;
+  }
+
+  private async flushAfterDelay(withDb: WithDb): Promise<void> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    this.scheduled = false;
+    const batch = this.records.splice(0);
+    const obs = this.observations.splice(0);
+    for (const { rec } of batch) this.inFlight.set(rec.requestId, rec);
+    try {
+      await withDb(async (db) => {
+        await insertUsage(db, batch.map((b) => b.rec));
+        await upsertLatency(db, aggregateObservations(obs));
+      });
+    } catch (err) {
+      // Keep the records for the next flush; a request id makes the retry idempotent.
+      const kept = batch.filter((b) => ++b.tries < MAX_ATTEMPTS_PER_RECORD);
+      this.records.unshift(...kept);
+      this.log(`usage flush failed (${batch.length} records, ${batch.length - kept.length} dropped): ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      for (const { rec } of batch) this.inFlight.delete(rec.requestId);
+    }
+  }
+}
+
+/** Folds a batch's observations into one update per edge × provider × model. */
+export function aggregateObservations(obs: readonly LatencyObservation[]): LatencyUpdate[] {
+  const byKey = new Map<string, LatencyUpdate & { ttftN: number; tpotN: number }>();
+  for (const o of obs) {
+    const key = `${o.edge}|${o.providerId}|${o.model}`;
+    const u = byKey.get(key) ?? { edge: o.edge, providerId: o.providerId, model: o.model, count: 0, okCount: 0, ttftMs: null, tpotMs: null, ttftN: 0, tpotN: 0 };
+    u.count++;
+    if (o.ok) u.okCount++;
+    if (o.ok && o.ttftMs !== null) u.ttftMs = ((u.ttftMs ?? 0) * u.ttftN + o.ttftMs) / ++u.ttftN;
+    if (o.ok && o.tpotMs !== null) u.tpotMs = ((u.tpotMs ?? 0) * u.tpotN + o.tpotMs) / ++u.tpotN;
+    byKey.set(key, u);
+  }
+  return [...byKey.values()].map(({ ttftN: _a, tpotN: _b, ...u }) => u);
+}

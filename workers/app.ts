@@ -1,0 +1,36 @@
+/** createApp(): the Hono app, built once per isolate. Routes are thin; the pipeline does the work. */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { errors } from "./core/openai/errors";
+import type { Deps } from "./deps";
+import type { Env } from "./env";
+import type { AppEnv } from "./http/app-env";
+import { authenticate } from "./http/middleware/authenticate";
+import { requestId } from "./http/middleware/request-id";
+import { renderError } from "./http/render-error";
+import { adminRoutes } from "./http/routes/admin";
+import { generationRoutes } from "./http/routes/v1/generation";
+import { inferenceRoutes } from "./http/routes/v1/inference";
+import { modelRoutes } from "./http/routes/v1/models";
+
+export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
+  const app = new Hono<AppEnv>();
+  app.use("*", requestId());
+  app.use("*", async (c, next) => {
+    c.set("deps", depsFor(c.env, c.executionCtx));
+    await next();
+  });
+  app.use("*", async (c, next) =>
+    bodyLimit({ maxSize: c.var.deps.cfg.bodyLimitBytes, onError: () => { throw errors.bodyTooLarge(c.var.deps.cfg.bodyLimitBytes); } })(c, next));
+
+  app.get("/health", (c) => c.json({ ok: true }));
+  app.use("/v1/*", authenticate("inference"));
+  app.route("/v1", inferenceRoutes);
+  app.route("/v1", modelRoutes);
+  app.route("/v1", generationRoutes);
+  app.route("/admin/v1", adminRoutes);
+
+  app.notFound((c) => renderError(errors.notFound(`Route ${c.req.method} ${new URL(c.req.url).pathname}`), c.var.requestId ?? "none"));
+  app.onError((err, c) => renderError(err, c.var.requestId ?? "none"));
+  return app;
+}

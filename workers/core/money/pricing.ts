@@ -1,0 +1,117 @@
+/**
+ * Money arithmetic for token usage, exact and integer-only.
+ *
+ * Prices are micro-USDC per million tokens, which is exactly pico-USDC per token, so
+ * cost in pico-USDC = tokens × price: no division, no rounding, no floats.
+ */
+
+export interface TokenCounts {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface TokenPrice {
+  /** micro-USDC per million input tokens (= pico-USDC per token). */
+  inputPrice: bigint;
+  /** micro-USDC per million output tokens (= pico-USDC per token). */
+  outputPrice: bigint;
+}
+
+const PICO_PER_USDC = 1_000_000_000_000n;
+const MICRO_PER_USDC_DECIMALS = 6;
+
+function tokensToBigint(n: number, what: string): bigint {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);
+  return BigInt(n);
+}
+
+function checkPrice(p: bigint, what: string): bigint {
+  if (p < 0n) throw new RangeError(`${what} must not be negative, got ${p}`);
+  return p;
+}
+
+/** Exact cost in pico-USDC of a request's tokens at a provider's price. */
+export function costPico(tokens: TokenCounts, price: TokenPrice): bigint {
+  return (
+    tokensToBigint(tokens.promptTokens, "promptTokens") * checkPrice(price.inputPrice, "inputPrice") +
+    tokensToBigint(tokens.completionTokens, "completionTokens") * checkPrice(price.outputPrice, "outputPrice")
+  );
+}
+
+/**
+ * The most a request can cost, for budget reservations: the prompt estimate at the input price
+ * plus every allowed output token at the output price. Given several candidate prices (the
+ * provider is not chosen yet at admission), the highest input and highest output price are used,
+ * which bounds every candidate. An empty list costs 0n (no provider: nothing will be sent).
+ * `maxOutputTokens` is the request's `max_tokens`, or the caller's cap (e.g. context length − prompt).
+ */
+export function worstCaseCostPico(
+  tokens: { promptTokens: number; maxOutputTokens: number },
+  prices: TokenPrice | readonly TokenPrice[],
+): bigint {
+  const list: readonly TokenPrice[] = Array.isArray(prices) ? prices : [prices as TokenPrice];
+  if (list.length === 0) return 0n;
+  let inputPrice = 0n;
+  let outputPrice = 0n;
+  for (const p of list) {
+    if (checkPrice(p.inputPrice, "inputPrice") > inputPrice) inputPrice = p.inputPrice;
+    if (checkPrice(p.outputPrice, "outputPrice") > outputPrice) outputPrice = p.outputPrice;
+  }
+  return costPico({ promptTokens: tokens.promptTokens, completionTokens: tokens.maxOutputTokens }, { inputPrice, outputPrice });
+}
+
+/**
+ * Pico-USDC as an exact decimal USDC string: 1_500_000_000_000n → "1.5", 1n → "0.000000000001".
+ * Trailing zeros are trimmed down to `minDecimals` (e.g. 2 for "1.50").
+ */
+export function formatUsdc(pico: bigint, minDecimals = 0): string {
+  if (!Number.isInteger(minDecimals) || minDecimals < 0 || minDecimals > 12) {
+    throw new RangeError(`minDecimals must be an integer in 0..12, got ${minDecimals}`);
+  }
+  const negative = pico < 0n;
+  const abs = negative ? -pico : pico;
+  const whole = abs / PICO_PER_USDC;
+  let frac = (abs % PICO_PER_USDC).toString().padStart(12, "0");
+  let end = frac.length;
+  while (end > minDecimals && frac[end - 1] === "0") end--;
+  frac = frac.slice(0, end);
+  return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
+}
+
+const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parses a decimal USDC-per-million-tokens price ("0.20", "3", "0.000001") into micro-USDC per
+ * million tokens exactly ("0.20" → 200_000n). Throws on negatives, signs, exponents, whitespace,
+ * more than 6 decimals (finer than one micro-USDC per million tokens) and anything else.
+ */
+export function parseUsdcPerMTok(s: string): bigint {
+  const m = DECIMAL.exec(s);
+  if (!m) throw new Error(`Invalid price '${s}': expected a non-negative decimal number of USDC per million tokens`);
+  const whole = m[1]!;
+  const frac = m[2] ?? "";
+  if (frac.length > MICRO_PER_USDC_DECIMALS) {
+    throw new Error(`Invalid price '${s}': at most ${MICRO_PER_USDC_DECIMALS} decimals are allowed`);
+  }
+  return BigInt(whole) * 1_000_000n + BigInt(frac.padEnd(MICRO_PER_USDC_DECIMALS, "0"));
+}
+
+/**
+ * A JS number as the exact decimal string it round-trips from (String(n), with any exponent
+ * expanded: 1e-7 → "0.0000001", 1.5e21 → "1500000000000000000000"). For JSON input this is the
+ * decimal the client wrote (up to 17 significant digits), so no float arithmetic touches money.
+ */
+export function numberToDecimalString(n: number): string {
+  if (!Number.isFinite(n)) throw new Error(`Invalid number ${n}`);
+  const s = String(n);
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const sign = m[1]!;
+  const digits = m[2]! + (m[3] ?? "");
+  const point = m[2]!.length + Number(m[4]); // position of the decimal point within `digits`
+  let out: string;
+  if (point <= 0) out = `0.${"0".repeat(-point)}${digits}`;
+  else if (point >= digits.length) out = digits + "0".repeat(point - digits.length);
+  else out = `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return sign + out;
+}

@@ -1,0 +1,93 @@
+/** OpenAI-shaped errors. `render-error.ts` is the only place that turns these into responses. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly code: string | null,
+    message: string,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+  toJSON() {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export type UpstreamPhase = "connect" | "headers" | "first_byte" | "body";
+
+/** A provider failed. `phase` says how far it got, which decides whether another provider may be tried. */
+export class UpstreamError extends Error {
+  constructor(
+    readonly providerId: string,
+    readonly phase: UpstreamPhase,
+    readonly status: number | null,
+    message: string,
+    /** The provider's own error body, when it sent one (a 4xx reason reaches the client). */
+    readonly upstreamBody: { message?: string; type?: string; code?: string | null; param?: string | null } | null = null,
+    /** Seconds from a 429's Retry-After, when given. */
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+    this.name = "UpstreamError";
+  }
+  /** Another provider may be tried only while the client has seen nothing, and only if another could help. */
+  get canFailover(): boolean {
+    if (this.phase === "body") return false;
+    return this.status === null || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+  /** A stalled provider is not tried again on the same route. */
+  get isStall(): boolean {
+    return this.phase === "first_byte" && this.status === null;
+  }
+}
+
+const shouldNotRetry = { "x-should-retry": "false" };
+
+export const errors = {
+  missingKey: () =>
+    new ApiError(401, "invalid_request_error", "invalid_api_key",
+      "You didn't provide an API key. Send it as 'Authorization: Bearer mg-...'.", null, shouldNotRetry),
+  invalidKey: () =>
+    new ApiError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.", null, shouldNotRetry),
+  forbidden: (message: string) => new ApiError(403, "permission_error", "forbidden", message, null, shouldNotRetry),
+  invalidRequest: (message: string, param: string | null = null, code: string | null = null) =>
+    new ApiError(400, "invalid_request_error", code, message, param),
+  invalidJson: () =>
+    new ApiError(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON."),
+  bodyTooLarge: (limitBytes: number) =>
+    new ApiError(413, "invalid_request_error", "request_too_large",
+      `The request body exceeds the limit of ${limitBytes} bytes.`, null, shouldNotRetry),
+  modelNotFound: (model: string, param = "model") =>
+    new ApiError(404, "invalid_request_error", "model_not_found",
+      `The model '${model}' does not exist or is not served by any provider.`, param, shouldNotRetry),
+  notFound: (what: string) => new ApiError(404, "invalid_request_error", "not_found", `${what} not found.`),
+  rateLimited: (retryAfterMs: number, message = "Rate limit reached.") =>
+    new ApiError(429, "rate_limit_error", "rate_limit_exceeded", message, null, {
+      "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+      "retry-after-ms": String(Math.max(0, Math.round(retryAfterMs))),
+    }),
+  budgetExhausted: () =>
+    new ApiError(402, "insufficient_quota", "insufficient_quota",
+      "You exceeded your current quota: the account balance or key budget is exhausted.", null, shouldNotRetry),
+  /** No provider can serve now; a retry may help (the SDK retries 503). */
+  noProviderAvailable: (model: string, detail: string) =>
+    new ApiError(503, "server_error", "no_provider_available",
+      `No provider could serve '${model}' right now (${detail}).`),
+  /** Every provider failed in a way another try could fix. */
+  upstreamFailed: (model: string, detail: string) =>
+    new ApiError(502, "server_error", "upstream_error", `The providers for '${model}' failed (${detail}).`),
+  /** Steering excluded every provider: no retry helps. */
+  noProviderMatches: (model: string, detail: string) =>
+    new ApiError(404, "invalid_request_error", "no_provider_matches",
+      `No provider for '${model}' matches the request's provider preferences (${detail}).`, "provider", shouldNotRetry),
+  /** A provider's 4xx, passed on with its reason; the same request will fail the same way. */
+  fromUpstream: (status: number, type: string, code: string | null, message: string, param: string | null) =>
+    new ApiError(status, type, code, message, param, status === 429 || status === 408 ? {} : shouldNotRetry),
+  methodNotAllowed: () => new ApiError(405, "invalid_request_error", "method_not_allowed", "Method not allowed."),
+  internal: (requestId: string) =>
+    new ApiError(500, "server_error", "internal_error",
+      `The server had an error while processing your request. Request id: ${requestId}.`),
+};

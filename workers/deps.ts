@@ -1,0 +1,117 @@
+/**
+ * The ports the pipeline uses, and depsFor(), which wires them to adapters for one request.
+ * Caches live per isolate (plain data); database pools live per unit of work.
+ */
+import type { Config } from "./env";
+import type { RouteTable } from "./core/routing/types";
+import type { BreakerBoard } from "./core/routing/breaker";
+import type { UsageRecord } from "./core/metering/usage";
+import type { UpstreamSender } from "./adapters/upstream";
+import type { LatencyObservation } from "./adapters/usage-buffer";
+import type { AdminStore } from "./adapters/postgres/admin";
+
+export interface KeyRecord {
+  id: string;
+  accountId: string;
+  role: "inference" | "finance";
+  revoked: boolean;
+  allowedModels: string[] | null;
+  secretHash: string;
+}
+
+export interface Deps {
+  cfg: Config;
+  /** Milliseconds; the one clock the pipeline reads. */
+  now: () => number;
+  keys: { bySecretHash(hash: string): Promise<KeyRecord | null>; invalidateAll(): void };
+  routes: { table(): Promise<RouteTable>; invalidate(): void };
+  admin: AdminStore;
+  breakers: BreakerBoard;
+  upstream: UpstreamSender;
+  usage: {
+    /** Queues a usage record; written off the critical path, batched, idempotent on request id. */
+    record(rec: UsageRecord | null, observations: LatencyObservation[]): void;
+    byRequestId(requestId: string, accountId: string): Promise<UsageRecord | null>;
+  };
+  /** Keeps work alive after the response (ctx.waitUntil). */
+  background(p: Promise<unknown>): void;
+}
+
+// ---- Wiring for workerd: caches per isolate, database per unit of work. ----
+import { readConfig, type Env } from "./env";
+import { TtlCache, SwrValue } from "./adapters/isolate-cache";
+import { BreakerBoard as Breakers } from "./core/routing/breaker";
+import { httpUpstream } from "./adapters/upstream";
+import { UsageBuffer } from "./adapters/usage-buffer";
+import { openDb } from "./adapters/postgres/neon";
+import { findKeyByHash } from "./adapters/postgres/keys";
+import { loadRouteTable } from "./adapters/postgres/route-table";
+import { findUsage } from "./adapters/postgres/usage";
+import { adminStore } from "./adapters/postgres/admin";
+import type { Db } from "../db/client";
+
+let isolate: {
+  keyCache: TtlCache<KeyRecord | null>;
+  routeTable: SwrValue<RouteTable>;
+  breakers: Breakers;
+  usage: UsageBuffer;
+} | undefined;
+
+export function depsFor(env: Env, ctx: ExecutionContext): Deps {
+  const cfg = readConfig(env);
+  isolate ??= {
+    keyCache: new TtlCache(cfg.keyCacheMs),
+    // Serve a stale table for up to a minute while one refresh runs in the background.
+    routeTable: new SwrValue(cfg.routeCacheMs, 60_000),
+    breakers: new Breakers(),
+    usage: new UsageBuffer(),
+  };
+  const state = isolate;
+  const background = (p: Promise<unknown>) => ctx.waitUntil(p);
+  /** A database for one unit of work: opened on use, closed when the work is done. */
+  const withDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
+    const { db, end } = openDb(cfg.databaseUrl, cfg.wsProxy);
+    try {
+      return await fn(db as unknown as Db);
+    } finally {
+      ctx.waitUntil(end().catch(() => undefined));
+    }
+  };
+  const now = Date.now;
+  return {
+    cfg, now, background,
+    keys: {
+      async bySecretHash(hash) {
+        const cached = state.keyCache.get(hash, now());
+        if (cached !== undefined) return cached;
+        const found = await withDb((db) => findKeyByHash(db, hash));
+        state.keyCache.set(hash, found, now());
+        return found;
+      },
+      invalidateAll: () => state.keyCache.clear(),
+    },
+    routes: {
+      table: () => state.routeTable.get(now(), () => withDb((db) => loadRouteTable(db, now())), background),
+      invalidate: () => state.routeTable.invalidate(),
+    },
+    breakers: state.breakers,
+    upstream: httpUpstream(fetch, now),
+    usage: {
+      record: (rec, obs) => state.usage.push(rec, obs, background, withDb),
+      byRequestId: async (id, accountId) => {
+        const pending = state.usage.find(id);
+        if (pending) return pending.accountId === accountId ? pending : null;
+        return withDb((db) => findUsage(db, id, accountId));
+      },
+    },
+    admin: lazyAdmin(withDb),
+  };
+}
+
+/** The admin store, each call in its own short database session. */
+function lazyAdmin(withDb: <T>(fn: (db: Db) => Promise<T>) => Promise<T>): AdminStore {
+  return new Proxy({} as AdminStore, {
+    get: (_t, name: keyof AdminStore) => (...args: unknown[]) =>
+      withDb((db) => (adminStore(db)[name] as (...a: unknown[]) => Promise<unknown>)(...args)),
+  });
+}

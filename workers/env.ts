@@ -1,0 +1,66 @@
+import { z } from "zod";
+
+/** Bindings from wrangler.toml (generated) plus the secrets, which are only named there. */
+export interface Env extends CloudflareBindings {
+  DATABASE_URL: string;
+  ADMIN_TOKEN: string;
+  /** Local only: host:port/path of the WebSocket proxy in front of Postgres. */
+  WSPROXY?: string;
+}
+
+const ms = z.coerce.number().int().positive();
+const ConfigSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
+  WSPROXY: z.string().min(1).optional(),
+  EDGE_FALLBACK: z.string().min(1).default("local"),
+  TTFT_DEADLINE_MS: ms.default(10_000),
+  IDLE_DEADLINE_MS: ms.default(30_000),
+  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  KEY_CACHE_MS: ms.default(5_000),
+  ROUTE_CACHE_MS: ms.default(2_000),
+  KEEPALIVE_MS: ms.default(5_000),
+});
+
+export interface Config {
+  databaseUrl: string;
+  adminToken: string;
+  wsProxy: string | undefined;
+  edgeFallback: string;
+  ttftDeadlineMs: number;
+  idleDeadlineMs: number;
+  maxAttempts: number;
+  bodyLimitBytes: number;
+  keyCacheMs: number;
+  routeCacheMs: number;
+  keepaliveMs: number;
+}
+
+let memo: { env: Env; cfg: Config } | undefined;
+
+/** Parses the environment once per isolate and fails loudly, naming the variable. */
+export function readConfig(env: Env): Config {
+  if (memo?.env === env) return memo.cfg;
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Invalid configuration: ${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  const e = parsed.data;
+  const cfg: Config = {
+    databaseUrl: e.DATABASE_URL,
+    adminToken: e.ADMIN_TOKEN,
+    wsProxy: e.WSPROXY,
+    edgeFallback: e.EDGE_FALLBACK,
+    ttftDeadlineMs: e.TTFT_DEADLINE_MS,
+    idleDeadlineMs: e.IDLE_DEADLINE_MS,
+    maxAttempts: e.MAX_ATTEMPTS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    keyCacheMs: e.KEY_CACHE_MS,
+    routeCacheMs: e.ROUTE_CACHE_MS,
+    keepaliveMs: e.KEEPALIVE_MS,
+  };
+  memo = { env, cfg };
+  return cfg;
+}

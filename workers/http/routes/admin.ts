@@ -1,0 +1,106 @@
+/** /admin/v1: accounts, keys, the provider registry, and jobs on demand. Admin token only. */
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { constantTimeEqual, keyDisplayPrefix, newKeySecret, sha256Hex } from "../../core/auth/keys";
+import { errors } from "../../core/openai/errors";
+import { fromZod } from "../../core/openai/schemas";
+import { parseUsdcPerMTok } from "../../core/money/pricing";
+import { runProbe } from "../../jobs/probe";
+import type { AppEnv } from "../app-env";
+import { readJson } from "../read-json";
+
+const NewAccount = z.object({ name: z.string().min(1).max(200) });
+const NewKeyBody = z.object({
+  account_id: z.uuid(),
+  name: z.string().max(200).default(""),
+  role: z.enum(["inference", "finance"]).default("inference"),
+  budget_usdc: z.string().regex(/^\d+(\.\d{1,12})?$/).optional(),
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+  allowed_models: z.array(z.string().min(1)).optional(),
+});
+const UsdcPerM = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try { return parseUsdcPerMTok(String(v)); } catch (e) {
+    ctx.addIssue({ code: "custom", message: e instanceof Error ? e.message : "invalid price" });
+    return z.NEVER;
+  }
+});
+const ProviderBody = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "lowercase letters, digits and dashes"),
+  url: z.url(),
+  region: z.string().default(""),
+  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/).nullable().default(null),
+  max_waiting_requests: z.number().int().positive().default(32),
+  models: z.array(z.object({
+    model: z.string().min(1),
+    endpoints: z.array(z.enum(["chat", "completions", "embeddings"])).min(1).default(["chat", "completions"]),
+    input_price: UsdcPerM,
+    output_price: UsdcPerM,
+    context_length: z.number().int().positive().default(8192),
+  })).min(1),
+});
+
+async function body<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  const r = schema.safeParse(await readJson(c));
+  if (!r.success) throw fromZod(r.error);
+  return r.data;
+}
+
+/** JSON with bigints as decimal strings: money never travels as a float. */
+const json = (c: Context<AppEnv>, value: unknown, status: 200 | 201 = 200) =>
+  c.body(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)), status, { "content-type": "application/json" });
+
+export const adminRoutes = new Hono<AppEnv>()
+  .use("*", async (c, next) => {
+    const token = c.req.header("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
+    if (!token || !constantTimeEqual(token, c.var.deps.cfg.adminToken)) throw errors.invalidKey();
+    await next();
+  })
+  .post("/accounts", async (c) => json(c, await c.var.deps.admin.createAccount((await body(c, NewAccount)).name), 201))
+  .get("/accounts", async (c) => json(c, { data: await c.var.deps.admin.listAccounts() }))
+  .post("/keys", async (c) => {
+    const b = await body(c, NewKeyBody);
+    if (!(await c.var.deps.admin.accountExists(b.account_id))) throw errors.invalidRequest(`Account '${b.account_id}' does not exist.`, "account_id");
+    const secret = newKeySecret();
+    const row = await c.var.deps.admin.createKey({
+      accountId: b.account_id, name: b.name, role: b.role, prefix: keyDisplayPrefix(secret), secretHash: await sha256Hex(secret),
+      budgetPico: b.budget_usdc ? usdcToPico(b.budget_usdc) : null, rpm: b.rpm ?? null, tpm: b.tpm ?? null, allowedModels: b.allowed_models ?? null,
+    });
+    const { secretHash: _hidden, ...visible } = row;
+    return json(c, { ...visible, secret }, 201); // the only time the secret is shown
+  })
+  .get("/keys", async (c) => json(c, { data: await c.var.deps.admin.listKeys(c.req.query("account_id")) }))
+  .delete("/keys/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!z.uuid().safeParse(id).success || !(await c.var.deps.admin.revokeKey(id))) throw errors.notFound(`Key '${id}'`);
+    c.var.deps.keys.invalidateAll();
+    return json(c, { id, revoked: true });
+  })
+  .get("/providers", async (c) => json(c, { data: await c.var.deps.admin.listProviders() }))
+  .post("/providers", async (c) => {
+    const b = await body(c, ProviderBody);
+    await c.var.deps.admin.upsertProvider({
+      id: b.id, url: b.url, region: b.region, address: b.address, maxWaitingRequests: b.max_waiting_requests,
+      models: b.models.map((m) => ({ model: m.model, endpoints: m.endpoints, inputPrice: m.input_price, outputPrice: m.output_price, contextLength: m.context_length })),
+    });
+    c.var.deps.routes.invalidate();
+    return json(c, { id: b.id }, 201);
+  })
+  .post("/providers/:id/suspend", async (c) => suspend(c, true))
+  .post("/providers/:id/resume", async (c) => suspend(c, false))
+  .post("/jobs/probe/run", async (c) => json(c, { data: await runProbe(c.var.deps) }));
+
+async function suspend(c: Context<AppEnv>, suspended: boolean) {
+  const id = c.req.param("id") ?? "";
+  const raw = (await c.req.text()).trim();
+  const reason = raw ? (await body(c, z.object({ reason: z.string().max(500).optional() }))).reason ?? null : null;
+  if (!(await c.var.deps.admin.setSuspended(id, suspended, reason))) throw errors.notFound(`Provider '${id}'`);
+  c.var.deps.routes.invalidate();
+  return json(c, { id, suspended });
+}
+
+/** "12.5" USDC → pico-USDC, exactly. */
+function usdcToPico(s: string): bigint {
+  const [whole = "0", frac = ""] = s.split(".");
+  return BigInt(whole) * 10n ** 12n + BigInt(frac.padEnd(12, "0"));
+}

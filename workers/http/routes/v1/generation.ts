@@ -1,0 +1,32 @@
+/** GET /v1/generation?id=: one request's provider, tokens, cost and latency (OpenRouter-style). */
+import { Hono } from "hono";
+import { errors } from "../../../core/openai/errors";
+import { formatUsdc } from "../../../core/money/pricing";
+import type { AppEnv } from "../../app-env";
+
+export const generationRoutes = new Hono<AppEnv>().get("/generation", async (c) => {
+  const id = c.req.query("id");
+  if (!id) throw errors.invalidRequest("'id' is required.", "id", "missing_required_parameter");
+  const rec = await c.var.deps.usage.byRequestId(id, c.var.key.accountId);
+  if (!rec) throw errors.notFound(`Generation '${id}'`);
+  return c.json({
+    data: {
+      id: rec.requestId,
+      model: rec.model,
+      provider: rec.providerId,
+      endpoint: rec.endpoint,
+      streamed: rec.stream,
+      status: rec.status,
+      error_code: rec.errorCode,
+      tokens_prompt: rec.promptTokens,
+      tokens_completion: rec.completionTokens,
+      total_cost: formatUsdc(rec.costPico),
+      cost_pico: rec.costPico.toString(),
+      latency: rec.ttftMs,
+      generation_time: rec.durationMs,
+      attempts: rec.attempts,
+      edge: rec.edge,
+      created_at: new Date(rec.createdAtMs).toISOString(),
+    },
+  });
+});

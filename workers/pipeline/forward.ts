@@ -1,0 +1,149 @@
+/**
+ * Failover as a bounded loop over ranked candidates, and across the request's fallback
+ * models. Another provider is tried only while the client has seen nothing and only when
+ * another provider could help (connect error, timeout, 5xx, 429); a 4xx is the request's own
+ * fault and moves to the next fallback model, if any, or reaches the client as it is.
+ */
+import { errors, UpstreamError, type ApiError } from "../core/openai/errors";
+import { rankCandidates, summarizeExclusions } from "../core/routing/rank";
+import { DEFAULT_ROUTING_POLICY } from "../core/routing/rank";
+import type { ProviderPreferences } from "../core/routing/steering";
+import type { Endpoint, ProviderOffer } from "../core/routing/types";
+import type { UpstreamPath, UpstreamReply } from "../adapters/upstream";
+import type { Deps } from "../deps";
+
+export interface ForwardRequest {
+  requestId: string;
+  endpoint: Endpoint;
+  path: UpstreamPath;
+  /** The client's body; `model` is rewritten per attempt, everything else passes through. */
+  body: Record<string, unknown>;
+  models: string[];
+  stream: boolean;
+  edge: string;
+  promptTokens: number;
+  maxOutputTokens: number | null;
+  steering: ProviderPreferences | undefined;
+}
+
+export interface Attempt {
+  providerId: string;
+  model: string;
+  error: UpstreamError | null;
+  latencyMs: number;
+}
+
+export interface Forwarded {
+  offer: ProviderOffer;
+  model: string;
+  reply: UpstreamReply;
+  attempts: Attempt[];
+}
+
+/** The longest Retry-After we wait out ourselves, when no other provider can serve. */
+const MAX_INLINE_RETRY_AFTER_MS = 2_000;
+
+export async function forward(deps: Deps, req: ForwardRequest): Promise<Forwarded> {
+  const attempts: Attempt[] = [];
+  const table = await deps.routes.table();
+  const tried = new Set<string>();
+  let lastClientError: UpstreamError | null = null;
+  let shortestRetryAfter: { offer: ProviderOffer; model: string; ms: number } | null = null;
+  let anyKnown = false;
+  const exclusionNotes: string[] = [];
+
+  for (const model of req.models) {
+    const rank = rankCandidates(table, {
+      model, endpoint: req.endpoint, edge: req.edge, promptTokens: req.promptTokens,
+      maxOutputTokens: req.maxOutputTokens, steering: req.steering, excludeProviderIds: tried,
+    }, { nowMs: deps.now(), breakers: deps.breakers, policy: DEFAULT_ROUTING_POLICY });
+    anyKnown ||= rank.modelKnown;
+    if (rank.excluded.length) exclusionNotes.push(summarizeExclusions(rank.excluded));
+
+    for (const offer of rank.ranked) {
+      if (attempts.length >= deps.cfg.maxAttempts) break;
+      // Another request in this isolate may have taken a half-open breaker's single trial.
+      if (!deps.breakers.onAttempt(offer.providerId, deps.now())) continue;
+      const result = await attempt(deps, req, offer, model, attempts);
+      if (result) return result;
+      const err = attempts[attempts.length - 1]?.error;
+      if (!err) continue;
+      if (err.isStall) tried.add(offer.providerId);
+      if (err.status === 429 && err.retryAfterMs !== null && (!shortestRetryAfter || err.retryAfterMs < shortestRetryAfter.ms)) {
+        shortestRetryAfter = { offer, model, ms: err.retryAfterMs };
+      }
+      if (!err.canFailover) { lastClientError = err; break; }
+    }
+    if (attempts.length >= deps.cfg.maxAttempts) break;
+  }
+
+  // Every candidate was rate-limited and one asked for a short wait: wait once, not hammer.
+  const onlyRateLimited = attempts.length > 0 && attempts.every((a) => a.error?.status === 429);
+  if (onlyRateLimited && shortestRetryAfter && shortestRetryAfter.ms <= MAX_INLINE_RETRY_AFTER_MS) {
+    await new Promise((r) => setTimeout(r, shortestRetryAfter.ms));
+    const result = await attempt(deps, req, shortestRetryAfter.offer, shortestRetryAfter.model, attempts);
+    if (result) return result;
+  }
+  // The failed attempts travel with the error so that metering can record them.
+  throw Object.assign(failure(req, attempts, lastClientError, anyKnown, exclusionNotes), { attempts });
+}
+
+export const attemptsOf = (err: unknown): Attempt[] =>
+  typeof err === "object" && err !== null && Array.isArray((err as { attempts?: unknown }).attempts) ? (err as { attempts: Attempt[] }).attempts : [];
+
+async function attempt(deps: Deps, req: ForwardRequest, offer: ProviderOffer, model: string, attempts: Attempt[]): Promise<Forwarded | null> {
+  const started = deps.now();
+  try {
+    const reply = await deps.upstream.send({
+      offer, path: req.path, stream: req.stream, requestId: req.requestId,
+      body: JSON.stringify(upstreamBody(req, model)),
+      deadlineMs: req.stream ? deps.cfg.ttftDeadlineMs : Math.max(deps.cfg.ttftDeadlineMs, deps.cfg.idleDeadlineMs),
+    });
+    deps.breakers.recordSuccess(offer.providerId, deps.now());
+    attempts.push({ providerId: offer.providerId, model, error: null, latencyMs: deps.now() - started });
+    return { offer, model, reply, attempts };
+  } catch (e) {
+    if (!(e instanceof UpstreamError)) throw e;
+    // A 429 or a 4xx says nothing about the provider's health; the rest counts against it.
+    if (e.canFailover && e.status !== 429) deps.breakers.recordFailure(offer.providerId, deps.now());
+    else deps.breakers.recordSuccess(offer.providerId, deps.now());
+    attempts.push({ providerId: offer.providerId, model, error: e, latencyMs: deps.now() - started });
+    return null;
+  }
+}
+
+/** We own `model` and `stream_options`; every other field reaches the provider untouched. */
+function upstreamBody(req: ForwardRequest, model: string): Record<string, unknown> {
+  const { models: _models, provider: _provider, ...rest } = req.body;
+  const body: Record<string, unknown> = { ...rest, model };
+  if (req.stream) {
+    const opts = typeof rest.stream_options === "object" && rest.stream_options !== null ? rest.stream_options : {};
+    body.stream_options = { ...opts, include_usage: true };
+  }
+  return body;
+}
+
+function failure(req: ForwardRequest, attempts: Attempt[], clientError: UpstreamError | null, anyKnown: boolean, notes: string[]): ApiError {
+  const primary = req.models[0] ?? "";
+  if (clientError) return passThrough(clientError);
+  if (attempts.length === 0) {
+    if (!anyKnown) return errors.modelNotFound(primary);
+    const detail = notes.join("; ") || "no healthy provider";
+    return notes.some((n) => /steering|max price/.test(n)) && !notes.some((n) => /stale|circuit|overloaded|success/.test(n))
+      ? errors.noProviderMatches(primary, detail)
+      : errors.noProviderAvailable(primary, detail);
+  }
+  const last = attempts[attempts.length - 1]?.error;
+  if (attempts.every((a) => a.error?.status === 429) && last) {
+    return errors.rateLimited(last.retryAfterMs ?? 1_000, `Every provider for '${primary}' is rate-limited; retry later.`);
+  }
+  const detail = attempts.map((a) => `${a.providerId}: ${a.error?.message ?? "ok"}`).join("; ");
+  return errors.upstreamFailed(primary, `${attempts.length} attempt(s): ${detail}`);
+}
+
+/** A provider's own 4xx reason reaches the client, with its status; a retry will not change it. */
+function passThrough(e: UpstreamError) {
+  const status = e.status ?? 400;
+  const b = e.upstreamBody;
+  return errors.fromUpstream(status, b?.type ?? "invalid_request_error", b?.code ?? null, b?.message ?? e.message, b?.param ?? null);
+}

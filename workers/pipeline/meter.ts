@@ -1,0 +1,65 @@
+/**
+ * Turns what the gateway saw into one usage record and the latency observations of every
+ * attempt, and hands them to the batched writer. Runs after the response, never before it.
+ */
+import { billableTokens, priceRecord, type ObservedUsage, type UsageRecord } from "../core/metering/usage";
+import type { Endpoint, ProviderOffer } from "../core/routing/types";
+import type { LatencyObservation } from "../adapters/usage-buffer";
+import type { Deps, KeyRecord } from "../deps";
+import type { Attempt } from "./forward";
+
+export interface MeterInput {
+  requestId: string;
+  key: KeyRecord;
+  endpoint: Endpoint;
+  stream: boolean;
+  edge: string;
+  startedAtMs: number;
+  attempts: Attempt[];
+  served: { offer: ProviderOffer; model: string; ttftMs: number; firstByteAtMs: number } | null;
+  requestedModel: string;
+  observed: ObservedUsage;
+  errorCode: string | null;
+  endedAtMs: number;
+}
+
+export function meter(deps: Deps, m: MeterInput): UsageRecord {
+  const tokens = m.served ? billableTokens(m.observed) : { promptTokens: 0, completionTokens: 0 };
+  const status = !m.served ? "failed" : m.observed.complete ? "ok" : "partial";
+  const rec: UsageRecord = {
+    requestId: m.requestId,
+    keyId: m.key.id,
+    accountId: m.key.accountId,
+    providerId: m.served?.offer.providerId ?? null,
+    model: m.served?.model ?? m.requestedModel,
+    endpoint: m.endpoint,
+    stream: m.stream,
+    ...tokens,
+    costPico: m.served ? priceRecord(tokens, m.served.offer) : 0n,
+    status,
+    errorCode: m.errorCode,
+    ttftMs: m.served ? Math.round(m.served.firstByteAtMs - m.startedAtMs) : null,
+    durationMs: Math.round(m.endedAtMs - m.startedAtMs),
+    edge: m.edge,
+    attempts: m.attempts.length,
+    createdAtMs: m.startedAtMs,
+  };
+  deps.usage.record(rec, observations(m, tokens.completionTokens));
+  return rec;
+}
+
+function observations(m: MeterInput, completionTokens: number): LatencyObservation[] {
+  return m.attempts.map((a) => {
+    const served = m.served && a.error === null && a.providerId === m.served.offer.providerId ? m.served : null;
+    const genMs = served ? m.endedAtMs - served.firstByteAtMs : 0;
+    return {
+      edge: m.edge,
+      providerId: a.providerId,
+      model: a.model,
+      // A 4xx is the request's fault, not the provider's; a stream that broke is the provider's.
+      ok: a.error ? !a.error.canFailover : m.errorCode === null || m.errorCode === "client_disconnected",
+      ttftMs: served ? served.ttftMs : null,
+      tpotMs: served && m.stream && completionTokens > 1 ? genMs / (completionTokens - 1) : null,
+    };
+  });
+}
