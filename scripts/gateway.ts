@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import path from "node:path";
 import { Miniflare } from "miniflare";
 
 const { values } = parseArgs({
@@ -23,6 +24,8 @@ const bindings = JSON.parse(readFileSync(values.bindings, "utf8")) as Record<str
 
 const mf = new Miniflare({
   scriptPath: values.script,
+  // Module names are resolved under this root; the bundle may live outside the repo (tests use a temp dir).
+  modulesRoot: path.dirname(values.script),
   modules: true,
   compatibilityDate: "2026-04-01",
   compatibilityFlags: ["nodejs_compat"],

@@ -21,7 +21,14 @@ export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
     await next();
   });
   app.use("*", async (c, next) =>
-    bodyLimit({ maxSize: c.var.deps.cfg.bodyLimitBytes, onError: () => { throw errors.bodyTooLarge(c.var.deps.cfg.bodyLimitBytes); } })(c, next));
+    bodyLimit({
+      maxSize: c.var.deps.cfg.bodyLimitBytes,
+      onError: async () => {
+        // Read the rest of the upload first: answering mid-upload resets the client's connection.
+        await drain(c.req.raw.body, 8 * c.var.deps.cfg.bodyLimitBytes);
+        throw errors.bodyTooLarge(c.var.deps.cfg.bodyLimitBytes);
+      },
+    })(c, next));
 
   app.get("/health", (c) => c.json({ ok: true }));
   app.use("/v1/*", authenticate("inference"));
@@ -33,4 +40,17 @@ export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
   app.notFound((c) => renderError(errors.notFound(`Route ${c.req.method} ${new URL(c.req.url).pathname}`), c.var.requestId ?? "none"));
   app.onError((err, c) => renderError(err, c.var.requestId ?? "none"));
   return app;
+}
+
+async function drain(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<void> {
+  if (!body || body.locked) return;
+  const reader = body.getReader();
+  let seen = 0;
+  try {
+    for (let r = await reader.read(); !r.done && seen < maxBytes; r = await reader.read()) seen += r.value.byteLength;
+  } catch {
+    // The client went away: nothing left to drain.
+  } finally {
+    reader.releaseLock();
+  }
 }

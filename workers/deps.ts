@@ -7,7 +7,7 @@ import type { RouteTable } from "./core/routing/types";
 import type { BreakerBoard } from "./core/routing/breaker";
 import type { UsageRecord } from "./core/metering/usage";
 import type { UpstreamSender } from "./adapters/upstream";
-import type { LatencyObservation } from "./adapters/usage-buffer";
+import type { LatencyObservation } from "./core/routing/latency";
 import type { AdminStore } from "./adapters/postgres/admin";
 
 export interface KeyRecord {

@@ -5,16 +5,10 @@
  */
 import type { Db } from "../../db/client";
 import type { UsageRecord } from "../core/metering/usage";
-import { insertUsage, upsertLatency, type LatencyUpdate } from "./postgres/usage";
+import { aggregateObservations, type LatencyObservation } from "../core/routing/latency";
+import { insertUsage, upsertLatency } from "./postgres/usage";
 
-export interface LatencyObservation {
-  edge: string;
-  providerId: string;
-  model: string;
-  ok: boolean;
-  ttftMs: number | null;
-  tpotMs: number | null;
-}
+export type { LatencyObservation };
 
 type WithDb = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
@@ -61,19 +55,4 @@ export class UsageBuffer {
       for (const { rec } of batch) this.inFlight.delete(rec.requestId);
     }
   }
-}
-
-/** Folds a batch's observations into one update per edge × provider × model. */
-export function aggregateObservations(obs: readonly LatencyObservation[]): LatencyUpdate[] {
-  const byKey = new Map<string, LatencyUpdate & { ttftN: number; tpotN: number }>();
-  for (const o of obs) {
-    const key = `${o.edge}|${o.providerId}|${o.model}`;
-    const u = byKey.get(key) ?? { edge: o.edge, providerId: o.providerId, model: o.model, count: 0, okCount: 0, ttftMs: null, tpotMs: null, ttftN: 0, tpotN: 0 };
-    u.count++;
-    if (o.ok) u.okCount++;
-    if (o.ok && o.ttftMs !== null) u.ttftMs = ((u.ttftMs ?? 0) * u.ttftN + o.ttftMs) / ++u.ttftN;
-    if (o.ok && o.tpotMs !== null) u.tpotMs = ((u.tpotMs ?? 0) * u.tpotN + o.tpotMs) / ++u.tpotN;
-    byKey.set(key, u);
-  }
-  return [...byKey.values()].map(({ ttftN: _a, tpotN: _b, ...u }) => u);
 }

@@ -5,7 +5,7 @@
  */
 import { UpstreamError } from "../core/openai/errors";
 import type { ProviderOffer } from "../core/routing/types";
-import type { LatencyObservation } from "../adapters/usage-buffer";
+import type { LatencyObservation } from "../core/routing/latency";
 import type { Deps } from "../deps";
 
 export interface ProbeResult { providerId: string; model: string; ok: boolean; ttftMs: number | null; error: string | null }

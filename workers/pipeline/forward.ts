@@ -5,8 +5,7 @@
  * fault and moves to the next fallback model, if any, or reaches the client as it is.
  */
 import { errors, UpstreamError, type ApiError } from "../core/openai/errors";
-import { rankCandidates, summarizeExclusions } from "../core/routing/rank";
-import { DEFAULT_ROUTING_POLICY } from "../core/routing/rank";
+import { DEFAULT_ROUTING_POLICY, excludedByRequest, rankCandidates, summarizeExclusions, type Exclusion } from "../core/routing/rank";
 import type { ProviderPreferences } from "../core/routing/steering";
 import type { Endpoint, ProviderOffer } from "../core/routing/types";
 import type { UpstreamPath, UpstreamReply } from "../adapters/upstream";
@@ -50,7 +49,7 @@ export async function forward(deps: Deps, req: ForwardRequest): Promise<Forwarde
   let lastClientError: UpstreamError | null = null;
   let shortestRetryAfter: { offer: ProviderOffer; model: string; ms: number } | null = null;
   let anyKnown = false;
-  const exclusionNotes: string[] = [];
+  const exclusions: Exclusion[] = [];
 
   for (const model of req.models) {
     const rank = rankCandidates(table, {
@@ -58,7 +57,7 @@ export async function forward(deps: Deps, req: ForwardRequest): Promise<Forwarde
       maxOutputTokens: req.maxOutputTokens, steering: req.steering, excludeProviderIds: tried,
     }, { nowMs: deps.now(), breakers: deps.breakers, policy: DEFAULT_ROUTING_POLICY });
     anyKnown ||= rank.modelKnown;
-    if (rank.excluded.length) exclusionNotes.push(summarizeExclusions(rank.excluded));
+    exclusions.push(...rank.excluded);
 
     for (const offer of rank.ranked) {
       if (attempts.length >= deps.cfg.maxAttempts) break;
@@ -85,7 +84,7 @@ export async function forward(deps: Deps, req: ForwardRequest): Promise<Forwarde
     if (result) return result;
   }
   // The failed attempts travel with the error so that metering can record them.
-  throw Object.assign(failure(req, attempts, lastClientError, anyKnown, exclusionNotes), { attempts });
+  throw Object.assign(failure(req, attempts, lastClientError, anyKnown, exclusions), { attempts });
 }
 
 export const attemptsOf = (err: unknown): Attempt[] =>
@@ -123,15 +122,15 @@ function upstreamBody(req: ForwardRequest, model: string): Record<string, unknow
   return body;
 }
 
-function failure(req: ForwardRequest, attempts: Attempt[], clientError: UpstreamError | null, anyKnown: boolean, notes: string[]): ApiError {
+function failure(req: ForwardRequest, attempts: Attempt[], clientError: UpstreamError | null, anyKnown: boolean, excluded: Exclusion[]): ApiError {
   const primary = req.models[0] ?? "";
   if (clientError) return passThrough(clientError);
   if (attempts.length === 0) {
     if (!anyKnown) return errors.modelNotFound(primary);
-    const detail = notes.join("; ") || "no healthy provider";
-    return notes.some((n) => /steering|max price/.test(n)) && !notes.some((n) => /stale|circuit|overloaded|success/.test(n))
-      ? errors.noProviderMatches(primary, detail)
-      : errors.noProviderAvailable(primary, detail);
+    const detail = summarizeExclusions(excluded);
+    // The request's own size or preferences excluded everyone: a retry cannot help.
+    if (excluded.length > 0 && excluded.every((e) => e.reason === "context_too_long")) return errors.contextTooLong(primary, req.promptTokens, req.maxOutputTokens);
+    return excludedByRequest(excluded) ? errors.noProviderMatches(primary, detail) : errors.noProviderAvailable(primary, detail);
   }
   const last = attempts[attempts.length - 1]?.error;
   if (attempts.every((a) => a.error?.status === 429) && last) {

@@ -4,7 +4,7 @@
  */
 import { billableTokens, priceRecord, type ObservedUsage, type UsageRecord } from "../core/metering/usage";
 import type { Endpoint, ProviderOffer } from "../core/routing/types";
-import type { LatencyObservation } from "../adapters/usage-buffer";
+import type { LatencyObservation } from "../core/routing/latency";
 import type { Deps, KeyRecord } from "../deps";
 import type { Attempt } from "./forward";
 

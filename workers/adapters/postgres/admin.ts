@@ -1,7 +1,7 @@
 /** The registry and key administration: accounts, keys, providers. Not on the request path. */
 import { desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
-import { accounts, apiKeys, providerModels, providers } from "../../../db/schema";
+import { accounts, apiKeys, latencyStats, providerModels, providers } from "../../../db/schema";
 
 export interface NewKey {
   accountId: string;
@@ -51,9 +51,13 @@ export function adminStore(db: Db) {
         if (p.models.length) await tx.insert(providerModels).values(p.models.map((m) => ({ ...m, providerId: p.id })));
       });
     },
-    setSuspended: async (id: string, suspended: boolean, reason: string | null) =>
-      (await db.update(providers).set({ suspended, suspendedReason: suspended ? reason : null, updatedAt: new Date() })
-        .where(eq(providers.id, id)).returning({ id: providers.id })).length > 0,
+    setSuspended: async (id: string, suspended: boolean, reason: string | null) => {
+      const found = (await db.update(providers).set({ suspended, suspendedReason: suspended ? reason : null, updatedAt: new Date() })
+        .where(eq(providers.id, id)).returning({ id: providers.id })).length > 0;
+      // A resumed provider starts with a clean record: its old failures were what the operator fixed.
+      if (found && !suspended) await db.update(latencyStats).set({ successRate: 1, samples: 0 }).where(eq(latencyStats.providerId, id));
+      return found;
+    },
     /** A probe's verdict: a success counts as a heartbeat until the agent sends its own (next issue). */
     markProbed: async (ids: string[]) => {
       if (ids.length) await db.update(providers).set({ lastHeartbeatAt: new Date() }).where(inArray(providers.id, ids));

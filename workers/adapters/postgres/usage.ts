@@ -1,8 +1,9 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { latencyStats, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
 import type { Endpoint } from "../../core/routing/types";
+import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/routing/latency";
 
 /** One batch of usage events; a replayed request id collapses on the primary key. */
 export async function insertUsage(db: Db, records: readonly UsageRecord[]): Promise<void> {
@@ -16,42 +17,30 @@ export async function findUsage(db: Db, requestId: string, accountId: string): P
   return row ? fromRow(row) : null;
 }
 
-/** A batch's observations for one edge × provider × model, folded in one upsert. */
-export interface LatencyUpdate {
-  edge: string;
-  providerId: string;
-  model: string;
-  count: number;
-  okCount: number;
-  /** Means over the batch's successful samples; null when none carried the figure. */
-  ttftMs: number | null;
-  tpotMs: number | null;
+/**
+ * One statement per edge × provider × model, applying core's folded batch so that the stored
+ * EWMA equals folding the observations one by one (0 = not yet measured).
+ */
+export async function upsertLatency(db: Db, batches: readonly LatencyBatch[]): Promise<void> {
+  for (const b of batches) {
+    const fresh = applyBatch(undefined, b);
+    await db.insert(latencyStats).values({ edge: b.edge, providerId: b.providerId, model: b.model, ...fresh })
+      .onConflictDoUpdate({
+        target: [latencyStats.edge, latencyStats.providerId, latencyStats.model],
+        set: {
+          ttftMs: figure(latencyStats.ttftMs, b.ttftMs, sql`${latencyStats.ttftMs} > 0`),
+          tpotMs: figure(latencyStats.tpotMs, b.tpotMs, sql`${latencyStats.tpotMs} > 0`),
+          successRate: figure(latencyStats.successRate, b.successRate, sql`${latencyStats.samples} > 0`),
+          samples: sql`${latencyStats.samples} + ${b.count}`,
+          updatedAt: sql`now()`,
+        },
+      });
+  }
 }
 
-/**
- * EWMA with alpha per observation: a batch of k observations moves the average by
- * 1 - (1 - alpha)^k toward the batch mean, which equals k sequential folds when the
- * batch's samples are alike, at the cost of one statement per key instead of k.
- */
-export async function upsertLatency(db: Db, updates: readonly LatencyUpdate[], alpha = 0.2): Promise<void> {
-  for (const u of updates) {
-    const weight = 1 - (1 - alpha) ** u.count;
-    const okRate = u.okCount / u.count;
-    const ttft = u.ttftMs, tpot = u.tpotMs;
-    await db.insert(latencyStats).values({
-      edge: u.edge, providerId: u.providerId, model: u.model,
-      ttftMs: ttft ?? 0, tpotMs: tpot ?? 0, successRate: okRate, samples: u.count,
-    }).onConflictDoUpdate({
-      target: [latencyStats.edge, latencyStats.providerId, latencyStats.model],
-      set: {
-        ttftMs: ttft === null ? sql`${latencyStats.ttftMs}` : sql`${latencyStats.ttftMs} * ${1 - weight} + ${ttft * weight}`,
-        tpotMs: tpot === null ? sql`${latencyStats.tpotMs}` : sql`${latencyStats.tpotMs} * ${1 - weight} + ${tpot * weight}`,
-        successRate: sql`${latencyStats.successRate} * ${1 - weight} + ${okRate * weight}`,
-        samples: sql`${latencyStats.samples} + ${u.count}`,
-        updatedAt: sql`now()`,
-      },
-    });
-  }
+function figure(column: AnyColumn, f: FigureUpdate, exists: SQL): SQL {
+  if (f.n === 0) return sql`${column}`;
+  return sql`CASE WHEN ${exists} THEN ${column} * ${f.decay}::float8 + ${f.add}::float8 ELSE ${f.fresh}::float8 END`;
 }
 
 function toRow(r: UsageRecord): typeof usageEvents.$inferInsert {

@@ -83,6 +83,10 @@ export const errors = {
   noProviderMatches: (model: string, detail: string) =>
     new ApiError(404, "invalid_request_error", "no_provider_matches",
       `No provider for '${model}' matches the request's provider preferences (${detail}).`, "provider", shouldNotRetry),
+  contextTooLong: (model: string, promptTokens: number, maxTokens: number | null) =>
+    new ApiError(400, "invalid_request_error", "context_length_exceeded",
+      `This request (about ${promptTokens} prompt tokens${maxTokens ? ` + ${maxTokens} max_tokens` : ""}) exceeds the maximum context length of every provider of '${model}'.`,
+      "messages", shouldNotRetry),
   /** A provider's 4xx, passed on with its reason; the same request will fail the same way. */
   fromUpstream: (status: number, type: string, code: string | null, message: string, param: string | null) =>
     new ApiError(status, type, code, message, param, status === 429 || status === 408 ? {} : shouldNotRetry),

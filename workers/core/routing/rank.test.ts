@@ -131,6 +131,16 @@ describe("rankCandidates: health", () => {
     expect(ids(rankCandidates(t, req({ edge: "FRA" }), ctx()))).toEqual(["flaky", "good"]); // no row at all
   });
 
+  it("falls back to low-success providers, cheapest first, only when nothing healthier is left", () => {
+    const t = table([offer("flaky", { inputPrice: 1n }), offer("shaky"), offer("stale", { lastHeartbeatMs: 0 })], [
+      ["AMS", "flaky", { successRate: 0.5, samples: 20 }],
+      ["AMS", "shaky", { successRate: 0.6, samples: 20 }],
+    ]);
+    const r = rankCandidates(t, req(), ctx());
+    expect(ids(r)).toEqual(["flaky", "shaky"]);
+    expect(r.excluded).toEqual([{ providerId: "stale", reason: "stale_heartbeat" }]);
+  });
+
   it("excludes an open circuit and readmits it after the cooldown, without taking the trial", () => {
     const board = new BreakerBoard({ failureThreshold: 2, cooldownMs: 10_000 });
     board.recordFailure("a", NOW - 5_000);
@@ -353,7 +363,7 @@ describe("rankCandidates: properties", () => {
     );
   });
 
-  it("steering never adds providers: ranked with preferences ⊆ ranked without", () => {
+  it("steering never adds providers: ranked with preferences ⊆ ranked or last-resort without", () => {
     const prefsArb = fc.record(
       {
         only: fc.array(fc.constantFrom("p0", "p1", "p2", "p3"), { maxLength: 3 }),
@@ -367,7 +377,9 @@ describe("rankCandidates: properties", () => {
     fc.assert(
       fc.property(scenario, prefsArb, (s, prefs) => {
         const { t, r } = build(s);
-        const base = new Set(ids(rankCandidates(t, r, ctx())));
+        const unsteered = rankCandidates(t, r, ctx());
+        // Steering can empty the healthy set and so bring in the low-success last resort, never more.
+        const base = new Set([...ids(unsteered), ...unsteered.excluded.filter((e) => e.reason === "low_success_rate").map((e) => e.providerId)]);
         const steered = rankCandidates(t, { ...r, steering: ProviderPreferences.parse(prefs) }, ctx());
         for (const id of ids(steered)) expect(base.has(id)).toBe(true);
         expect(new Set(ids(steered)).size).toBe(steered.ranked.length);

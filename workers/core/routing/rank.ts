@@ -156,16 +156,23 @@ function byPriceWithLatencyTies(cands: Candidate[], nearTieRatio: number): Candi
 }
 
 export function rankCandidates(table: RouteTable, req: RouteRequest, ctx: RankContext): RankResult {
-  const excluded: Exclusion[] = [];
-  const healthy: Candidate[] = [];
+  let excluded: Exclusion[] = [];
+  let healthy: Candidate[] = [];
+  /** Offers excluded only for a low success rate: a last resort, better than refusing outright. */
+  const lastResort: Candidate[] = [];
   let modelKnown = false;
   for (const offer of table.offers) {
     if (offer.model !== req.model || !offer.endpoints.includes(req.endpoint)) continue;
     modelKnown = true;
     const stats = table.latency.get(latencyKey(req.edge, offer.providerId, offer.model));
     const reason = exclusionOf(offer, stats, req, ctx);
+    if (reason === "low_success_rate") lastResort.push(toCandidate(offer, stats, req, ctx.policy));
     if (reason) excluded.push({ providerId: offer.providerId, reason });
     else healthy.push(toCandidate(offer, stats, req, ctx.policy));
+  }
+  if (healthy.length === 0 && lastResort.length > 0) {
+    healthy = lastResort;
+    excluded = excluded.filter((e) => e.reason !== "low_success_rate");
   }
 
   const sort = req.steering?.sort ?? "price";
