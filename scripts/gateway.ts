@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { Miniflare } from "miniflare";
+import { exitWithParent } from "./lib/exit-with-parent";
 
 const { values } = parseArgs({
   options: {
@@ -52,3 +53,4 @@ async function stop() {
 }
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+exitWithParent(() => void stop());

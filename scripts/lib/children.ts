@@ -14,8 +14,8 @@ const TSX = ["--import", "tsx"];
 /** Runs a TypeScript entry under Node + tsx; resolves once it prints its ready line. */
 export function spawnTs<T>(entry: string, args: string[], opts: { name: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; log?: (line: string) => void }): Promise<ReadyChild<T>> {
   const child = spawn(process.execPath, [...TSX, entry, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...opts.env },
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, MESHGATE_EXIT_WITH_PARENT: "1", ...opts.env },
   });
   const stderr: string[] = [];
   child.stderr!.on("data", (d: Buffer) => {

@@ -1,5 +1,5 @@
 /** The OpenAI-compatible surface, driven by the real openai SDK against the local network. */
-import OpenAI from "openai";
+import OpenAI, { type APIError } from "openai";
 import { beforeEach, describe, expect, inject, it } from "vitest";
 import { admin, byId, engineRequests, resetNetwork, sdk, setMode } from "../helpers/network-client";
 
@@ -98,22 +98,22 @@ describe("errors have OpenAI's shape and the right status", () => {
   it("401 for a missing or wrong key, without retry", async () => {
     const err = await sdk(dev, "mg-wrong").chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
-    expect((err as OpenAI.APIError).code).toBe("invalid_api_key");
+    expect((err as APIError).code).toBe("invalid_api_key");
     const res = await fetch(`${dev.baseURL}/models`);
     expect(res.status).toBe(401);
     expect(res.headers.get("x-should-retry")).toBe("false");
   });
 
   it("400 naming the offending param", async () => {
-    const err = (await client.chat.completions.create({ model, messages: [] }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const err = (await client.chat.completions.create({ model, messages: [] }).catch((e: unknown) => e)) as APIError;
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err.param).toBe("messages");
     const bad = (await client.chat.completions
-      .create({ model, messages: [{ role: "user", content: "x" }], temperature: 9 }).catch((e: unknown) => e)) as OpenAI.APIError;
+      .create({ model, messages: [{ role: "user", content: "x" }], temperature: 9 }).catch((e: unknown) => e)) as APIError;
     expect(bad.status).toBe(400);
     expect(bad.param).toBe("temperature");
     const role = (await client.chat.completions
-      .create({ model, messages: [{ role: "wizard" as "user", content: "x" }] }).catch((e: unknown) => e)) as OpenAI.APIError;
+      .create({ model, messages: [{ role: "wizard" as "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
     expect(role.param).toBe("messages[0].role");
   });
 
@@ -128,14 +128,14 @@ describe("errors have OpenAI's shape and the right status", () => {
   });
 
   it("404 model_not_found for an unknown model", async () => {
-    const err = (await client.chat.completions.create({ model: "no/such-model", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const err = (await client.chat.completions.create({ model: "no/such-model", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err.code).toBe("model_not_found");
   });
 
   it("400 context_length_exceeded when no provider's context fits, without reaching any engine", async () => {
     const before = await engineRequests(byId(dev, "sim-a"));
-    const err = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "word ".repeat(40_000) }] }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const err = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "word ".repeat(40_000) }] }).catch((e: unknown) => e)) as APIError;
     expect(err.status).toBe(400);
     expect(err.code).toBe("context_length_exceeded");
     expect(await engineRequests(byId(dev, "sim-a"))).toBe(before);
@@ -144,7 +144,7 @@ describe("errors have OpenAI's shape and the right status", () => {
   it("a provider's 400 reaches the client with its reason and is not retried elsewhere", async () => {
     await setMode(byId(dev, "sim-a"), { mode: "status_before_first_byte", status: 400, message: "This model's maximum context length is 8192 tokens" });
     const b0 = await engineRequests(byId(dev, "sim-b"));
-    const err = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const err = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err.message).toContain("maximum context length");
     expect(await engineRequests(byId(dev, "sim-b"))).toBe(b0);
@@ -152,8 +152,8 @@ describe("errors have OpenAI's shape and the right status", () => {
 
   it("429 with retry-after when every provider is rate-limited", async () => {
     for (const p of dev.providers) await setMode(p, { mode: "status_before_first_byte", status: 429, retry_after: 30 });
-    const { response } = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).withResponse().catch((e: OpenAI.APIError) => ({ response: e }));
-    const err = response as unknown as OpenAI.APIError;
+    const { response } = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).withResponse().catch((e: APIError) => ({ response: e }));
+    const err = response as unknown as APIError;
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(Number(err.headers?.get("retry-after"))).toBeGreaterThan(0);
   });
@@ -161,12 +161,12 @@ describe("errors have OpenAI's shape and the right status", () => {
   it("503 when no provider is healthy (all suspended), 502 when all fail", async () => {
     for (const p of dev.providers) await admin(dev, "POST", `/admin/v1/providers/${p.id}/suspend`, { reason: "test" });
     await new Promise((r) => setTimeout(r, 600)); // one route-table refresh
-    const none = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const none = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
     expect(none.status).toBe(503);
     expect(none.code).toBe("no_provider_available");
     await resetNetwork(dev);
     for (const p of dev.providers) await setMode(p, { mode: "status_before_first_byte", status: 500, times: 1 });
-    const failed = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const failed = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
     expect(failed.status).toBe(502);
     expect(failed.headers?.get("x-request-id")).toMatch(/^gen-/);
   });
@@ -186,7 +186,7 @@ describe("steering with the provider object and fallback models", () => {
     expect(await served({ sort: "latency" })).not.toBe(undefined);
     const err = (await client.chat.completions
       .create({ model, messages: [{ role: "user", content: "x" }], provider: { max_price: { prompt: 0.01 } } } as OpenAI.ChatCompletionCreateParamsNonStreaming)
-      .catch((e: unknown) => e)) as OpenAI.APIError;
+      .catch((e: unknown) => e)) as APIError;
     expect(err.status).toBe(404);
     expect(err.code).toBe("no_provider_matches");
   });

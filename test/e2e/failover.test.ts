@@ -1,5 +1,5 @@
 /** Faults injected into the simulated engines: what the client sees, through the real SDK. */
-import OpenAI from "openai";
+import OpenAI, { type APIError } from "openai";
 import { beforeEach, describe, expect, inject, it } from "vitest";
 import { byId, engineRequests, resetNetwork, sdk, setMode } from "../helpers/network-client";
 
@@ -88,7 +88,7 @@ describe("after the first byte there is no silent retry", () => {
     const started = Date.now();
     const err = await (async () => { for await (const _ of stream) { /* drain */ } })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
-    expect((err as OpenAI.APIError).message).toMatch(/silent/);
+    expect((err as APIError).message).toMatch(/silent/);
     expect(Date.now() - started).toBeLessThan(2500 + 1500);
   });
 
