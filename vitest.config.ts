@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["workers/core/**/*.test.ts", "provider-runtime/**/*.test.ts", "scripts/**/*.test.ts"],
+          include: ["workers/**/*.test.ts", "provider-runtime/**/*.test.ts", "scripts/**/*.test.ts"],
           environment: "node",
         },
       },

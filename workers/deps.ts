@@ -39,7 +39,7 @@ export interface Deps {
 
 // ---- Wiring for workerd: caches per isolate, database per unit of work. ----
 import { readConfig, type Env } from "./env";
-import { TtlCache, SwrValue } from "./adapters/isolate-cache";
+import { SwrMap, SwrValue } from "./adapters/isolate-cache";
 import { BreakerBoard as Breakers } from "./core/routing/breaker";
 import { httpUpstream } from "./adapters/upstream";
 import { UsageBuffer } from "./adapters/usage-buffer";
@@ -51,7 +51,7 @@ import { adminStore } from "./adapters/postgres/admin";
 import type { Db } from "../db/client";
 
 let isolate: {
-  keyCache: TtlCache<KeyRecord | null>;
+  keyCache: SwrMap<KeyRecord | null>;
   routeTable: SwrValue<RouteTable>;
   breakers: Breakers;
   usage: UsageBuffer;
@@ -60,7 +60,9 @@ let isolate: {
 export function depsFor(env: Env, ctx: ExecutionContext): Deps {
   const cfg = readConfig(env);
   isolate ??= {
-    keyCache: new TtlCache(cfg.keyCacheMs),
+    // Key records: fresh for KEY_CACHE_MS, then served while one background refresh re-reads them
+    // (a revoked key stops within seconds); after a minute unused, the next request waits.
+    keyCache: new SwrMap(cfg.keyCacheMs, 60_000),
     // Serve a stale table for up to a minute while one refresh runs in the background.
     routeTable: new SwrValue(cfg.routeCacheMs, 60_000),
     breakers: new Breakers(),
@@ -78,21 +80,20 @@ export function depsFor(env: Env, ctx: ExecutionContext): Deps {
     }
   };
   const now = Date.now;
+  const loadTable = () => state.routeTable.get(now(), () => withDb((db) => loadRouteTable(db, now())), background);
   return {
     cfg, now, background,
     keys: {
-      async bySecretHash(hash) {
-        const cached = state.keyCache.get(hash, now());
-        if (cached !== undefined) return cached;
-        const found = await withDb((db) => findKeyByHash(db, hash));
-        state.keyCache.set(hash, found, now());
-        return found;
-      },
+      bySecretHash: (hash) => state.keyCache.get(hash, now(), () => withDb((db) => findKeyByHash(db, hash)), background),
       invalidateAll: () => state.keyCache.clear(),
     },
     routes: {
-      table: () => state.routeTable.get(now(), () => withDb((db) => loadRouteTable(db, now())), background),
-      invalidate: () => state.routeTable.invalidate(),
+      table: loadTable,
+      // After an admin change or a probe: refresh now, in the background, so the change shows at once.
+      invalidate: () => {
+        state.routeTable.invalidate();
+        background(loadTable().catch(() => undefined));
+      },
     },
     breakers: state.breakers,
     upstream: httpUpstream(fetch, now),

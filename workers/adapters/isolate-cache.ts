@@ -3,41 +3,11 @@
  * `SwrValue` serves a stale value while one background refresh runs, so the hot path
  * waits for Postgres only when it has never loaded (or the value is far too old).
  */
-export class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; expiresAtMs: number }>();
-  constructor(private readonly ttlMs: number, private readonly maxEntries = 10_000) {}
-
-  get(key: string, nowMs: number): V | undefined {
-    const hit = this.entries.get(key);
-    if (!hit) return undefined;
-    if (hit.expiresAtMs <= nowMs) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return hit.value;
-  }
-
-  set(key: string, value: V, nowMs: number): void {
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, { value, expiresAtMs: nowMs + this.ttlMs });
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-}
-
 export class SwrValue<V> {
   private value: V | undefined;
   private loadedAtMs = 0;
   private refreshing: Promise<V> | undefined;
+  private stale = false;
 
   constructor(private readonly freshMs: number, private readonly maxStaleMs: number) {}
 
@@ -47,7 +17,7 @@ export class SwrValue<V> {
    */
   async get(nowMs: number, load: () => Promise<V>, background: (p: Promise<unknown>) => void): Promise<V> {
     const age = nowMs - this.loadedAtMs;
-    if (this.value !== undefined && age < this.freshMs) return this.value;
+    if (this.value !== undefined && !this.stale && age < this.freshMs) return this.value;
     if (this.value !== undefined && age < this.maxStaleMs) {
       if (!this.refreshing) background(this.refresh(load, nowMs).catch(() => undefined));
       return this.value;
@@ -56,9 +26,9 @@ export class SwrValue<V> {
     return this.refresh(load, nowMs);
   }
 
-  /** Drops the value so the next get() loads afresh (after an admin change, say). */
+  /** Marks the value stale: the next get() serves it once more and refreshes it in the background. */
   invalidate(): void {
-    this.loadedAtMs = 0;
+    this.stale = true;
   }
 
   private refresh(load: () => Promise<V>, nowMs: number): Promise<V> {
@@ -66,6 +36,7 @@ export class SwrValue<V> {
       .then((v) => {
         this.value = v;
         this.loadedAtMs = nowMs;
+        this.stale = false;
         return v;
       })
       .finally(() => {
@@ -73,5 +44,28 @@ export class SwrValue<V> {
       });
     this.refreshing = p;
     return p;
+  }
+}
+
+/** SwrValue per key, bounded: the key records' cache, so a warm key never waits for Postgres. */
+export class SwrMap<V> {
+  private readonly values = new Map<string, SwrValue<V>>();
+  constructor(private readonly freshMs: number, private readonly maxStaleMs: number, private readonly maxEntries = 10_000) {}
+
+  get(key: string, nowMs: number, load: () => Promise<V>, background: (p: Promise<unknown>) => void): Promise<V> {
+    let v = this.values.get(key);
+    if (!v) {
+      if (this.values.size >= this.maxEntries) {
+        const oldest = this.values.keys().next().value;
+        if (oldest !== undefined) this.values.delete(oldest);
+      }
+      v = new SwrValue<V>(this.freshMs, this.maxStaleMs);
+      this.values.set(key, v);
+    }
+    return v.get(nowMs, load, background);
+  }
+
+  clear(): void {
+    this.values.clear();
   }
 }
