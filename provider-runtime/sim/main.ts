@@ -45,6 +45,7 @@ function readOptions(argv: string[]): SimEngineOptions {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
+  if (values.model === undefined) fail("--model is required (the chat/completions model id)");
   // Numbers stay NaN when malformed, so the schema reports them against the right flag.
   const num = (v: string | undefined) => (v === undefined ? undefined : v.trim() === "" ? Number.NaN : Number(v));
   const parsed = SimEngineOptions.safeParse({

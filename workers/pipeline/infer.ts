@@ -3,7 +3,7 @@
  * validate → route + forward (failover before the first byte) → respond or relay → meter.
  */
 import { parseBody } from "../core/openai/schemas";
-import { errors } from "../core/openai/errors";
+import { ApiError, errors } from "../core/openai/errors";
 import { estimatePromptTokens, type PromptBearingBody } from "../core/money/estimate";
 import { ProviderPreferences } from "../core/routing/steering";
 import type { Endpoint } from "../core/routing/types";
@@ -50,6 +50,13 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
   } catch (err) {
     const attempts = attemptsOf(err);
     meter(deps, { ...base, attempts, served: null, observed: noUsage(promptEstimate), errorCode: codeOf(err), endedAtMs: deps.now() });
+    if (err instanceof ApiError) {
+      Object.assign(err.headers, {
+        "x-meshgate-provider": attempts.at(-1)?.providerId ?? "none",
+        "x-meshgate-attempts": String(attempts.length),
+        "x-meshgate-overhead-ms": String(Math.max(0, Math.round(deps.now() - ctx.startedAtMs - attempts.reduce((t, a) => t + a.latencyMs, 0)))),
+      });
+    }
     throw err;
   }
 

@@ -6,11 +6,13 @@ export class ApiError extends Error {
     readonly code: string | null,
     message: string,
     readonly param: string | null = null,
-    readonly headers: Record<string, string> = {},
+    headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = "ApiError";
+    this.headers = { ...headers }; // each error owns its headers; the pipeline may add to them
   }
+  readonly headers: Record<string, string>;
   toJSON() {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { ApiError, errors, UpstreamError } from "./errors";
+
+describe("UpstreamError.canFailover", () => {
+  it.each([
+    ["connect", null, true], ["headers", 500, true], ["headers", 503, true], ["headers", 429, true], ["headers", 408, true],
+    ["first_byte", null, true], ["headers", 400, false], ["headers", 404, false], ["headers", 422, false], ["body", null, false], ["body", 500, false],
+  ] as const)("%s %s → %s", (phase, status, expected) => {
+    expect(new UpstreamError("p", phase, status, "x").canFailover).toBe(expected);
+  });
+  it("calls a silent first byte a stall", () => {
+    expect(new UpstreamError("p", "first_byte", null, "x").isStall).toBe(true);
+    expect(new UpstreamError("p", "connect", null, "x").isStall).toBe(false);
+  });
+});
+
+describe("ApiError", () => {
+  it("renders OpenAI's error shape", () => {
+    expect(errors.modelNotFound("m").toJSON()).toEqual({
+      error: { message: expect.stringContaining("'m'"), type: "invalid_request_error", param: "model", code: "model_not_found" },
+    });
+  });
+  it("tells the SDK not to retry what cannot change, and when to retry a rate limit", () => {
+    expect(errors.invalidKey().headers["x-should-retry"]).toBe("false");
+    expect(errors.budgetExhausted()).toMatchObject({ status: 402, headers: { "x-should-retry": "false" } });
+    expect(errors.rateLimited(1_500).headers).toEqual({ "retry-after": "2", "retry-after-ms": "1500" });
+    expect(errors.noProviderAvailable("m", "x").headers["x-should-retry"]).toBeUndefined();
+  });
+  it("gives every error its own headers", () => {
+    const a = errors.invalidKey();
+    a.headers["x-extra"] = "1";
+    expect(errors.invalidKey().headers["x-extra"]).toBeUndefined();
+    expect(new ApiError(400, "t", null, "m").headers).toEqual({});
+  });
+});
