@@ -2,7 +2,7 @@ import { z } from "zod";
 import { reportedUsage } from "./drive";
 import type { SimContext } from "./engine";
 import type { RequestIo } from "./generate-route";
-import { invalidFromZod, invalidRequest, modelNotFound, sendError, sendJson } from "./http-io";
+import { dropConnection, invalidFromZod, invalidRequest, modelNotFound, sendError, sendJson } from "./http-io";
 import type { SimMode } from "./modes";
 import { countPromptTokens, embedText } from "./text";
 
@@ -35,7 +35,7 @@ export async function serveEmbeddings(ctx: SimContext, body: unknown, mode: SimM
     ));
   }
   if (mode.mode === "drop_after_n") {
-    io.res.socket?.destroy();
+    dropConnection(io.res.socket);
     return;
   }
 

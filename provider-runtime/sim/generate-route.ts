@@ -3,7 +3,7 @@ import type { ServerResponse } from "node:http";
 import { z } from "zod";
 import { driveGeneration } from "./drive";
 import type { SimContext } from "./engine";
-import { invalidFromZod, invalidRequest, modelNotFound, sendError, type SimErrorBody } from "./http-io";
+import { dropConnection, invalidFromZod, invalidRequest, modelNotFound, sendError, type SimErrorBody } from "./http-io";
 import type { SimMode } from "./modes";
 import { createJsonSink, createSseSink } from "./sinks";
 import { countChatPromptTokens, countPromptTokens, planChoice } from "./text";
@@ -99,7 +99,7 @@ export async function serveGeneration(ctx: SimContext, kind: GenerationKind, bod
     sink: job.stream ? createSseSink(io.res, io.signal, meta) : createJsonSink(io.res, meta),
     metrics: ctx.metrics,
     signal: io.signal,
-    drop: () => io.res.socket?.destroy(),
+    drop: () => dropConnection(io.res.socket),
   });
 }
 

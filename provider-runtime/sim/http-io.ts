@@ -70,6 +70,12 @@ export function resetConnection(socket: Socket): void {
   socket.resetAndDestroy();
 }
 
+/** Cut a response mid-way: flush what was already written (so the client sees those chunks), then close. */
+export function dropConnection(socket: Socket | null): void {
+  if (!socket || socket.destroyed) return;
+  socket.end(() => socket.destroy());
+}
+
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");

@@ -1,0 +1,23 @@
+/** What the workers project's global setup (Node) hands to the tests (workerd) through `inject`. */
+
+export interface EngineInfo {
+  /** The provider id the tests register this engine under. */
+  id: string;
+  url: string;
+  controlUrl: string;
+  metricsUrl: string;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Points at the Postgres tap (which forwards to the throwaway Postgres), so every worker session is seen. */
+    DATABASE_URL: string;
+    WSPROXY: string;
+    ADMIN_TOKEN: string;
+    /** The chat model both simulated engines serve. */
+    MODEL: string;
+    ENGINES: EngineInfo[];
+    /** The tap's control: GET /sessions, POST /hold, POST /release. */
+    TAP_URL: string;
+  }
+}
