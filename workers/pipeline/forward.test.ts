@@ -85,6 +85,15 @@ describe("forward", () => {
     expect(long.sent).toHaveLength(1);
   });
 
+  it("leaves a rate-limited provider alone until its Retry-After has passed", async () => {
+    const { deps, sent } = harness([offer("a", 1n), offer("b", 2n)], { a: fails("a", "headers", 429, { retryAfterMs: 30_000 }) });
+    await forward(deps, request());
+    expect(sent.map((s) => s.provider)).toEqual(["a", "b"]);
+    sent.length = 0;
+    await forward(deps, request());
+    expect(sent.map((s) => s.provider)).toEqual(["b"]);
+  });
+
   it("answers 404 for an unknown model and 503 when none is healthy", async () => {
     const { deps } = harness([offer("a", 1n)], {});
     expect(await forward(deps, request({ models: ["nope"] })).catch((e: ApiError) => e.status)).toBe(404);

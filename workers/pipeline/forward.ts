@@ -41,6 +41,8 @@ export interface Forwarded {
 
 /** The longest Retry-After we wait out ourselves, when no other provider can serve. */
 const MAX_INLINE_RETRY_AFTER_MS = 2_000;
+/** How long a provider that said 429 without Retry-After is left alone. */
+const DEFAULT_RATE_LIMIT_PAUSE_MS = 1_000;
 
 export async function forward(deps: Deps, req: ForwardRequest): Promise<Forwarded> {
   const attempts: Attempt[] = [];
@@ -106,6 +108,7 @@ async function attempt(deps: Deps, req: ForwardRequest, offer: ProviderOffer, mo
     // A 429 or a 4xx says nothing about the provider's health; the rest counts against it.
     if (e.canFailover && e.status !== 429) deps.breakers.recordFailure(offer.providerId, deps.now());
     else deps.breakers.recordSuccess(offer.providerId, deps.now());
+    if (e.status === 429) deps.breakers.pause(offer.providerId, deps.now() + (e.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS));
     attempts.push({ providerId: offer.providerId, model, error: e, latencyMs: deps.now() - started });
     return null;
   }

@@ -91,6 +91,7 @@ export function admits(
  */
 export class BreakerBoard {
   private readonly states = new Map<string, BreakerState>();
+  private readonly pausedUntil = new Map<string, number>();
 
   constructor(readonly policy: BreakerPolicy = DEFAULT_BREAKER_POLICY) {}
 
@@ -99,11 +100,34 @@ export class BreakerBoard {
   }
 
   isAvailable(providerId: string, nowMs: number): boolean {
-    return isAvailable(this.get(providerId), nowMs, this.policy);
+    return !this.isPaused(providerId, nowMs) && isAvailable(this.get(providerId), nowMs, this.policy);
+  }
+
+  /**
+   * A provider that answered 429 with a Retry-After is left alone until then (it is not broken,
+   * so the breaker is untouched): the gateway never hammers a rate-limited provider.
+   */
+  pause(providerId: string, untilMs: number): void {
+    this.pausedUntil.set(providerId, Math.max(untilMs, this.pausedUntil.get(providerId) ?? 0));
+  }
+
+  /** Forget everything about a provider (an operator resumed it). */
+  reset(providerId: string): void {
+    this.states.delete(providerId);
+    this.pausedUntil.delete(providerId);
+  }
+
+  private isPaused(providerId: string, nowMs: number): boolean {
+    const until = this.pausedUntil.get(providerId);
+    if (until === undefined) return false;
+    if (until > nowMs) return true;
+    this.pausedUntil.delete(providerId);
+    return false;
   }
 
   /** Call right before sending; false means do not send to this provider now. */
   onAttempt(providerId: string, nowMs: number): boolean {
+    if (this.isPaused(providerId, nowMs)) return false;
     const { admit, next } = admits(this.get(providerId), nowMs, this.policy);
     this.put(providerId, next);
     return admit;

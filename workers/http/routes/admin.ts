@@ -95,7 +95,7 @@ async function suspend(c: Context<AppEnv>, suspended: boolean) {
   const raw = (await c.req.text()).trim();
   const reason = raw ? (await body(c, z.object({ reason: z.string().max(500).optional() }))).reason ?? null : null;
   if (!(await c.var.deps.admin.setSuspended(id, suspended, reason))) throw errors.notFound(`Provider '${id}'`);
-  if (!suspended) c.var.deps.breakers.recordSuccess(id, c.var.deps.now());
+  if (!suspended) c.var.deps.breakers.reset(id);
   c.var.deps.routes.invalidate();
   return json(c, { id, suspended });
 }
