@@ -22,7 +22,8 @@ export interface UpstreamRequest {
 interface Timing { sentAtMs: number; firstByteAtMs: number }
 
 export type UpstreamReply =
-  | ({ kind: "json"; body: Record<string, unknown>; headers: Headers } & Timing)
+  /** `text` is the provider's body as sent, relayed as is; `body` is it parsed, for usage. */
+  | ({ kind: "json"; body: Record<string, unknown>; text: string; headers: Headers } & Timing)
   | ({
       kind: "stream";
       headers: Headers;
@@ -73,7 +74,7 @@ export function httpUpstream(fetcher: typeof fetch, now: () => number): Upstream
           }
           const body = parseObject(text);
           if (!body) throw new UpstreamError(id, "first_byte", null, "malformed JSON response");
-          return { kind: "json", body, headers: res.headers, sentAtMs, firstByteAtMs: now() };
+          return { kind: "json", body, text, headers: res.headers, sentAtMs, firstByteAtMs: now() };
         }
         if (!res.body) throw new UpstreamError(id, "first_byte", null, "empty stream");
         const reader = res.body.getReader();

@@ -27,7 +27,7 @@ function harness(offers: ProviderOffer[], behave: Record<string, Behaviour>, max
         sent.push({ provider: req.offer.providerId, model: JSON.parse(req.body).model });
         const r = (behave[req.offer.providerId] ?? (() => "ok"))(req);
         if (r !== "ok") throw r;
-        return { kind: "json", body: { ok: true }, headers: new Headers(), sentAtMs: NOW, firstByteAtMs: NOW };
+        return { kind: "json", body: { ok: true }, text: '{"ok":true}', headers: new Headers(), sentAtMs: NOW, firstByteAtMs: NOW };
       },
     },
   } as unknown as Deps;

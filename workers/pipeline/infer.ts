@@ -73,7 +73,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
   if (reply.kind === "json") {
     const usage = readUsage(reply.body.usage);
     meter(deps, { ...base, attempts, served, observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate, complete: true }, errorCode: null, endedAtMs: deps.now() });
-    return Response.json(reply.body, { headers: headers() });
+    return new Response(reply.text, { headers: { ...headers(), "content-type": "application/json" } });
   }
 
   const relayed = relayStream({
