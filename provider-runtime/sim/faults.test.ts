@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { networkInterfaces } from "node:os";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startSimEngine, type SimEngine } from "./engine";
@@ -38,6 +39,23 @@ describe("control endpoint", () => {
     for (let i = 0; i < 3; i++) statuses.push((await postJson(chatUrl(), { ...stream(), stream: false })).status);
     expect(statuses).toEqual([500, 500, 200]);
     expect(await (await fetch(engine.controlUrl)).json()).toEqual({ mode: "ok" });
+  });
+});
+
+// Reaching our own non-loopback address makes the request come from a non-loopback peer.
+const externalIp = Object.values(networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+
+describe("control endpoint from the network", () => {
+  it.skipIf(!externalIp)("refuses non-loopback clients with 403", async () => {
+    const open = await startSimEngine({ model: MODEL, host: "0.0.0.0", ttftMs: 0, tokensPerSecond: 0 });
+    try {
+      const remote = open.controlUrl.replace("127.0.0.1", externalIp!);
+      expect((await fetch(remote)).status).toBe(403);
+      expect((await postJson(remote, { mode: "refuse" })).status).toBe(403);
+      expect((await fetch(open.controlUrl)).status).toBe(200);
+    } finally {
+      await open.close();
+    }
   });
 });
 

@@ -37,7 +37,7 @@ export type SimChatRequest = z.infer<typeof SimChatRequest>;
 
 export const SimCompletionRequest = z.looseObject({
   ...common,
-  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
+  prompt: z.union([z.string(), z.array(z.string()).min(1).max(256)]),
 });
 export type SimCompletionRequest = z.infer<typeof SimCompletionRequest>;
 
@@ -45,7 +45,6 @@ export type GenerationKind = "chat" | "text";
 
 /** A request reduced to what generation needs; one prompt per completions prompt, one for a chat. */
 interface Job {
-  kind: GenerationKind;
   model: string;
   prompts: { text: string; tokens: number }[];
   promptParam: string;
@@ -110,7 +109,7 @@ function chatJob(body: unknown): Job | SimErrorBody {
   const texts = req.messages.map((m) => messageText(m.content));
   const text = req.messages.map((m, i) => `${m.role}: ${texts[i]}`).join("\n");
   return {
-    ...commonJob(req, "chat"),
+    ...commonJob(req),
     prompts: [{ text, tokens: countChatPromptTokens(texts) }],
     promptParam: "messages",
     maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null,
@@ -123,16 +122,15 @@ function completionJob(body: unknown): Job | SimErrorBody {
   const req = parsed.data;
   const prompts = typeof req.prompt === "string" ? [req.prompt] : req.prompt;
   return {
-    ...commonJob(req, "text"),
+    ...commonJob(req),
     prompts: prompts.map((text) => ({ text, tokens: countPromptTokens(text) })),
     promptParam: "prompt",
     maxTokens: req.max_tokens ?? null,
   };
 }
 
-function commonJob(req: SimChatRequest | SimCompletionRequest, kind: GenerationKind) {
+function commonJob(req: SimChatRequest | SimCompletionRequest) {
   return {
-    kind,
     model: req.model,
     n: req.n ?? 1,
     seed: req.seed ?? 0,
