@@ -57,7 +57,7 @@ let isolate: {
   usage: UsageBuffer;
 } | undefined;
 
-export function depsFor(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Deps {
+export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): Deps {
   const cfg = readConfig(env);
   isolate ??= {
     // Key records: fresh for KEY_CACHE_MS, then served while one background refresh re-reads them
