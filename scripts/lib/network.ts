@@ -57,23 +57,24 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => { for (const s of stops.splice(0).reverse()) await s().catch(() => undefined); };
   try {
-    const [pg, proxy, bundle] = await Promise.all([
-      startPostgres({ dataDir: path.join(o.stateDir, "pg"), persistent: o.persistent, port: o.persistent ? 54329 : 0 }),
-      startWsProxy({}),
-      buildWorker(path.join(o.stateDir, "build")),
-    ]);
-    stops.push(pg.stop, proxy.stop);
-    await runMigrations(pg.url);
-
     const specs = o.engines ?? DEFAULT_ENGINES;
-    const engines = await Promise.all(specs.map(async (s) => {
+    const startEngine = async (s: EngineSpec) => {
       const port = await freePort();
       const args = ["--port", String(port), "--model", CHAT_MODEL, "--ttft-ms", String(s.ttftMs), "--tokens-per-second", String(s.tokensPerSecond), "--name", s.id];
       if (s.embeddings) args.push("--embedding-model", EMBEDDING_MODEL);
       const child = await spawnTs<EngineReady>("provider-runtime/sim/main.ts", args, { name: s.id, log });
       stops.push(child.stop);
       return { spec: s, child };
-    }));
+    };
+    // Everything that does not depend on anything else starts at once.
+    const [pg, proxy, bundle, engines] = await Promise.all([
+      startPostgres({ dataDir: path.join(o.stateDir, "pg"), persistent: o.persistent, port: o.persistent ? 54329 : 0 })
+        .then((pg) => { stops.push(pg.stop); return pg; }),
+      startWsProxy({}).then((proxy) => { stops.push(proxy.stop); return proxy; }),
+      buildWorker(path.join(o.stateDir, "build")),
+      Promise.all(specs.map(startEngine)),
+    ]);
+    await runMigrations(pg.url);
 
     const adminToken = loadOrCreateSecret(path.join(o.stateDir, "admin-token"), () => randomBytes(24).toString("hex"), o.persistent);
     const bindingsFile = path.join(o.stateDir, "bindings.json");
