@@ -1,3 +1,4 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 // Three projects, run in order by `npm test`: pure unit tests (Node, ms each), the worker
@@ -10,6 +11,40 @@ export default defineConfig({
           name: "unit",
           include: ["workers/**/*.test.ts", "provider-runtime/**/*.test.ts", "scripts/**/*.test.ts"],
           environment: "node",
+        },
+      },
+      {
+        // The worker inside workerd (vitest-pool-workers), against a throwaway Postgres and two
+        // simulated engines started by the global setup (Node); short deadlines keep it quick.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: "./workers/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                DATABASE_URL: inject("DATABASE_URL"),
+                WSPROXY: inject("WSPROXY"),
+                ADMIN_TOKEN: inject("ADMIN_TOKEN"),
+                TTFT_DEADLINE_MS: "1000",
+                IDLE_DEADLINE_MS: "2000",
+                KEEPALIVE_MS: "500",
+                ROUTE_CACHE_MS: "200",
+                // test/workers/hot-path.test.ts relies on a warm key staying fresh for its ~1.5 s window.
+                KEY_CACHE_MS: "5000",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          globalSetup: ["test/workers/global-setup.ts"],
+          // Shared engines, fault modes and a database-session counter: one file at a time.
+          fileParallelism: false,
+          // One Miniflare and module graph for every file (about 3 s saved per file); each file seeds what it needs.
+          isolate: false,
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
         },
       },
       {

@@ -43,6 +43,20 @@ describe("SwrValue", () => {
     await bg;
     expect(await v.get(2_004, async () => "e", () => undefined)).toBe("d");
   });
+
+  it("does not let a refresh that began before an invalidation make the value fresh", async () => {
+    const v = new SwrValue<string>(1_000, 60_000);
+    await v.get(0, async () => "old", () => undefined);
+    const slow = deferred<string>();
+    const bg: Promise<unknown>[] = [];
+    expect(await v.get(1_500, () => slow.promise, (p) => bg.push(p))).toBe("old");
+    v.invalidate(); // e.g. a provider was suspended while the refresh was reading
+    expect(await v.get(1_501, async () => "new", (p) => bg.push(p))).toBe("old");
+    expect(bg).toHaveLength(2); // a second refresh started for the new generation
+    slow.resolve("old");
+    await Promise.all(bg);
+    expect(await v.get(1_502, async () => "x", () => undefined)).toBe("new");
+  });
 });
 
 describe("SwrMap", () => {

@@ -8,6 +8,10 @@ export class SwrValue<V> {
   private loadedAtMs = 0;
   private refreshing: Promise<V> | undefined;
   private stale = false;
+  /** Bumped by invalidate(): a refresh that began before it cannot make the value fresh. */
+  private generation = 0;
+  private refreshingGeneration = -1;
+  private valueGeneration = 0;
 
   constructor(private readonly freshMs: number, private readonly maxStaleMs: number) {}
 
@@ -19,7 +23,8 @@ export class SwrValue<V> {
     const age = nowMs - this.loadedAtMs;
     if (this.value !== undefined && !this.stale && age < this.freshMs) return this.value;
     if (this.value !== undefined && age < this.maxStaleMs) {
-      if (!this.refreshing) background(this.refresh(load, nowMs).catch(() => undefined));
+      const current = this.refreshing && this.refreshingGeneration === this.generation;
+      if (!current) background(this.refresh(load, nowMs).catch(() => undefined));
       return this.value;
     }
     // Never await another request's promise: workerd ties I/O to the request that started it.
@@ -29,20 +34,26 @@ export class SwrValue<V> {
   /** Marks the value stale: the next get() serves it once more and refreshes it in the background. */
   invalidate(): void {
     this.stale = true;
+    this.generation++;
   }
 
   private refresh(load: () => Promise<V>, nowMs: number): Promise<V> {
+    const generation = this.generation;
     const p = load()
       .then((v) => {
-        this.value = v;
-        this.loadedAtMs = nowMs;
-        this.stale = false;
+        if (generation >= this.valueGeneration) {
+          this.value = v;
+          this.valueGeneration = generation;
+          this.loadedAtMs = nowMs;
+          if (generation === this.generation) this.stale = false;
+        }
         return v;
       })
       .finally(() => {
-        this.refreshing = undefined;
+        if (this.refreshing === p) this.refreshing = undefined;
       });
     this.refreshing = p;
+    this.refreshingGeneration = generation;
     return p;
   }
 }
