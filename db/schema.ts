@@ -47,6 +47,12 @@ export const providers = pgTable("providers", {
   waitingRequests: integer().notNull().default(0),
   maxWaitingRequests: integer().notNull().default(32),
   kvCacheUsage: doublePrecision().notNull().default(0),
+  tokensServed: bigint({ mode: "bigint" }).notNull().default(sql`0`),
+  maxConcurrency: integer().notNull().default(32),
+  /** The agent is shutting down: finish what runs, route nothing new. */
+  draining: boolean().notNull().default(false),
+  /** Signed-message timestamp of the last accepted heartbeat: a replayed heartbeat is older. */
+  lastMessageAtMs: bigint({ mode: "number" }).notNull().default(0),
   createdAt: createdAt(),
   updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
 });
@@ -87,6 +93,8 @@ export const usageEvents = pgTable("usage_events", {
   /** ok: complete; partial: cut short, billed for what was delivered; failed: nothing billed. */
   status: text({ enum: ["ok", "partial", "failed"] }).notNull(),
   errorCode: text(),
+  /** verified: the provider's signed receipt matched what the gateway saw; unverified: missing, invalid or mismatched. */
+  receiptStatus: text({ enum: ["verified", "unverified", "none"] }).notNull().default("none"),
   ttftMs: integer(),
   durationMs: integer().notNull(),
   edge: text().notNull(),
@@ -97,6 +105,27 @@ export const usageEvents = pgTable("usage_events", {
   index().on(t.providerId, t.createdAt),
 ]);
 
+/** Provider-signed EIP-712 receipts, as received inline or from the agent's outbox. */
+export const receipts = pgTable("receipts", {
+  requestId: text().primaryKey(),
+  providerId: text().notNull().references(() => providers.id),
+  signer: text().notNull(),
+  model: text().notNull(),
+  promptTokens: integer().notNull(),
+  completionTokens: integer().notNull(),
+  inputPrice: bigint({ mode: "bigint" }).notNull(),
+  outputPrice: bigint({ mode: "bigint" }).notNull(),
+  responseHash: text().notNull(),
+  signedAtMs: bigint({ mode: "number" }).notNull(),
+  /** EIP-712 digest: the Merkle leaf of the settlement period. */
+  digest: text().notNull().unique(),
+  signature: text().notNull(),
+  source: text({ enum: ["inline", "outbox"] }).notNull(),
+  /** What the gateway concluded when it compared the receipt with what it saw. */
+  status: text({ enum: ["verified", "mismatch", "orphan"] }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [index().on(t.providerId, t.createdAt)]);
+
 export type Account = typeof accounts.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type Provider = typeof providers.$inferSelect;
@@ -104,3 +133,4 @@ export type ProviderModel = typeof providerModels.$inferSelect;
 export type LatencyStatsRow = typeof latencyStats.$inferSelect;
 export type UsageEvent = typeof usageEvents.$inferSelect;
 export type NewUsageEvent = typeof usageEvents.$inferInsert;
+export type ReceiptRow = typeof receipts.$inferSelect;

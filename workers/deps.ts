@@ -9,6 +9,15 @@ import type { UsageRecord } from "./core/metering/usage";
 import type { UpstreamSender } from "./adapters/upstream";
 import type { LatencyObservation } from "./core/routing/latency";
 import type { AdminStore } from "./adapters/postgres/admin";
+import type { Heartbeat, NewReceipt, RegisterOutcome, Registration } from "./adapters/postgres/registry";
+
+export interface RegistryStore {
+  register(r: Registration): Promise<RegisterOutcome>;
+  heartbeat(h: Heartbeat): Promise<"ok" | "unknown" | "stale">;
+  providerByAddress(address: string): Promise<{ id: string; address: string | null } | null>;
+  storeReceipts(rows: NewReceipt[]): Promise<string[]>;
+  usageFor(requestIds: string[]): Promise<Map<string, { providerId: string | null; promptTokens: number; completionTokens: number }>>;
+}
 
 export interface KeyRecord {
   id: string;
@@ -26,11 +35,16 @@ export interface Deps {
   keys: { bySecretHash(hash: string): Promise<KeyRecord | null>; invalidateAll(): void };
   routes: { table(): Promise<RouteTable>; invalidate(): void };
   admin: AdminStore;
+  registry: RegistryStore;
+  /** The Ed25519 public key (raw, base64url) providers verify our requests with. */
+  gatewayPublicKey(): Promise<string>;
   breakers: BreakerBoard;
   upstream: UpstreamSender;
   usage: {
     /** Queues a usage record; written off the critical path, batched, idempotent on request id. */
-    record(rec: UsageRecord | null, observations: LatencyObservation[]): void;
+    record(rec: UsageRecord | null, observations: LatencyObservation[], receipt?: NewReceipt | null): void;
+    /** Sets a usage event's receipt verdict, buffered or already written. */
+    setReceiptStatus(requestId: string, status: UsageRecord["receiptStatus"]): void;
     byRequestId(requestId: string, accountId: string): Promise<UsageRecord | null>;
   };
   /** Keeps work alive after the response (ctx.waitUntil). */
@@ -48,6 +62,9 @@ import { findKeyByHash } from "./adapters/postgres/keys";
 import { loadRouteTable } from "./adapters/postgres/route-table";
 import { findUsage } from "./adapters/postgres/usage";
 import { adminStore } from "./adapters/postgres/admin";
+import { providerByAddress, recordHeartbeat, registerProvider, storeReceipts, usageFor } from "./adapters/postgres/registry";
+import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
+import { publicKeyOf } from "./core/protocol/public-key";
 import type { Db } from "../db/client";
 
 let isolate: {
@@ -55,6 +72,9 @@ let isolate: {
   routeTable: SwrValue<RouteTable>;
   breakers: Breakers;
   usage: UsageBuffer;
+  /** Imported once per isolate; a CryptoKey is data, not an I/O object. */
+  signingKey?: CryptoKey;
+  publicKey?: string;
 } | undefined;
 
 export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }): Deps {
@@ -96,9 +116,14 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       },
     },
     breakers: state.breakers,
-    upstream: httpUpstream(fetch, now),
+    upstream: httpUpstream(fetch, now, async (req) => {
+      state.signingKey ??= await importGatewaySigningKey(cfg.gatewayRequestKey);
+      return signGatewayRequest(state.signingKey, { ...req, timestampMs: now() });
+    }),
+    gatewayPublicKey: async () => (state.publicKey ??= await publicKeyOf(cfg.gatewayRequestKey)),
     usage: {
-      record: (rec, obs) => state.usage.push(rec, obs, background, withDb),
+      record: (rec, obs, receipt) => state.usage.push(rec, obs, receipt ?? null, background, withDb),
+      setReceiptStatus: (id, status) => state.usage.setReceiptStatus(id, status, background, withDb),
       byRequestId: async (id, accountId) => {
         const pending = state.usage.find(id);
         if (pending) return pending.accountId === accountId ? pending : null;
@@ -106,6 +131,13 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       },
     },
     admin: lazyAdmin(withDb),
+    registry: {
+      register: (r) => withDb((db) => registerProvider(db, r)),
+      heartbeat: (h) => withDb((db) => recordHeartbeat(db, h)),
+      providerByAddress: (a) => withDb((db) => providerByAddress(db, a)),
+      storeReceipts: (rows) => withDb((db) => storeReceipts(db, rows)),
+      usageFor: (ids) => withDb((db) => usageFor(db, ids)),
+    },
   };
 }
 

@@ -4,6 +4,8 @@ import { z } from "zod";
 export interface Env extends CloudflareBindings {
   DATABASE_URL: string;
   ADMIN_TOKEN: string;
+  /** Ed25519 private key (PKCS8, base64url) that signs every request forwarded to a provider. */
+  GATEWAY_REQUEST_KEY: string;
   /** Local only: host:port/path of the WebSocket proxy in front of Postgres. */
   WSPROXY?: string;
 }
@@ -21,6 +23,10 @@ const ConfigSchema = z.object({
   KEY_CACHE_MS: ms.default(5_000),
   ROUTE_CACHE_MS: ms.default(2_000),
   KEEPALIVE_MS: ms.default(5_000),
+  GATEWAY_REQUEST_KEY: z.string().min(40, "must be a base64url PKCS8 Ed25519 key"),
+  GATEWAY_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x address"),
+  CHAIN_ID: z.coerce.number().int().positive().default(31337),
+  ALLOW_PRIVATE_PROVIDER_URLS: z.enum(["true", "false"]).default("false"),
 });
 
 export interface Config {
@@ -35,6 +41,11 @@ export interface Config {
   keyCacheMs: number;
   routeCacheMs: number;
   keepaliveMs: number;
+  gatewayRequestKey: string;
+  gatewayAddress: `0x${string}`;
+  chainId: number;
+  /** Development only: providers may register loopback/private http:// URLs. */
+  allowPrivateProviderUrls: boolean;
 }
 
 let memo: { env: Env; cfg: Config } | undefined;
@@ -60,6 +71,10 @@ export function readConfig(env: Env): Config {
     keyCacheMs: e.KEY_CACHE_MS,
     routeCacheMs: e.ROUTE_CACHE_MS,
     keepaliveMs: e.KEEPALIVE_MS,
+    gatewayRequestKey: e.GATEWAY_REQUEST_KEY,
+    gatewayAddress: e.GATEWAY_ADDRESS as `0x${string}`,
+    chainId: e.CHAIN_ID,
+    allowPrivateProviderUrls: e.ALLOW_PRIVATE_PROVIDER_URLS === "true",
   };
   memo = { env, cfg };
   return cfg;

@@ -14,6 +14,7 @@ import { startPostgres } from "../../scripts/lib/postgres";
 import { startWsProxy } from "../../scripts/lib/wsproxy";
 import { startPgTap } from "./node/pg-tap";
 import type { EngineInfo } from "./support/provided-context";
+import { generateGatewayKeyPair } from "../../workers/core/protocol/gateway-auth";
 
 const MODEL = "meshgate/sim-workers-8b";
 
@@ -46,6 +47,7 @@ export default async function setup(project: TestProject) {
     project.provide("DATABASE_URL", viaTap.toString());
     project.provide("WSPROXY", proxy.wsProxy);
     project.provide("ADMIN_TOKEN", randomBytes(24).toString("hex"));
+    project.provide("GATEWAY_REQUEST_KEY", (await generateGatewayKeyPair()).privateKey);
     project.provide("MODEL", MODEL);
     project.provide("TAP_URL", tap.controlUrl);
     project.provide("ENGINES", engines.map(([id, e]): EngineInfo => ({ id, url: e.url, controlUrl: e.controlUrl, metricsUrl: e.metricsUrl })));

@@ -48,7 +48,7 @@ describe("usage events", () => {
     const rec: UsageRecord = {
       requestId: `gen-replay-${crypto.randomUUID()}`, keyId: k.keyId, accountId: k.accountId, providerId: A.id, model,
       endpoint: "chat", stream: false, promptTokens: 11, completionTokens: 3, costPico: 11n * A.inputPico + 3n * A.outputPico,
-      status: "ok", errorCode: null, ttftMs: 5, durationMs: 9, edge: "local", attempts: 1, createdAtMs: Date.now(),
+      status: "ok", errorCode: null, receiptStatus: "none", ttftMs: 5, durationMs: 9, edge: "local", attempts: 1, createdAtMs: Date.now(),
     };
     await withDb((db) => insertUsage(db, [rec]));
     await withDb((db) => insertUsage(db, [rec]));

@@ -37,7 +37,10 @@ export interface UpstreamSender {
   send(req: UpstreamRequest): Promise<UpstreamReply>;
 }
 
-export function httpUpstream(fetcher: typeof fetch, now: () => number): UpstreamSender {
+/** Signs a request for the provider (the gateway-auth headers). */
+export type RequestSigner = (req: { method: string; path: string; requestId: string; body: string }) => Promise<Record<string, string>>;
+
+export function httpUpstream(fetcher: typeof fetch, now: () => number, sign: RequestSigner): UpstreamSender {
   return {
     async send(req) {
       const controller = new AbortController();
@@ -53,11 +56,12 @@ export function httpUpstream(fetcher: typeof fetch, now: () => number): Upstream
           ? new UpstreamError(id, "first_byte", null, `no response within ${req.deadlineMs} ms`)
           : new UpstreamError(id, phase, null, `${phase === "connect" ? "connection failed" : "response cut"}: ${errorText(err)}`);
       try {
+        const auth = await sign({ method: "POST", path: req.path, requestId: req.requestId, body: req.body });
         let res: Response;
         try {
           res = await fetcher(`${req.offer.url}${req.path}`, {
             method: "POST",
-            headers: { "content-type": "application/json", "x-request-id": req.requestId },
+            headers: { "content-type": "application/json", ...auth },
             body: req.body,
             signal: controller.signal,
           });

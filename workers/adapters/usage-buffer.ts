@@ -6,7 +6,8 @@
 import type { Db } from "../../db/client";
 import type { UsageRecord } from "../core/metering/usage";
 import { aggregateObservations, type LatencyObservation } from "../core/routing/latency";
-import { insertUsage, upsertLatency } from "./postgres/usage";
+import { insertUsage, setReceiptStatuses, upsertLatency } from "./postgres/usage";
+import { storeReceipts, type NewReceipt } from "./postgres/registry";
 
 export type { LatencyObservation };
 
@@ -14,45 +15,93 @@ type WithDb = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
 const MAX_ATTEMPTS_PER_RECORD = 5;
 
+export interface FlushPolicy {
+  /** How long the first record of a batch waits for company: one database session per window. */
+  windowMs: number;
+  /** A batch this large is written at once. */
+  maxBatch: number;
+}
+
+/** One session a second at most under load; a burst of 256 goes at once. */
+export const DEFAULT_FLUSH_POLICY: FlushPolicy = { windowMs: 1_000, maxBatch: 256 };
+
 export class UsageBuffer {
-  private records: { rec: UsageRecord; tries: number }[] = [];
+  private records = new Map<string, { rec: UsageRecord; tries: number }>();
   private observations: LatencyObservation[] = [];
+  private receipts: NewReceipt[] = [];
+  private statusUpdates = new Map<string, UsageRecord["receiptStatus"]>();
   private inFlight = new Map<string, UsageRecord>();
-  private scheduled = false;
+  private timer: { cancel(): void } | null = null;
 
-  constructor(private readonly delayMs = 20, private readonly log: (msg: string) => void = console.error) {}
+  constructor(private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY, private readonly log: (msg: string) => void = console.error) {}
 
-  push(rec: UsageRecord | null, obs: LatencyObservation[], background: (p: Promise<unknown>) => void, withDb: WithDb): void {
-    if (rec) this.records.push({ rec, tries: 0 });
+  push(rec: UsageRecord | null, obs: LatencyObservation[], receipt: NewReceipt | null, background: (p: Promise<unknown>) => void, withDb: WithDb): void {
+    if (rec) this.records.set(rec.requestId, { rec, tries: 0 });
+    if (receipt) this.receipts.push(receipt);
     this.observations.push(...obs);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    background(this.flushAfterDelay(withDb));
+    if (this.records.size >= this.policy.maxBatch) {
+      this.timer?.cancel();
+      this.timer = null;
+      background(this.flush(withDb));
+    } else if (!this.timer) {
+      background(this.flushAfterWindow(withDb));
+    }
+  }
+
+  /** Updates a buffered record in place, or queues the update for one already written. */
+  setReceiptStatus(requestId: string, status: UsageRecord["receiptStatus"], background: (p: Promise<unknown>) => void, withDb: WithDb): void {
+    const pending = this.records.get(requestId);
+    if (pending) { pending.rec.receiptStatus = status; return; }
+    this.statusUpdates.set(requestId, status);
+    this.push(null, [], null, background, withDb);
   }
 
   /** A record not yet in Postgres, so /v1/generation answers as soon as the response ended. */
   find(requestId: string): UsageRecord | undefined {
-    return this.inFlight.get(requestId) ?? this.records.find((r) => r.rec.requestId === requestId)?.rec;
+    return this.inFlight.get(requestId) ?? this.records.get(requestId)?.rec;
   }
 
-  private async flushAfterDelay(withDb: WithDb): Promise<void> {
-    await new Promise((r) => setTimeout(r, this.delayMs));
-    this.scheduled = false;
-    const batch = this.records.splice(0);
+  /** Waits out the window (or an early flush that cancels it), then writes whatever is there. */
+  private async flushAfterWindow(withDb: WithDb): Promise<void> {
+    let cancelled = false;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, this.policy.windowMs);
+      this.timer = { cancel: () => { cancelled = true; clearTimeout(t); resolve(); } };
+    });
+    if (cancelled) return;
+    this.timer = null;
+    await this.flush(withDb);
+  }
+
+  private async flush(withDb: WithDb): Promise<void> {
+    const batch = [...this.records.values()];
+    this.records.clear();
     const obs = this.observations.splice(0);
+    const receipts = this.receipts.splice(0);
+    const updates = [...this.statusUpdates];
+    this.statusUpdates.clear();
+    if (batch.length + obs.length + receipts.length + updates.length === 0) return;
     for (const { rec } of batch) this.inFlight.set(rec.requestId, rec);
     try {
       await withDb(async (db) => {
         await insertUsage(db, batch.map((b) => b.rec));
+        await storeReceipts(db, receipts);
+        await setReceiptStatuses(db, updates);
         await upsertLatency(db, aggregateObservations(obs));
       });
     } catch (err) {
-      // Keep the records for the next flush; a request id makes the retry idempotent.
+      // Keep everything for the next flush; request ids make the retry idempotent.
       const kept = batch.filter((b) => ++b.tries < MAX_ATTEMPTS_PER_RECORD);
-      this.records.unshift(...kept);
+      for (const b of kept) if (!this.records.has(b.rec.requestId)) this.records.set(b.rec.requestId, b);
+      this.receipts.unshift(...receipts);
+      this.observations.unshift(...obs);
+      for (const [id, st] of updates) if (!this.statusUpdates.has(id)) this.statusUpdates.set(id, st);
       this.log(`usage flush failed (${batch.length} records, ${batch.length - kept.length} dropped): ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
       for (const { rec } of batch) this.inFlight.delete(rec.requestId);
+      // Try again after a window, within this same waitUntil, unless a flush is already due.
+      if (!this.timer && kept.length > 0) await this.flushAfterWindow(withDb);
+      return;
     }
+    for (const { rec } of batch) this.inFlight.delete(rec.requestId);
   }
 }

@@ -8,6 +8,9 @@ import type { ProviderOffer } from "../core/routing/types";
 import type { LatencyObservation } from "../core/routing/latency";
 import type { Deps } from "../deps";
 
+/** Request ids of probes: their receipts are acknowledged and never billed. */
+export const PROBE_PREFIX = "probe-";
+
 export interface ProbeResult { providerId: string; model: string; ok: boolean; ttftMs: number | null; error: string | null }
 
 export async function runProbe(deps: Deps): Promise<ProbeResult[]> {
@@ -17,7 +20,7 @@ export async function runProbe(deps: Deps): Promise<ProbeResult[]> {
     return m ? [{ p, m }] : [];
   });
   const results = await Promise.all(offers.map(({ p, m }) => probeOne(deps, {
-    providerId: p.id, url: p.url.replace(/\/+$/, ""), model: m.model, endpoints: m.endpoints as ProviderOffer["endpoints"],
+    providerId: p.id, address: p.address, url: p.url.replace(/\/+$/, ""), model: m.model, endpoints: m.endpoints as ProviderOffer["endpoints"],
     inputPrice: m.inputPrice, outputPrice: m.outputPrice, contextLength: m.contextLength, lastHeartbeatMs: 0,
     suspended: false, stakeOk: true, waitingRequests: 0, maxWaitingRequests: p.maxWaitingRequests,
   })));
@@ -37,7 +40,7 @@ async function probeOne(deps: Deps, offer: ProviderOffer): Promise<ProbeResult> 
   try {
     const reply = await deps.upstream.send({
       offer, path: chat ? "/v1/chat/completions" : "/v1/completions", body: JSON.stringify(body), stream: true,
-      requestId: `probe-${crypto.randomUUID()}`, deadlineMs: deps.cfg.ttftDeadlineMs,
+      requestId: `${PROBE_PREFIX}${crypto.randomUUID()}`, deadlineMs: deps.cfg.ttftDeadlineMs,
     });
     if (reply.kind === "stream") await reply.reader.cancel().catch(() => undefined);
     deps.breakers.recordSuccess(offer.providerId, deps.now());

@@ -8,7 +8,7 @@ import { forward, type ForwardRequest } from "./forward";
 
 const NOW = 1_000_000;
 const offer = (providerId: string, price: bigint, model = "m"): ProviderOffer => ({
-  providerId, url: `http://${providerId}`, model, endpoints: ["chat"], inputPrice: price, outputPrice: price, contextLength: 8192,
+  providerId, address: null, url: `http://${providerId}`, model, endpoints: ["chat"], inputPrice: price, outputPrice: price, contextLength: 8192,
   lastHeartbeatMs: NOW, suspended: false, stakeOk: true, waitingRequests: 0, maxWaitingRequests: 8,
 });
 

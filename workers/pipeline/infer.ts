@@ -12,6 +12,7 @@ import type { Deps, KeyRecord } from "../deps";
 import { attemptsOf, forward, type Forwarded } from "./forward";
 import { meter } from "./meter";
 import { relayStream } from "./relay";
+import { RECEIPT_HEADER } from "../core/protocol/receipt";
 import type { z } from "zod";
 
 export interface InferContext {
@@ -49,7 +50,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
     });
   } catch (err) {
     const attempts = attemptsOf(err);
-    meter(deps, { ...base, attempts, served: null, observed: noUsage(promptEstimate), errorCode: codeOf(err), endedAtMs: deps.now() });
+    meter(deps, { ...base, attempts, served: null, observed: noUsage(promptEstimate), errorCode: codeOf(err), endedAtMs: deps.now(), receipt: null });
     if (err instanceof ApiError) {
       Object.assign(err.headers, {
         "x-meshgate-provider": attempts.at(-1)?.providerId ?? "none",
@@ -72,7 +73,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
 
   if (reply.kind === "json") {
     const usage = readUsage(reply.body.usage);
-    meter(deps, { ...base, attempts, served, observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate, complete: true }, errorCode: null, endedAtMs: deps.now() });
+    meter(deps, { ...base, attempts, served, observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate, complete: true }, errorCode: null, endedAtMs: deps.now(), receipt: reply.headers.get(RECEIPT_HEADER) });
     return new Response(reply.text, { headers: { ...headers(), "content-type": "application/json" } });
   }
 
@@ -82,7 +83,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
     onFinish: (o) => meter(deps, {
       ...base, attempts, served,
       observed: { reported: o.reported, deliveredTokens: o.deliveredTokens, promptEstimate, complete: o.complete },
-      errorCode: o.errorCode, endedAtMs: o.endedAtMs,
+      errorCode: o.errorCode, endedAtMs: o.endedAtMs, receipt: o.receipt,
     }),
   });
   return new Response(relayed, {

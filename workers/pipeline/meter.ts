@@ -7,6 +7,7 @@ import type { Endpoint, ProviderOffer } from "../core/routing/types";
 import type { LatencyObservation } from "../core/routing/latency";
 import type { Deps, KeyRecord } from "../deps";
 import type { Attempt } from "./forward";
+import { judgeInlineReceipt } from "./receipts";
 
 export interface MeterInput {
   requestId: string;
@@ -21,6 +22,8 @@ export interface MeterInput {
   observed: ObservedUsage;
   errorCode: string | null;
   endedAtMs: number;
+  /** The provider's signed receipt as received (header or final event), if any. */
+  receipt: string | null;
 }
 
 export function meter(deps: Deps, m: MeterInput): UsageRecord {
@@ -38,13 +41,31 @@ export function meter(deps: Deps, m: MeterInput): UsageRecord {
     costPico: m.served ? priceRecord(tokens, m.served.offer) : 0n,
     status,
     errorCode: m.errorCode,
+    receiptStatus: "none",
     ttftMs: m.served ? Math.round(m.served.firstByteAtMs - m.startedAtMs) : null,
     durationMs: Math.round(m.endedAtMs - m.startedAtMs),
     edge: m.edge,
     attempts: m.attempts.length,
     createdAtMs: m.startedAtMs,
   };
-  deps.usage.record(rec, observations(m, tokens.completionTokens));
+  deps.usage.record(rec, []);
+  const observed = observations(m, tokens.completionTokens);
+  // Admin-registered providers (no wallet) sign no receipts: nothing to judge.
+  if (!m.served || !m.served.offer.address) {
+    deps.usage.record(null, observed);
+    return rec;
+  }
+  // Signature checks cost CPU, not the client's time: they run after the response.
+  const { offer, model } = m.served;
+  deps.background(judgeInlineReceipt(deps, m.receipt, offer.providerId, offer.address, {
+    requestId: m.requestId, model, provider: offer.address ?? "", gateway: deps.cfg.gatewayAddress,
+    inputPrice: offer.inputPrice, outputPrice: offer.outputPrice, reported: m.observed.reported, deliveredTokens: m.observed.deliveredTokens,
+  }).then((verdict) => {
+    deps.usage.setReceiptStatus(m.requestId, verdict.status);
+    // A missing or invalid receipt counts against the provider, like a failure.
+    if (verdict.status === "unverified") for (const o of observed) if (o.providerId === offer.providerId) o.ok = false;
+    deps.usage.record(null, observed, verdict.row);
+  }));
   return rec;
 }
 

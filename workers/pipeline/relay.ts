@@ -6,6 +6,10 @@
  */
 import { createParser } from "eventsource-parser";
 import { DONE, KEEPALIVE, encodeData, encodeJson } from "../core/openai/sse";
+import { RECEIPT_EVENT } from "../core/protocol/receipt";
+
+/** How long to wait after [DONE] for the provider's receipt event before closing. */
+const RECEIPT_WAIT_MS = 1_000;
 
 export interface RelayOutcome {
   reported: { promptTokens: number; completionTokens: number } | null;
@@ -16,6 +20,8 @@ export interface RelayOutcome {
   errorCode: string | null;
   malformedDropped: number;
   endedAtMs: number;
+  /** The provider's signed receipt (its final SSE event), removed from the client's stream. */
+  receipt: string | null;
 }
 
 export interface RelayOptions {
@@ -39,9 +45,15 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
   let usageForwarded = false, finishSeen = false, doneSeen = false, upstreamError: unknown = null;
   let deliveredTokens = 0, malformedDropped = 0, finished = false;
   let pending: Promise<Read> | null = null;
+  let receipt: string | null = null;
   let lastDataAtMs = o.now();
 
-  const parser = createParser({ onEvent: (ev) => onData(ev.data) });
+  const parser = createParser({
+    onEvent: (ev) => {
+      if (ev.event === RECEIPT_EVENT) receipt = ev.data;
+      else onData(ev.data);
+    },
+  });
 
   function onData(data: string) {
     if (doneSeen || upstreamError) return;
@@ -93,10 +105,24 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     return r;
   }
 
-  function finish(outcome: Omit<RelayOutcome, "reported" | "deliveredTokens" | "malformedDropped" | "endedAtMs">) {
+  function finish(outcome: Omit<RelayOutcome, "reported" | "deliveredTokens" | "malformedDropped" | "endedAtMs" | "receipt">) {
     if (finished) return;
     finished = true;
-    o.onFinish({ ...outcome, reported, deliveredTokens, malformedDropped, endedAtMs: o.now() });
+    o.onFinish({ ...outcome, reported, deliveredTokens, malformedDropped, endedAtMs: o.now(), receipt });
+  }
+
+  /** After [DONE] only the receipt event is still expected: read on briefly until it came. */
+  async function awaitReceipt() {
+    const deadline = o.now() + RECEIPT_WAIT_MS;
+    while (receipt === null && !upstreamError) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const tick = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), Math.max(0, deadline - o.now())); });
+      const r = await Promise.race([read(), tick]);
+      if (timer !== undefined) clearTimeout(timer);
+      if (r === null || r.kind !== "data") return;
+      pending = null;
+      parser.feed(decoder.decode(r.value, { stream: true }));
+    }
   }
 
   function closeWith(controller: ReadableStreamDefaultController<Uint8Array>, end: Read) {
@@ -134,6 +160,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
       }
       for (const chunk of queue.splice(0)) controller.enqueue(chunk);
       if (doneSeen || upstreamError) {
+        if (doneSeen) await awaitReceipt();
         o.reader.cancel().catch(() => undefined);
         closeWith(controller, { kind: "end" });
       }

@@ -14,6 +14,7 @@ declare module "vitest" {
     DATABASE_URL: string;
     WSPROXY: string;
     ADMIN_TOKEN: string;
+    GATEWAY_REQUEST_KEY: string;
     /** The chat model both simulated engines serve. */
     MODEL: string;
     ENGINES: EngineInfo[];

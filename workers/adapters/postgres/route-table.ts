@@ -18,6 +18,7 @@ export async function loadRouteTable(db: Db, nowMs: number): Promise<RouteTable>
   return {
     offers: offers.map(({ provider_models: m, providers: p }): ProviderOffer => ({
       providerId: p.id,
+      address: p.address,
       url: p.url.replace(/\/+$/, ""),
       model: m.model,
       endpoints: m.endpoints as Endpoint[],
@@ -25,7 +26,8 @@ export async function loadRouteTable(db: Db, nowMs: number): Promise<RouteTable>
       outputPrice: m.outputPrice,
       contextLength: m.contextLength,
       lastHeartbeatMs: p.lastHeartbeatAt?.getTime() ?? 0,
-      suspended: p.suspended,
+      // A draining agent finishes what it runs and takes nothing new.
+      suspended: p.suspended || p.draining,
       stakeOk: true,
       waitingRequests: p.waitingRequests,
       maxWaitingRequests: p.maxWaitingRequests,

@@ -1,4 +1,4 @@
-import { and, eq, sql, type AnyColumn, type SQL } from "drizzle-orm";
+import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { latencyStats, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
@@ -9,6 +9,13 @@ import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/rou
 export async function insertUsage(db: Db, records: readonly UsageRecord[]): Promise<void> {
   if (records.length === 0) return;
   await db.insert(usageEvents).values(records.map(toRow)).onConflictDoNothing({ target: usageEvents.requestId });
+}
+
+export async function setReceiptStatuses(db: Db, updates: readonly [string, UsageRecord["receiptStatus"]][]): Promise<void> {
+  for (const status of ["verified", "unverified", "none"] as const) {
+    const ids = updates.filter(([, s]) => s === status).map(([id]) => id);
+    if (ids.length) await db.update(usageEvents).set({ receiptStatus: status }).where(inArray(usageEvents.requestId, ids));
+  }
 }
 
 export async function findUsage(db: Db, requestId: string, accountId: string): Promise<UsageRecord | null> {

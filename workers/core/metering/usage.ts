@@ -19,6 +19,7 @@ export interface UsageRecord {
   costPico: bigint;
   status: "ok" | "partial" | "failed";
   errorCode: string | null;
+  receiptStatus: "verified" | "unverified" | "none";
   ttftMs: number | null;
   durationMs: number;
   edge: string;

@@ -92,6 +92,10 @@ export const errors = {
   /** A provider's 4xx, passed on with its reason; the same request will fail the same way. */
   fromUpstream: (status: number, type: string, code: string | null, message: string, param: string | null) =>
     new ApiError(status, type, code, message, param, status === 429 || status === 408 ? {} : shouldNotRetry),
+  invalidSignature: () =>
+    new ApiError(401, "invalid_request_error", "invalid_signature", "The message signature does not verify.", "signature", shouldNotRetry),
+  conflict: (message: string, param: string | null = null) =>
+    new ApiError(409, "invalid_request_error", "conflict", message, param, shouldNotRetry),
   methodNotAllowed: () => new ApiError(405, "invalid_request_error", "method_not_allowed", "Method not allowed."),
   internal: (requestId: string) =>
     new ApiError(500, "server_error", "internal_error",

@@ -3,7 +3,7 @@ import { listServedModels } from "./catalog";
 import type { ProviderOffer } from "./types";
 
 const offer = (p: Partial<ProviderOffer>): ProviderOffer => ({
-  providerId: "a", url: "http://a", model: "m", endpoints: ["chat"], inputPrice: 100n, outputPrice: 200n,
+  providerId: "a", address: null, url: "http://a", model: "m", endpoints: ["chat"], inputPrice: 100n, outputPrice: 200n,
   contextLength: 4096, lastHeartbeatMs: 1_000, suspended: false, stakeOk: true, waitingRequests: 0, maxWaitingRequests: 8, ...p,
 });
 

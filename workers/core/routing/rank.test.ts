@@ -18,6 +18,7 @@ const NOW = 1_000_000;
 function offer(providerId: string, over: Partial<ProviderOffer> = {}): ProviderOffer {
   return {
     providerId,
+    address: null,
     url: `http://127.0.0.1/${providerId}`,
     model: "llama",
     endpoints: ["chat", "completions"],

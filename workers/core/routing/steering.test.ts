@@ -4,6 +4,7 @@ import type { ProviderOffer } from "./types";
 
 const offer = (providerId: string, inputPrice = 200_000n, outputPrice = 800_000n): ProviderOffer => ({
   providerId,
+  address: null,
   url: `http://127.0.0.1/${providerId}`,
   model: "m",
   endpoints: ["chat"],

@@ -7,6 +7,8 @@ export type Endpoint = "chat" | "completions" | "embeddings";
 
 export interface ProviderOffer {
   providerId: string;
+  /** The wallet that signs this provider's receipts; null for admin-registered providers. */
+  address: string | null;
   /** Base URL of the provider runtime, e.g. http://127.0.0.1:9101 (no trailing /v1). */
   url: string;
   model: string;

@@ -1,0 +1,95 @@
+/** The provider side of the registry: self-registration, heartbeats and receipts. */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../../../db/client";
+import { providerModels, providers, receipts, usageEvents } from "../../../db/schema";
+
+export interface Registration {
+  id: string;
+  address: string;
+  url: string;
+  region: string;
+  gpu: Record<string, unknown> | null;
+  maxConcurrency: number;
+  messageAtMs: number;
+  models: { model: string; endpoints: string[]; inputPrice: bigint; outputPrice: bigint; contextLength: number }[];
+}
+
+export type RegisterOutcome = "created" | "updated" | "address_mismatch" | "address_in_use" | "stale";
+
+/**
+ * Binds the provider id to the wallet at first registration; later registrations must come
+ * from the same wallet. One transaction: the row lock serialises racing registrations.
+ */
+export async function registerProvider(db: Db, r: Registration): Promise<RegisterOutcome> {
+  return db.transaction(async (tx) => {
+    const [existing] = await tx.select().from(providers).where(eq(providers.id, r.id)).for("update");
+    const address = r.address.toLowerCase();
+    if (existing?.address && existing.address !== address) return "address_mismatch";
+    if (existing && existing.lastMessageAtMs >= r.messageAtMs) return "stale";
+    const [other] = await tx.select({ id: providers.id }).from(providers).where(eq(providers.address, address));
+    if (other && other.id !== r.id) return "address_in_use";
+    const values = {
+      address, url: r.url, region: r.region, gpu: r.gpu, maxConcurrency: r.maxConcurrency,
+      maxWaitingRequests: Math.max(1, r.maxConcurrency), draining: false, lastMessageAtMs: r.messageAtMs,
+      lastHeartbeatAt: new Date(), updatedAt: new Date(),
+    };
+    if (existing) await tx.update(providers).set(values).where(eq(providers.id, r.id));
+    else await tx.insert(providers).values({ id: r.id, ...values });
+    await tx.delete(providerModels).where(eq(providerModels.providerId, r.id));
+    await tx.insert(providerModels).values(r.models.map((m) => ({ ...m, providerId: r.id })));
+    return existing ? "updated" : "created";
+  });
+}
+
+export interface Heartbeat {
+  id: string;
+  address: string;
+  messageAtMs: number;
+  running: number;
+  waiting: number;
+  kvCacheUsage: number;
+  tokensServed: bigint;
+  draining: boolean;
+}
+
+/** Applies a heartbeat only from the bound wallet and only if newer than the last message. */
+export async function recordHeartbeat(db: Db, h: Heartbeat): Promise<"ok" | "unknown" | "stale"> {
+  const updated = await db.update(providers).set({
+    lastHeartbeatAt: new Date(), lastMessageAtMs: h.messageAtMs, runningRequests: h.running, waitingRequests: h.waiting,
+    kvCacheUsage: h.kvCacheUsage, tokensServed: h.tokensServed, draining: h.draining, updatedAt: new Date(),
+  }).where(and(eq(providers.id, h.id), eq(providers.address, h.address.toLowerCase()), sql`${providers.lastMessageAtMs} < ${h.messageAtMs}`))
+    .returning({ id: providers.id });
+  if (updated.length) return "ok";
+  const [p] = await db.select({ address: providers.address }).from(providers).where(eq(providers.id, h.id));
+  return p?.address === h.address.toLowerCase() ? "stale" : "unknown";
+}
+
+export async function providerByAddress(db: Db, address: string) {
+  const [p] = await db.select({ id: providers.id, address: providers.address }).from(providers).where(eq(providers.address, address.toLowerCase()));
+  return p ?? null;
+}
+
+export type NewReceipt = typeof receipts.$inferInsert;
+
+/** Stores receipts once (request id), and marks their usage events verified or not. */
+export async function storeReceipts(db: Db, rows: NewReceipt[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  await db.insert(receipts).values(rows).onConflictDoNothing();
+  for (const status of ["verified", "mismatch"] as const) {
+    const ids = rows.filter((r) => r.status === status).map((r) => r.requestId);
+    if (ids.length === 0) continue;
+    await db.update(usageEvents).set({ receiptStatus: status === "verified" ? "verified" : "unverified" })
+      .where(inArray(usageEvents.requestId, ids));
+  }
+  return rows.map((r) => r.requestId);
+}
+
+/** The billed counts of these requests' usage events, for judging outbox receipts. */
+export async function usageFor(db: Db, requestIds: string[]) {
+  const out = new Map<string, { providerId: string | null; promptTokens: number; completionTokens: number }>();
+  if (requestIds.length === 0) return out;
+  const rows = await db.select({ requestId: usageEvents.requestId, providerId: usageEvents.providerId, promptTokens: usageEvents.promptTokens, completionTokens: usageEvents.completionTokens })
+    .from(usageEvents).where(inArray(usageEvents.requestId, requestIds));
+  for (const r of rows) out.set(r.requestId, r);
+  return out;
+}

@@ -1,0 +1,124 @@
+/**
+ * Provider → gateway control messages (register, heartbeat, deregister, receipt batches), each
+ * `{ payload, signature }` where the provider's wallet signs, with EIP-712, the message kind, its
+ * address, the payload's timestamp and keccak256 of the payload's canonical JSON.
+ *
+ * Verify the payload exactly as received (the JSON.parse result), before parsing it with the
+ * schemas below: parsing strips unknown keys and fills defaults (heartbeat `draining`), which changes
+ * the hash. The gateway also checks `|now - timestamp| ≤ 60 s`, and that heartbeat timestamps increase.
+ */
+import { isAddress, isAddressEqual, keccak256, recoverTypedDataAddress, toBytes, type Address, type Hex, type TypedDataDomain } from "viem";
+import type { LocalAccount } from "viem/accounts";
+import { z } from "zod";
+import { parseUsdcPerMTok } from "../money/pricing";
+import { canonicalJson } from "./canonical-json";
+
+export { canonicalJson } from "./canonical-json";
+
+const HexAddress = z.custom<Address>((v) => typeof v === "string" && isAddress(v), "expected an address");
+const HexSignature = z.custom<Hex>((v) => typeof v === "string" && /^0x[0-9a-fA-F]{130}$/.test(v), "expected a 65-byte 0x-hex signature");
+const UsdcPerMTok = z.string().refine((s) => {
+  try {
+    parseUsdcPerMTok(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected a decimal USDC per million tokens, at most 6 decimals");
+const ProviderId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/);
+const TimestampMs = z.number().int();
+
+export const ProviderModelOffer = z.object({
+  model: z.string().min(1),
+  endpoints: z.array(z.enum(["chat", "completions", "embeddings"])).min(1),
+  /** USDC per million tokens, decimal ("0.20") */
+  input_price: UsdcPerMTok,
+  output_price: UsdcPerMTok,
+  context_length: z.number().int().positive(),
+});
+export type ProviderModelOffer = z.infer<typeof ProviderModelOffer>;
+
+export const RegisterPayload = z.object({
+  id: ProviderId,
+  address: HexAddress,
+  url: z.string().url(),
+  region: z.string().max(64),
+  gpu: z.record(z.string(), z.unknown()).nullable(),
+  max_concurrency: z.number().int().positive(),
+  models: z.array(ProviderModelOffer).min(1).max(32),
+  timestamp: TimestampMs,
+});
+export type RegisterPayload = z.infer<typeof RegisterPayload>;
+
+export const HeartbeatPayload = z.object({
+  id: ProviderId,
+  address: HexAddress,
+  timestamp: TimestampMs,
+  load: z.object({
+    running: z.number().int().min(0),
+    waiting: z.number().int().min(0),
+    kv_cache_usage: z.number().min(0).max(1),
+    tokens_served: z.number().int().min(0),
+  }),
+  draining: z.boolean().default(false),
+});
+export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
+
+/** `{ payload, signature }` for a payload schema. */
+export const SignedMessage = <T extends z.ZodType>(payload: T) => z.object({ payload, signature: HexSignature });
+
+export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts";
+
+export const ProviderMessageTypes = {
+  ProviderMessage: [
+    { name: "kind", type: "string" },
+    { name: "provider", type: "address" },
+    { name: "payloadHash", type: "bytes32" },
+    { name: "timestamp", type: "uint64" },
+  ],
+} as const;
+
+/** name "Meshgate Provider", version "1". */
+export function providerMessageDomain(chainId: number): TypedDataDomain {
+  return { name: "Meshgate Provider", version: "1", chainId };
+}
+
+interface SignablePayload {
+  address: Hex;
+  timestamp: number;
+}
+
+function typedData(chainId: number, kind: ProviderMessageKind, payload: SignablePayload) {
+  return {
+    domain: providerMessageDomain(chainId),
+    types: ProviderMessageTypes,
+    primaryType: "ProviderMessage",
+    message: {
+      kind,
+      provider: payload.address,
+      payloadHash: keccak256(toBytes(canonicalJson(payload))),
+      timestamp: BigInt(payload.timestamp),
+    },
+  } as const;
+}
+
+/** Signs `payload` as sent (payloadHash = keccak256(canonicalJson(payload))). The account must be `payload.address`. */
+export async function signProviderMessage(account: LocalAccount, chainId: number, kind: ProviderMessageKind, payload: SignablePayload): Promise<Hex> {
+  if (!isAddress(payload.address) || !isAddressEqual(account.address, payload.address)) {
+    throw new Error(`payload.address ${String(payload.address)} is not the signing account ${account.address}`);
+  }
+  if (!Number.isSafeInteger(payload.timestamp) || payload.timestamp < 0) throw new RangeError(`Invalid timestamp ${payload.timestamp}`);
+  return account.signTypedData(typedData(chainId, kind, payload));
+}
+
+/** true only if `signature` recovers to `payload.address` for this kind and payload; false on any malformed input. */
+export async function verifyProviderMessage(chainId: number, kind: ProviderMessageKind, payload: SignablePayload, signature: Hex): Promise<boolean> {
+  try {
+    if (!isAddress(payload.address)) return false;
+    if (!Number.isSafeInteger(payload.timestamp) || payload.timestamp < 0) return false;
+    const signer = await recoverTypedDataAddress({ ...typedData(chainId, kind, payload), signature });
+    return isAddressEqual(signer, payload.address);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Usage receipts: what a provider attests it served for one request, EIP-712 signed by the
+ * provider's wallet. The gateway verifies each receipt before billing, and the receipt's digest
+ * is the Merkle leaf of the settlement batch.
+ *
+ * Wire form (`x-meshgate-receipt` header for JSON responses; for streams the final SSE event
+ * `event: meshgate.receipt`, after [DONE]): `{"receipt":{…},"signature":"0x…"}` with the uint64
+ * fields as decimal strings. For streams, `responseHash` covers the engine's SSE bytes as
+ * forwarded, everything before the receipt event.
+ */
+import { getAddress, hashTypedData, isAddress, isAddressEqual, recoverTypedDataAddress, type Hex, type TypedDataDomain } from "viem";
+import type { LocalAccount } from "viem/accounts";
+import { z } from "zod";
+import { sha256, toHexString } from "./sha256";
+
+export const ReceiptTypes = {
+  Receipt: [
+    { name: "requestId", type: "string" },
+    { name: "model", type: "string" },
+    { name: "promptTokens", type: "uint32" },
+    { name: "completionTokens", type: "uint32" },
+    { name: "inputPrice", type: "uint64" }, // micro-USDC per million tokens
+    { name: "outputPrice", type: "uint64" },
+    { name: "provider", type: "address" },
+    { name: "gateway", type: "address" },
+    { name: "responseHash", type: "bytes32" },
+    { name: "timestamp", type: "uint64" }, // ms since epoch
+  ],
+} as const;
+
+export interface Receipt {
+  requestId: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** micro-USDC per million input tokens */
+  inputPrice: bigint;
+  /** micro-USDC per million output tokens */
+  outputPrice: bigint;
+  provider: `0x${string}`;
+  gateway: `0x${string}`;
+  responseHash: `0x${string}`;
+  /** ms since epoch */
+  timestamp: bigint;
+}
+
+export const RECEIPT_HEADER = "x-meshgate-receipt";
+export const RECEIPT_EVENT = "meshgate.receipt";
+
+/** name "Meshgate", version "1"; `verifyingContract` only when given (the settlement contract). */
+export function receiptDomain(chainId: number, verifyingContract?: `0x${string}`): TypedDataDomain {
+  return verifyingContract === undefined
+    ? { name: "Meshgate", version: "1", chainId }
+    : { name: "Meshgate", version: "1", chainId, verifyingContract };
+}
+
+const UINT32_MAX = 2 ** 32 - 1;
+const UINT64_MAX = 2n ** 64n - 1n;
+const uint32 = z.number().int().min(0).max(UINT32_MAX);
+const uint64 = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,19})$/, "expected a decimal uint64 string")
+  .transform((s) => BigInt(s))
+  .refine((n) => n <= UINT64_MAX, "exceeds uint64");
+const address = z
+  .string()
+  .refine((s) => isAddress(s), "expected an address")
+  .transform((s) => getAddress(s));
+const bytes32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes of 0x-hex")
+  .transform((s) => s as `0x${string}`);
+const signature = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte 0x-hex signature")
+  .transform((s) => s as Hex);
+
+/** The wire form; parses to `{ receipt: Receipt; signature: Hex }` (addresses checksummed). */
+export const SignedReceiptWire = z.object({
+  receipt: z.object({
+    requestId: z.string().min(1).max(256),
+    model: z.string().min(1).max(256),
+    promptTokens: uint32,
+    completionTokens: uint32,
+    inputPrice: uint64,
+    outputPrice: uint64,
+    provider: address,
+    gateway: address,
+    responseHash: bytes32,
+    timestamp: uint64,
+  }),
+  signature,
+});
+export type SignedReceiptWire = z.input<typeof SignedReceiptWire>;
+
+/**
+ * JSON with the uint64 fields as decimal strings. Non-ASCII characters are \u-escaped, so the
+ * result is always a valid HTTP header value.
+ */
+export function encodeSignedReceipt(r: Receipt, signature: Hex): string {
+  const wire: SignedReceiptWire = {
+    receipt: {
+      requestId: r.requestId,
+      model: r.model,
+      promptTokens: r.promptTokens,
+      completionTokens: r.completionTokens,
+      inputPrice: r.inputPrice.toString(),
+      outputPrice: r.outputPrice.toString(),
+      provider: r.provider,
+      gateway: r.gateway,
+      responseHash: r.responseHash,
+      timestamp: r.timestamp.toString(),
+    },
+    signature,
+  };
+  return JSON.stringify(wire).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** The receipt and signature from a header value or SSE data line, or null if malformed. */
+export function decodeSignedReceipt(text: string): { receipt: Receipt; signature: Hex } | null {
+  if (text.length > 8_192) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = SignedReceiptWire.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}
+
+function typedData(domain: TypedDataDomain, r: Receipt) {
+  return { domain, types: ReceiptTypes, primaryType: "Receipt", message: r } as const;
+}
+
+/** The EIP-712 digest (hashTypedData): the settlement Merkle leaf. Throws on out-of-range fields. */
+export function receiptDigest(domain: TypedDataDomain, r: Receipt): Hex {
+  return hashTypedData(typedData(domain, r));
+}
+
+/** The provider's signature. Throws on out-of-range fields (viem validates the typed data). */
+export async function signReceipt(account: LocalAccount, domain: TypedDataDomain, r: Receipt): Promise<Hex> {
+  return account.signTypedData(typedData(domain, r));
+}
+
+/** true only if `signature` over this receipt recovers to `expectedSigner`; false on any malformed input. */
+export async function verifyReceipt(domain: TypedDataDomain, r: Receipt, signature: Hex, expectedSigner: `0x${string}`): Promise<boolean> {
+  try {
+    const signer = await recoverTypedDataAddress({ ...typedData(domain, r), signature });
+    return isAddressEqual(signer, expectedSigner);
+  } catch {
+    return false;
+  }
+}
+
+/** sha256 of the bytes the engine returned, 0x-hex (the receipt's `responseHash`). */
+export async function responseHash(body: Uint8Array | string): Promise<Hex> {
+  return `0x${toHexString(await sha256(body))}`;
+}

@@ -1,0 +1,81 @@
+/**
+ * /providers/v1: the provider runtime's side of the protocol. Every message is signed by the
+ * provider's wallet (EIP-712); registration binds a provider id to that wallet for good.
+ */
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { errors } from "../../core/openai/errors";
+import { fromZod } from "../../core/openai/schemas";
+import { parseUsdcPerMTok } from "../../core/money/pricing";
+import { checkProviderUrl } from "../../core/protocol/endpoint-policy";
+import { HeartbeatPayload, RegisterPayload, verifyProviderMessage } from "../../core/protocol/provider-messages";
+import { acceptReceipts } from "../../pipeline/receipts";
+import type { AppEnv } from "../app-env";
+import { readJson } from "../read-json";
+
+const Hex = z.string().regex(/^0x[0-9a-fA-F]+$/);
+const ReceiptsPayload = z.object({
+  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  timestamp: z.number().int(),
+  receipts: z.array(z.string().max(8_192)).min(1).max(500),
+});
+/** Signed messages older or newer than this are refused: a captured message cannot be replayed later. */
+const MESSAGE_WINDOW_MS = 60_000;
+
+async function signed<S extends z.ZodType<{ address: string; timestamp: number }>>(
+  c: Context<AppEnv>, kind: "register" | "heartbeat" | "receipts", schema: S,
+): Promise<z.infer<S>> {
+  const parsed = z.object({ payload: schema, signature: Hex }).safeParse(await readJson(c));
+  if (!parsed.success) throw fromZod(parsed.error);
+  const { payload, signature } = parsed.data as { payload: z.infer<S>; signature: `0x${string}` };
+  const { deps } = c.var;
+  if (Math.abs(deps.now() - payload.timestamp) > MESSAGE_WINDOW_MS) {
+    throw errors.invalidRequest(`The message timestamp is more than ${MESSAGE_WINDOW_MS / 1000} s from the gateway's clock.`, "payload.timestamp", "stale_message");
+  }
+  if (!(await verifyProviderMessage(deps.cfg.chainId, kind, payload as { address: `0x${string}`; timestamp: number }, signature))) {
+    throw errors.invalidSignature();
+  }
+  return payload;
+}
+
+export const providerRoutes = new Hono<AppEnv>()
+  .get("/gateway", async (c) => {
+    const { cfg } = c.var.deps;
+    return c.json({ address: cfg.gatewayAddress, request_key: await c.var.deps.gatewayPublicKey(), chain_id: cfg.chainId });
+  })
+  .post("/register", async (c) => {
+    const p = await signed(c, "register", RegisterPayload);
+    const url = checkProviderUrl(p.url, { allowPrivate: c.var.deps.cfg.allowPrivateProviderUrls });
+    if (!url.ok) throw errors.invalidRequest(`The endpoint URL is not allowed: ${url.reason}.`, "payload.url", "invalid_endpoint_url");
+    const models = p.models.map((m, i) => {
+      try {
+        return { model: m.model, endpoints: m.endpoints, contextLength: m.context_length, inputPrice: parseUsdcPerMTok(m.input_price), outputPrice: parseUsdcPerMTok(m.output_price) };
+      } catch (e) {
+        throw errors.invalidRequest(`Invalid price: ${e instanceof Error ? e.message : String(e)}.`, `payload.models[${i}]`, "invalid_price");
+      }
+    });
+    const outcome = await c.var.deps.registry.register({
+      id: p.id, address: p.address, url: p.url.replace(/\/+$/, ""), region: p.region, gpu: p.gpu, maxConcurrency: p.max_concurrency,
+      messageAtMs: p.timestamp, models,
+    });
+    if (outcome === "address_mismatch") throw errors.forbidden(`Provider '${p.id}' is registered to another wallet.`);
+    if (outcome === "address_in_use") throw errors.conflict(`This wallet already registered another provider id.`, "payload.id");
+    if (outcome === "stale") throw errors.conflict("A newer message from this provider was already accepted.", "payload.timestamp");
+    c.var.deps.routes.invalidate();
+    return c.json({ id: p.id, status: outcome }, outcome === "created" ? 201 : 200);
+  })
+  .post("/heartbeat", async (c) => {
+    const p = await signed(c, "heartbeat", HeartbeatPayload);
+    const outcome = await c.var.deps.registry.heartbeat({
+      id: p.id, address: p.address, messageAtMs: p.timestamp, running: p.load.running, waiting: p.load.waiting,
+      kvCacheUsage: p.load.kv_cache_usage, tokensServed: BigInt(p.load.tokens_served), draining: p.draining,
+    });
+    if (outcome === "unknown") throw errors.forbidden(`Provider '${p.id}' is not registered to this wallet; register first.`);
+    if (outcome === "stale") throw errors.conflict("A newer message from this provider was already accepted.", "payload.timestamp");
+    if (p.draining) c.var.deps.routes.invalidate();
+    return c.json({ ok: true });
+  })
+  .post("/receipts", async (c) => {
+    const p = await signed(c, "receipts", ReceiptsPayload);
+    return c.json(await acceptReceipts(c.var.deps, p.address as `0x${string}`, p.receipts));
+  });

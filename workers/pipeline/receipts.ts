@@ -1,0 +1,74 @@
+/**
+ * Provider receipts: verified inline (a response header or the stream's last event) when the
+ * response ends, or in batches from the agent's outbox. Either way a receipt is stored once,
+ * keyed by request id, with the gateway's verdict on it.
+ */
+import { checkReceipt, type GatewayView } from "../core/metering/receipt-check";
+import { decodeSignedReceipt, receiptDigest, receiptDomain, verifyReceipt, type Receipt } from "../core/protocol/receipt";
+import type { NewReceipt } from "../adapters/postgres/registry";
+import type { Deps } from "../deps";
+import { PROBE_PREFIX } from "../jobs/probe";
+
+export type InlineVerdict = { status: "verified" | "unverified"; row: NewReceipt | null; reasons: string[] };
+
+/** Judges the receipt that came with a response. Runs after the response, in waitUntil. */
+export async function judgeInlineReceipt(deps: Deps, encoded: string | null, providerId: string, signer: string | null, view: GatewayView): Promise<InlineVerdict> {
+  if (!encoded) return { status: "unverified", row: null, reasons: ["missing"] };
+  const decoded = decodeSignedReceipt(encoded);
+  if (!decoded) return { status: "unverified", row: null, reasons: ["malformed"] };
+  const domain = receiptDomain(deps.cfg.chainId);
+  if (!signer || !(await verifyReceipt(domain, decoded.receipt, decoded.signature, signer as `0x${string}`))) {
+    return { status: "unverified", row: null, reasons: ["signature"] };
+  }
+  const verdict = checkReceipt(decoded.receipt, view);
+  const row = toRow(deps, providerId, decoded.receipt, decoded.signature, "inline", verdict.ok ? "verified" : "mismatch");
+  return verdict.ok ? { status: "verified", row, reasons: [] } : { status: "unverified", row, reasons: verdict.reasons };
+}
+
+export interface ReceiptsAck {
+  accepted: string[];
+  rejected: { request_id: string | null; reason: string }[];
+}
+
+/** A batch from a provider's outbox: each receipt must be signed by that provider's wallet. */
+export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded: string[]): Promise<ReceiptsAck> {
+  const provider = await deps.registry.providerByAddress(address);
+  const ack: ReceiptsAck = { accepted: [], rejected: [] };
+  if (!provider) {
+    for (const e of encoded) ack.rejected.push({ request_id: decodeSignedReceipt(e)?.receipt.requestId ?? null, reason: "unknown provider" });
+    return ack;
+  }
+  const domain = receiptDomain(deps.cfg.chainId);
+  const valid: { receipt: Receipt; signature: `0x${string}` }[] = [];
+  for (const e of encoded) {
+    const d = decodeSignedReceipt(e);
+    if (!d) { ack.rejected.push({ request_id: null, reason: "malformed" }); continue; }
+    // The gateway's own health probes are not billable work: acknowledged, not stored.
+    if (d.receipt.requestId.startsWith(PROBE_PREFIX)) { ack.accepted.push(d.receipt.requestId); continue; }
+    const own = d.receipt.provider.toLowerCase() === address.toLowerCase() && d.receipt.gateway.toLowerCase() === deps.cfg.gatewayAddress.toLowerCase();
+    if (!own || !(await verifyReceipt(domain, d.receipt, d.signature, address))) {
+      ack.rejected.push({ request_id: d.receipt.requestId, reason: own ? "signature" : "not addressed to this gateway" });
+      continue;
+    }
+    valid.push(d);
+  }
+  const usage = await deps.registry.usageFor(valid.map((v) => v.receipt.requestId));
+  const rows = valid.map(({ receipt, signature }) => {
+    const u = usage.get(receipt.requestId);
+    // The gateway billed what it delivered; the provider may have generated more before a cancel.
+    const status = !u ? "orphan"
+      : u.providerId === provider.id && receipt.promptTokens === u.promptTokens && receipt.completionTokens >= u.completionTokens ? "verified"
+      : "mismatch";
+    return toRow(deps, provider.id, receipt, signature, "outbox", status);
+  });
+  ack.accepted.push(...(await deps.registry.storeReceipts(rows)));
+  return ack;
+}
+
+function toRow(deps: Deps, providerId: string, r: Receipt, signature: `0x${string}`, source: "inline" | "outbox", status: NewReceipt["status"]): NewReceipt {
+  return {
+    requestId: r.requestId, providerId, signer: r.provider.toLowerCase(), model: r.model, promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens, inputPrice: r.inputPrice, outputPrice: r.outputPrice, responseHash: r.responseHash,
+    signedAtMs: Number(r.timestamp), digest: receiptDigest(receiptDomain(deps.cfg.chainId), r), signature, source, status,
+  };
+}
