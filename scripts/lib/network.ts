@@ -12,6 +12,8 @@ import { startWsProxy } from "./wsproxy";
 import { buildWorker } from "./build-worker";
 import { spawnTs, type ReadyChild } from "./children";
 import { freePort } from "./ports";
+import { generatePrivateKey, privateKeyToAddress } from "viem/accounts";
+import { generateGatewayKeyPair } from "../../workers/core/protocol/gateway-auth";
 
 export const CHAT_MODEL = "meshgate/sim-llama-3.1-8b";
 export const EMBEDDING_MODEL = "meshgate/sim-embed-16";
@@ -77,9 +79,11 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     await runMigrations(pg.url);
 
     const adminToken = loadOrCreateSecret(path.join(o.stateDir, "admin-token"), () => randomBytes(24).toString("hex"), o.persistent);
+    const gatewayKey = await loadOrCreateGatewayKey(path.join(o.stateDir, "gateway-key.json"), o.persistent);
     const bindingsFile = path.join(o.stateDir, "bindings.json");
     writeFileSync(bindingsFile, JSON.stringify({
-      ...readWranglerVars(), ...o.vars, DATABASE_URL: pg.url, WSPROXY: proxy.wsProxy, ADMIN_TOKEN: adminToken,
+      ...readWranglerVars(), ALLOW_PRIVATE_PROVIDER_URLS: "true", ...o.vars, DATABASE_URL: pg.url, WSPROXY: proxy.wsProxy, ADMIN_TOKEN: adminToken,
+      GATEWAY_REQUEST_KEY: gatewayKey.requestKey, GATEWAY_ADDRESS: gatewayKey.address,
     }), { mode: 0o600 });
     const gateway: ReadyChild<{ url: string }> = await spawnTs("scripts/gateway.ts", [
       "--script", bundle, "--port", String(o.gatewayPort), "--bindings", bindingsFile, "--cron-every-ms", String(o.cronEveryMs ?? 10_000),
@@ -144,6 +148,14 @@ async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: s
   const creds = { accountId, apiKey: String(key.secret), financeKey: String(finance.secret) };
   if (persistent) writeFileSync(file, JSON.stringify(creds), { mode: 0o600 });
   return creds;
+}
+
+/** The gateway's identity: an Ed25519 key that signs requests to providers, and the address receipts name. */
+async function loadOrCreateGatewayKey(file: string, persistent: boolean): Promise<{ requestKey: string; address: string }> {
+  if (persistent && existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as { requestKey: string; address: string };
+  const key = { requestKey: (await generateGatewayKeyPair()).privateKey, address: privateKeyToAddress(generatePrivateKey()) };
+  if (persistent) writeFileSync(file, JSON.stringify(key), { mode: 0o600 });
+  return key;
 }
 
 function loadOrCreateSecret(file: string, make: () => string, persistent: boolean): string {
