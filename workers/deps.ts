@@ -10,6 +10,7 @@ import type { UpstreamSender } from "./adapters/upstream";
 import type { LatencyObservation } from "./core/routing/latency";
 import type { AdminStore } from "./adapters/postgres/admin";
 import type { Heartbeat, NewReceipt, RegisterOutcome, Registration } from "./adapters/postgres/registry";
+import type { ReceiptRow } from "../db/schema";
 
 export interface RegistryStore {
   register(r: Registration): Promise<RegisterOutcome>;
@@ -17,6 +18,7 @@ export interface RegistryStore {
   providerByAddress(address: string): Promise<{ id: string; address: string | null } | null>;
   storeReceipts(rows: NewReceipt[]): Promise<string[]>;
   usageFor(requestIds: string[]): Promise<Map<string, { providerId: string | null; promptTokens: number; completionTokens: number }>>;
+  receiptFor(requestId: string): Promise<ReceiptRow | null>;
 }
 
 export interface KeyRecord {
@@ -62,7 +64,7 @@ import { findKeyByHash } from "./adapters/postgres/keys";
 import { loadRouteTable } from "./adapters/postgres/route-table";
 import { findUsage } from "./adapters/postgres/usage";
 import { adminStore } from "./adapters/postgres/admin";
-import { providerByAddress, recordHeartbeat, registerProvider, storeReceipts, usageFor } from "./adapters/postgres/registry";
+import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, storeReceipts, usageFor } from "./adapters/postgres/registry";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
 import { publicKeyOf } from "./core/protocol/public-key";
 import type { Db } from "../db/client";
@@ -137,6 +139,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       providerByAddress: (a) => withDb((db) => providerByAddress(db, a)),
       storeReceipts: (rows) => withDb((db) => storeReceipts(db, rows)),
       usageFor: (ids) => withDb((db) => usageFor(db, ids)),
+      receiptFor: (id) => withDb((db) => receiptFor(db, id)),
     },
   };
 }

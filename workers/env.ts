@@ -23,6 +23,7 @@ const ConfigSchema = z.object({
   KEY_CACHE_MS: ms.default(5_000),
   ROUTE_CACHE_MS: ms.default(2_000),
   KEEPALIVE_MS: ms.default(5_000),
+  HEARTBEAT_FRESH_MS: ms.default(30_000),
   GATEWAY_REQUEST_KEY: z.string().min(40, "must be a base64url PKCS8 Ed25519 key"),
   GATEWAY_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x address"),
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
@@ -41,6 +42,8 @@ export interface Config {
   keyCacheMs: number;
   routeCacheMs: number;
   keepaliveMs: number;
+  /** A provider whose last heartbeat is older than this is not routed to. */
+  heartbeatFreshMs: number;
   gatewayRequestKey: string;
   gatewayAddress: `0x${string}`;
   chainId: number;
@@ -71,6 +74,7 @@ export function readConfig(env: Env): Config {
     keyCacheMs: e.KEY_CACHE_MS,
     routeCacheMs: e.ROUTE_CACHE_MS,
     keepaliveMs: e.KEEPALIVE_MS,
+    heartbeatFreshMs: e.HEARTBEAT_FRESH_MS,
     gatewayRequestKey: e.GATEWAY_REQUEST_KEY,
     gatewayAddress: e.GATEWAY_ADDRESS as `0x${string}`,
     chainId: e.CHAIN_ID,

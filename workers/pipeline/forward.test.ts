@@ -18,7 +18,7 @@ function harness(offers: ProviderOffer[], behave: Record<string, Behaviour>, max
   const sent: { provider: string; model: string }[] = [];
   const table: RouteTable = { offers, latency: new Map(), loadedAtMs: NOW };
   const deps = {
-    cfg: { maxAttempts, ttftDeadlineMs: 1_000, idleDeadlineMs: 2_000 },
+    cfg: { maxAttempts, ttftDeadlineMs: 1_000, idleDeadlineMs: 2_000, heartbeatFreshMs: 30_000 },
     now: () => NOW,
     routes: { table: async () => table, invalidate: () => undefined },
     breakers: new BreakerBoard(),

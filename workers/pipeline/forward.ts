@@ -57,7 +57,7 @@ export async function forward(deps: Deps, req: ForwardRequest): Promise<Forwarde
     const rank = rankCandidates(table, {
       model, endpoint: req.endpoint, edge: req.edge, promptTokens: req.promptTokens,
       maxOutputTokens: req.maxOutputTokens, steering: req.steering, excludeProviderIds: tried,
-    }, { nowMs: deps.now(), breakers: deps.breakers, policy: DEFAULT_ROUTING_POLICY });
+    }, { nowMs: deps.now(), breakers: deps.breakers, policy: { ...DEFAULT_ROUTING_POLICY, heartbeatFreshMs: deps.cfg.heartbeatFreshMs } });
     anyKnown ||= rank.modelKnown;
     exclusions.push(...rank.excluded);
 

@@ -1,5 +1,5 @@
 /** The registry and key administration: accounts, keys, providers. Not on the request path. */
-import { desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { accounts, apiKeys, latencyStats, providerModels, providers } from "../../../db/schema";
 
@@ -58,9 +58,12 @@ export function adminStore(db: Db) {
       if (found && !suspended) await db.update(latencyStats).set({ successRate: 1, samples: 0 }).where(eq(latencyStats.providerId, id));
       return found;
     },
-    /** A probe's verdict: a success counts as a heartbeat until the agent sends its own (next issue). */
+    /**
+     * A probe's success stands in for the heartbeat of a provider without an agent (registered by
+     * an operator, no wallet); a provider with a wallet must send its own signed heartbeats.
+     */
     markProbed: async (ids: string[]) => {
-      if (ids.length) await db.update(providers).set({ lastHeartbeatAt: new Date() }).where(inArray(providers.id, ids));
+      if (ids.length) await db.update(providers).set({ lastHeartbeatAt: new Date() }).where(and(inArray(providers.id, ids), isNull(providers.address)));
     },
   };
 }

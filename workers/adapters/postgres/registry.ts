@@ -93,3 +93,8 @@ export async function usageFor(db: Db, requestIds: string[]) {
   for (const r of rows) out.set(r.requestId, r);
   return out;
 }
+
+export async function receiptFor(db: Db, requestId: string) {
+  const [r] = await db.select().from(receipts).where(eq(receipts.requestId, requestId));
+  return r ?? null;
+}

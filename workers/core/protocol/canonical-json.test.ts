@@ -40,7 +40,7 @@ describe("canonicalJson", () => {
     ["Infinity", { x: Infinity }],
     ["undefined", undefined],
     ["an undefined array item", [1, undefined]],
-    ["a sparse array", [1, , 3]], // eslint-disable-line no-sparse-arrays
+    ["a sparse array", [1, , 3]],
     ["a function", () => 1],
     ["a symbol", Symbol("x")],
     ["a Date", new Date(0)],

@@ -22,20 +22,31 @@ const ReceiptsPayload = z.object({
 /** Signed messages older or newer than this are refused: a captured message cannot be replayed later. */
 const MESSAGE_WINDOW_MS = 60_000;
 
-async function signed<S extends z.ZodType<{ address: string; timestamp: number }>>(
-  c: Context<AppEnv>, kind: "register" | "heartbeat" | "receipts", schema: S,
-): Promise<z.infer<S>> {
-  const parsed = z.object({ payload: schema, signature: Hex }).safeParse(await readJson(c));
-  if (!parsed.success) throw fromZod(parsed.error);
-  const { payload, signature } = parsed.data as { payload: z.infer<S>; signature: `0x${string}` };
+const Envelope = z.object({
+  payload: z.looseObject({ address: z.string().regex(/^0x[0-9a-fA-F]{40}$/), timestamp: z.number().int() }),
+  signature: Hex,
+});
+
+/**
+ * The signature covers the payload exactly as sent (its canonical JSON), so it is checked on
+ * the raw payload before the schema parses (and normalises) it.
+ */
+async function signed<S extends z.ZodType>(c: Context<AppEnv>, kind: "register" | "heartbeat" | "receipts", schema: S): Promise<z.infer<S>> {
+  const envelope = Envelope.safeParse(await readJson(c));
+  if (!envelope.success) throw fromZod(envelope.error);
+  const { payload, signature } = envelope.data;
   const { deps } = c.var;
   if (Math.abs(deps.now() - payload.timestamp) > MESSAGE_WINDOW_MS) {
     throw errors.invalidRequest(`The message timestamp is more than ${MESSAGE_WINDOW_MS / 1000} s from the gateway's clock.`, "payload.timestamp", "stale_message");
   }
-  if (!(await verifyProviderMessage(deps.cfg.chainId, kind, payload as { address: `0x${string}`; timestamp: number }, signature))) {
-    throw errors.invalidSignature();
+  const raw = payload as { address: `0x${string}`; timestamp: number };
+  if (!(await verifyProviderMessage(deps.cfg.chainId, kind, raw, signature as `0x${string}`))) throw errors.invalidSignature();
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) {
+    const e = fromZod(parsed.error);
+    throw errors.invalidRequest(e.message, e.param ? `payload.${e.param}` : "payload", e.code);
   }
-  return payload;
+  return parsed.data;
 }
 
 export const providerRoutes = new Hono<AppEnv>()

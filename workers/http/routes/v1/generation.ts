@@ -9,6 +9,7 @@ export const generationRoutes = new Hono<AppEnv>().get("/generation", async (c) 
   if (!id) throw errors.invalidRequest("'id' is required.", "id", "missing_required_parameter");
   const rec = await c.var.deps.usage.byRequestId(id, c.var.key.accountId);
   if (!rec) throw errors.notFound(`Generation '${id}'`);
+  const receipt = rec.providerId ? await c.var.deps.registry.receiptFor(id) : null;
   return c.json({
     data: {
       id: rec.requestId,
@@ -27,6 +28,12 @@ export const generationRoutes = new Hono<AppEnv>().get("/generation", async (c) 
       attempts: rec.attempts,
       edge: rec.edge,
       created_at: new Date(rec.createdAtMs).toISOString(),
+      // Whether the counts above were signed by the provider and matched what the gateway saw.
+      receipt_status: rec.receiptStatus,
+      receipt: receipt && {
+        status: receipt.status, source: receipt.source, signer: receipt.signer, prompt_tokens: receipt.promptTokens,
+        completion_tokens: receipt.completionTokens, response_hash: receipt.responseHash, digest: receipt.digest, signature: receipt.signature,
+      },
     },
   });
 });

@@ -27,12 +27,12 @@ function toOpenAI(m: ServedModel) {
 export const modelRoutes = new Hono<AppEnv>()
   .get("/models", async (c) => {
     const table = await c.var.deps.routes.table();
-    return c.json({ object: "list", data: listServedModels(table, c.var.deps.now()).map(toOpenAI) });
+    return c.json({ object: "list", data: listServedModels(table, c.var.deps.now(), c.var.deps.cfg.heartbeatFreshMs).map(toOpenAI) });
   })
   .get("/models/:id{.+}", async (c) => {
     const id = c.req.param("id");
     const table = await c.var.deps.routes.table();
-    const found = listServedModels(table, c.var.deps.now()).find((m) => m.model === id);
+    const found = listServedModels(table, c.var.deps.now(), c.var.deps.cfg.heartbeatFreshMs).find((m) => m.model === id);
     if (!found) throw errors.modelNotFound(id, "id");
     return c.json(toOpenAI(found));
   });
