@@ -32,6 +32,12 @@ export interface NetworkOptions {
   persistent: boolean;
   gatewayPort: number;
   engines?: EngineSpec[];
+  /**
+   * true (default): each engine runs inside a provider agent (provider-runtime), which
+   * registers itself with a wallet of its own. false: bare simulated engines registered by the
+   * admin API (no agent hop; the gateway bench's baseline).
+   */
+  agents?: boolean;
   /** Worker vars to override (deadlines in tests). */
   vars?: Record<string, string>;
   cronEveryMs?: number;
@@ -41,6 +47,8 @@ export interface NetworkOptions {
 export interface DevProvider {
   id: string; url: string; model: string; inputPrice: string; outputPrice: string;
   address: string | null; pid: number; controlUrl: string; metricsUrl: string; embeddingModel: string | null;
+  /** How to start this provider again (tests that kill it): the command's arguments. */
+  restart: { entry: string; args: string[] };
 }
 
 export interface DevInfo {
@@ -51,6 +59,8 @@ export interface DevInfo {
 export interface Network { info: DevInfo; stop(): Promise<void> }
 
 interface EngineReady { url: string; controlUrl: string; metricsUrl: string; pid: number }
+interface AgentReady { url: string; address: string; pid: number; engine: { url: string; controlUrl?: string; metricsUrl: string } }
+interface Started { spec: EngineSpec; url: string; pid: number; address: string | null; controlUrl: string; metricsUrl: string; restart: { entry: string; args: string[] } }
 
 export async function startNetwork(o: NetworkOptions): Promise<Network> {
   const log = o.log ?? (() => undefined);
@@ -60,21 +70,23 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
   const stop = async () => { for (const s of stops.splice(0).reverse()) await s().catch(() => undefined); };
   try {
     const specs = o.engines ?? DEFAULT_ENGINES;
-    const startEngine = async (s: EngineSpec) => {
+    const withAgents = o.agents ?? true;
+    const startEngine = async (spec: EngineSpec): Promise<Started> => {
       const port = await freePort();
-      const args = ["--port", String(port), "--model", CHAT_MODEL, "--ttft-ms", String(s.ttftMs), "--tokens-per-second", String(s.tokensPerSecond), "--name", s.id];
-      if (s.embeddings) args.push("--embedding-model", EMBEDDING_MODEL);
-      const child = await spawnTs<EngineReady>("provider-runtime/sim/main.ts", args, { name: s.id, log });
+      const entry = "provider-runtime/sim/main.ts";
+      const args = ["--port", String(port), "--model", CHAT_MODEL, "--ttft-ms", String(spec.ttftMs), "--tokens-per-second", String(spec.tokensPerSecond), "--name", spec.id];
+      if (spec.embeddings) args.push("--embedding-model", EMBEDDING_MODEL);
+      const child = await spawnTs<EngineReady>(entry, args, { name: spec.id, log });
       stops.push(child.stop);
-      return { spec: s, child };
+      return { spec, url: child.ready.url, pid: child.pid, address: null, controlUrl: child.ready.controlUrl, metricsUrl: child.ready.metricsUrl, restart: { entry, args } };
     };
     // Everything that does not depend on anything else starts at once.
-    const [pg, proxy, bundle, engines] = await Promise.all([
+    const [pg, proxy, bundle, bareEngines] = await Promise.all([
       startPostgres({ dataDir: path.join(o.stateDir, "pg"), persistent: o.persistent, port: o.persistent ? 54329 : 0 })
         .then((pg) => { stops.push(pg.stop); return pg; }),
       startWsProxy({}).then((proxy) => { stops.push(proxy.stop); return proxy; }),
       buildWorker(path.join(o.stateDir, "build")),
-      Promise.all(specs.map(startEngine)),
+      withAgents ? Promise.resolve([]) : Promise.all(specs.map(startEngine)),
     ]);
     await runMigrations(pg.url);
 
@@ -92,12 +104,15 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     const gatewayURL = gateway.ready.url;
 
     const admin = adminClient(gatewayURL, adminToken);
-    for (const { spec, child } of engines) {
-      await admin("POST", "/admin/v1/providers", {
-        id: spec.id, url: child.ready.url, region: "local", max_waiting_requests: 64,
+    let engines: Started[] = bareEngines;
+    if (withAgents) {
+      engines = await Promise.all(specs.map((spec) => startAgent(spec, gatewayURL, o.stateDir, stops, log)));
+    } else {
+      for (const e of engines) await admin("POST", "/admin/v1/providers", {
+        id: e.spec.id, url: e.url, region: "local", max_waiting_requests: 64,
         models: [
-          { model: CHAT_MODEL, endpoints: ["chat", "completions"], input_price: spec.inputPrice, output_price: spec.outputPrice, context_length: 8192 },
-          ...(spec.embeddings ? [{ model: EMBEDDING_MODEL, endpoints: ["embeddings"], input_price: spec.inputPrice, output_price: "0", context_length: 8192 }] : []),
+          { model: CHAT_MODEL, endpoints: ["chat", "completions"], input_price: e.spec.inputPrice, output_price: e.spec.outputPrice, context_length: 8192 },
+          ...(e.spec.embeddings ? [{ model: EMBEDDING_MODEL, endpoints: ["embeddings"], input_price: e.spec.inputPrice, output_price: "0", context_length: 8192 }] : []),
         ],
       });
     }
@@ -108,10 +123,10 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       baseURL: `${gatewayURL}/v1`, gatewayURL, ...creds, adminToken,
       dashboardURL: `${gatewayURL}/dashboard`, databaseUrl: pg.url, gatewayPid: gateway.pid,
       model: CHAT_MODEL, embeddingModel: EMBEDDING_MODEL,
-      providers: engines.map(({ spec, child }) => ({
-        id: spec.id, url: child.ready.url, model: CHAT_MODEL, inputPrice: spec.inputPrice, outputPrice: spec.outputPrice,
-        address: null, pid: child.pid, controlUrl: child.ready.controlUrl, metricsUrl: child.ready.metricsUrl,
-        embeddingModel: spec.embeddings ? EMBEDDING_MODEL : null,
+      providers: engines.map((e) => ({
+        id: e.spec.id, url: e.url, model: CHAT_MODEL, inputPrice: e.spec.inputPrice, outputPrice: e.spec.outputPrice,
+        address: e.address, pid: e.pid, controlUrl: e.controlUrl, metricsUrl: e.metricsUrl,
+        embeddingModel: e.spec.embeddings ? EMBEDDING_MODEL : null, restart: e.restart,
       })),
     };
     return { info, stop };
@@ -119,6 +134,29 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     await stop();
     throw err;
   }
+}
+
+/** A provider agent in front of an in-process simulated engine, with a wallet of its own (kept across runs). */
+async function startAgent(spec: EngineSpec, gatewayURL: string, stateDir: string, stops: (() => Promise<void>)[], log: (l: string) => void): Promise<Started> {
+  const walletFile = path.join(stateDir, "wallets", `${spec.id}.key`);
+  if (!existsSync(walletFile)) {
+    mkdirSync(path.dirname(walletFile), { recursive: true });
+    writeFileSync(walletFile, generatePrivateKey(), { mode: 0o600 });
+  }
+  const entry = "provider-runtime/src/main.ts";
+  const args = [
+    "--gateway", gatewayURL, "--engine", "sim", "--sim-ttft-ms", String(spec.ttftMs), "--sim-tokens-per-second", String(spec.tokensPerSecond),
+    ...(spec.embeddings ? ["--sim-embedding-model", EMBEDDING_MODEL] : []),
+    "--model", CHAT_MODEL, "--price-in", spec.inputPrice, "--price-out", spec.outputPrice, "--port", String(await freePort()),
+    "--wallet-key-file", walletFile, "--provider-id", spec.id, "--region", "local", "--max-concurrency", "64",
+    "--outbox-dir", path.join(stateDir, "outbox", spec.id), "--drain-ms", "2000",
+  ];
+  const child = await spawnTs<AgentReady>(entry, args, { name: spec.id, log, timeoutMs: 60_000 });
+  stops.push(child.stop);
+  return {
+    spec, url: child.ready.url, pid: child.pid, address: child.ready.address,
+    controlUrl: child.ready.engine.controlUrl ?? "", metricsUrl: child.ready.engine.metricsUrl, restart: { entry, args },
+  };
 }
 
 type Admin = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;

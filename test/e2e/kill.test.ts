@@ -39,7 +39,6 @@ it("killing the cheapest provider mid-run costs the client no error", async () =
   expect(killed).toBe(true);
   expect(served.get("sim-b")).toBeGreaterThan(0);
 
-  // Bring sim-a back on its port for any test that runs after this one.
-  const port = new URL(simA.url).port;
-  restarted = await spawnTs("provider-runtime/sim/main.ts", ["--port", port, "--model", dev.model, "--ttft-ms", "60", "--tokens-per-second", "80", "--name", "sim-a"], { name: "sim-a" });
+  // Bring sim-a back (same port, same wallet) for any test that runs after this one.
+  restarted = await spawnTs(simA.restart.entry, simA.restart.args, { name: "sim-a", timeoutMs: 60_000 });
 });
