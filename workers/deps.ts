@@ -85,8 +85,8 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     // Key records: fresh for KEY_CACHE_MS, then served while one background refresh re-reads them
     // (a revoked key stops within seconds); after a minute unused, the next request waits.
     keyCache: new SwrMap(cfg.keyCacheMs, 60_000),
-    // Serve a stale table for up to a minute while one refresh runs in the background.
-    routeTable: new SwrValue(cfg.routeCacheMs, 60_000),
+    // Serve a stale table while one refresh runs, but never one so old that every heartbeat in it looks stale.
+    routeTable: new SwrValue(cfg.routeCacheMs, Math.max(cfg.routeCacheMs, cfg.heartbeatFreshMs / 2)),
     breakers: new Breakers(),
     usage: new UsageBuffer(),
   };

@@ -54,6 +54,8 @@ export interface DevProvider {
 export interface DevInfo {
   baseURL: string; gatewayURL: string; apiKey: string; accountId: string; adminToken: string; financeKey: string;
   dashboardURL: string; databaseUrl: string; providers: DevProvider[]; gatewayPid: number; model: string; embeddingModel: string;
+  /** The gateway's identity: its receipt address, and the file holding its request-signing key (local only). */
+  gatewayAddress: string; gatewayKeyFile: string;
 }
 
 export interface Network { info: DevInfo; stop(): Promise<void> }
@@ -123,6 +125,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       baseURL: `${gatewayURL}/v1`, gatewayURL, ...creds, adminToken,
       dashboardURL: `${gatewayURL}/dashboard`, databaseUrl: pg.url, gatewayPid: gateway.pid,
       model: CHAT_MODEL, embeddingModel: EMBEDDING_MODEL,
+      gatewayAddress: gatewayKey.address, gatewayKeyFile: path.join(o.stateDir, "gateway-key.json"),
       providers: engines.map((e) => ({
         id: e.spec.id, url: e.url, model: CHAT_MODEL, inputPrice: e.spec.inputPrice, outputPrice: e.spec.outputPrice,
         address: e.address, pid: e.pid, controlUrl: e.controlUrl, metricsUrl: e.metricsUrl,
@@ -149,7 +152,7 @@ async function startAgent(spec: EngineSpec, gatewayURL: string, stateDir: string
     ...(spec.embeddings ? ["--sim-embedding-model", EMBEDDING_MODEL] : []),
     "--model", CHAT_MODEL, "--price-in", spec.inputPrice, "--price-out", spec.outputPrice, "--port", String(await freePort()),
     "--wallet-key-file", walletFile, "--provider-id", spec.id, "--region", "local", "--max-concurrency", "64",
-    "--outbox-dir", path.join(stateDir, "outbox", spec.id), "--drain-ms", "2000",
+    "--outbox-dir", path.join(stateDir, "outbox", spec.id), "--drain-ms", "2000", "--heartbeat-ms", "2000",
   ];
   const child = await spawnTs<AgentReady>(entry, args, { name: spec.id, log, timeoutMs: 60_000 });
   stops.push(child.stop);
@@ -192,7 +195,7 @@ async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: s
 async function loadOrCreateGatewayKey(file: string, persistent: boolean): Promise<{ requestKey: string; address: string }> {
   if (persistent && existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as { requestKey: string; address: string };
   const key = { requestKey: (await generateGatewayKeyPair()).privateKey, address: privateKeyToAddress(generatePrivateKey()) };
-  if (persistent) writeFileSync(file, JSON.stringify(key), { mode: 0o600 });
+  writeFileSync(file, JSON.stringify(key), { mode: 0o600 });
   return key;
 }
 
