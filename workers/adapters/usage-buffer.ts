@@ -31,7 +31,9 @@ export class UsageBuffer {
   private receipts: NewReceipt[] = [];
   private statusUpdates = new Map<string, UsageRecord["receiptStatus"]>();
   private inFlight = new Map<string, UsageRecord>();
-  private timer: { cancel(): void } | null = null;
+  private timer: { cancel(early: Promise<void>): void } | null = null;
+  /** The flush the current window ends with; every request that adds to the window waits on it too. */
+  private windowFlush: Promise<void> | null = null;
 
   constructor(private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY, private readonly log: (msg: string) => void = console.error) {}
 
@@ -40,11 +42,17 @@ export class UsageBuffer {
     if (receipt) this.receipts.push(receipt);
     this.observations.push(...obs);
     if (this.records.size >= this.policy.maxBatch) {
-      this.timer?.cancel();
+      const flush = this.flush(withDb);
+      this.timer?.cancel(flush);
       this.timer = null;
-      background(this.flush(withDb));
+      background(flush);
     } else if (!this.timer) {
-      background(this.flushAfterWindow(withDb));
+      const flush = this.flushAfterWindow(withDb);
+      this.windowFlush = flush;
+      background(flush);
+    } else if (this.windowFlush) {
+      // Keep this request's context alive until its record is written, not just the first one's.
+      background(this.windowFlush);
     }
   }
 
@@ -61,14 +69,15 @@ export class UsageBuffer {
     return this.inFlight.get(requestId) ?? this.records.get(requestId)?.rec;
   }
 
-  /** Waits out the window (or an early flush that cancels it), then writes whatever is there. */
+  /** Waits out the window, then writes whatever is there; or, cancelled by a full batch, waits for that write. */
   private async flushAfterWindow(withDb: WithDb): Promise<void> {
-    let cancelled = false;
+    let early: Promise<void> | null = null;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.policy.windowMs);
-      this.timer = { cancel: () => { cancelled = true; clearTimeout(t); resolve(); } };
+      this.timer = { cancel: (flush) => { early = flush; clearTimeout(t); resolve(); } };
     });
-    if (cancelled) return;
+    // A full batch went early: the window's records are written when that flush is.
+    if (early) return early;
     this.timer = null;
     await this.flush(withDb);
   }
