@@ -127,6 +127,18 @@ describe("OpenAI surface", () => {
     expect(text).toBe(res.choices[0]!.text);
   });
 
+  it("tokenizes as vLLM's /tokenize does, with the count its usage reports", async () => {
+    const messages = [{ role: "system", content: "be brief" }, { role: "user", content: "say something nice" }];
+    const { data } = await client.chat.completions.create({ model: MODEL, messages: messages as never, max_tokens: 2 }).withResponse();
+    const chat = await postJson(`${engine.url}/tokenize`, { model: MODEL, messages });
+    expect(chat.status).toBe(200);
+    expect(await chat.json()).toMatchObject({ count: data.usage!.prompt_tokens, max_model_len: 512 });
+    const text = await postJson(`${engine.url}/tokenize`, { model: MODEL, prompt: "a b c" });
+    expect(((await text.json()) as { count: number }).count).toBe(3);
+    expect((await postJson(`${engine.url}/tokenize`, { model: "other", prompt: "a" })).status).toBe(404);
+    expect((await postJson(`${engine.url}/tokenize`, { model: MODEL })).status).toBe(400);
+  });
+
   it("embeds deterministically as unit vectors, base64 or float", async () => {
     const res = await client.embeddings.create({ model: EMBED, input: ["hello world", "x"] });
     expect(res.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });

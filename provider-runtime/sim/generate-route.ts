@@ -26,11 +26,11 @@ const common = {
   ignore_eos: z.boolean().nullish(),
 };
 const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
-const Message = z.looseObject({ role: z.string().min(1), content: z.union([z.string(), z.array(ContentPart)]).nullish() });
+export const SimChatMessage = z.looseObject({ role: z.string().min(1), content: z.union([z.string(), z.array(ContentPart)]).nullish() });
 
 export const SimChatRequest = z.looseObject({
   ...common,
-  messages: z.array(Message).min(1),
+  messages: z.array(SimChatMessage).min(1),
   max_completion_tokens: TokenLimit,
 });
 export type SimChatRequest = z.infer<typeof SimChatRequest>;
@@ -110,10 +110,15 @@ function chatJob(body: unknown): Job | SimErrorBody {
   const text = req.messages.map((m, i) => `${m.role}: ${texts[i]}`).join("\n");
   return {
     ...commonJob(req),
-    prompts: [{ text, tokens: countChatPromptTokens(texts) }],
+    prompts: [{ text, tokens: chatPromptTokens(req.messages) }],
     promptParam: "messages",
     maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null,
   };
+}
+
+/** A chat prompt's tokens under the simulator's tokenizer (also what /tokenize answers). */
+export function chatPromptTokens(messages: readonly z.infer<typeof SimChatMessage>[]): number {
+  return countChatPromptTokens(messages.map((m) => messageText(m.content)));
 }
 
 function completionJob(body: unknown): Job | SimErrorBody {
@@ -142,7 +147,7 @@ function commonJob(req: SimChatRequest | SimCompletionRequest) {
 }
 
 /** Text parts joined by newlines; images and other parts carry no tokens in the simulator. */
-function messageText(content: z.infer<typeof Message>["content"]): string {
+function messageText(content: z.infer<typeof SimChatMessage>["content"]): string {
   if (content == null) return "";
   if (typeof content === "string") return content;
   return content

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { serveEmbeddings } from "./embeddings-route";
 import type { SimContext } from "./engine";
 import { serveGeneration, type RequestIo } from "./generate-route";
+import { serveTokenize } from "./tokenize-route";
 import {
   invalidFromZod,
   invalidRequest,
@@ -44,6 +45,11 @@ async function route(ctx: SimContext, req: IncomingMessage, io: RequestIo): Prom
     return serveInference(ctx, path, req, io);
   }
   if (path === CONTROL_PATH) return serveControl(ctx, req, res);
+  if (path === "/tokenize") {
+    if (method !== "POST") return methodNotAllowed(res, "POST");
+    const body = await readJsonBody(req);
+    return body.ok ? serveTokenize(ctx, body.value, res) : sendError(res, body.status, body.error);
+  }
   if (method !== "GET" && ["/health", "/v1/models", "/metrics"].includes(path)) return methodNotAllowed(res, "GET");
   if (path === "/health") {
     res.writeHead(200, { "content-length": 0 });

@@ -206,6 +206,8 @@ describe("forwarding and receipts", () => {
     );
     expect(posted.receipt.completionTokens).toBeGreaterThanOrEqual(3);
     expect(posted.receipt.completionTokens).toBeLessThan(20);
+    // No usage chunk came: the prompt was counted by the engine's /tokenize ("tell me something" + 1 for the message).
+    expect(posted.receipt.promptTokens).toBe(4);
     expect(await verifyReceipt(receiptDomain(31337), posted.receipt, posted.signature, agent.address)).toBe(true);
   });
 });

@@ -112,7 +112,7 @@ export async function scrapeMetrics(metricsUrl: string, signal?: AbortSignal): P
 
 /**
  * The prompt's token count from vLLM's /tokenize, for a stream cut before its usage chunk arrived.
- * Best effort and off the hot path: null when the engine has no tokenizer endpoint (the simulator).
+ * Best effort and off the hot path: null when the engine cannot tokenize the request.
  */
 export async function countPromptTokens(url: string, path: string, body: Record<string, unknown>): Promise<number | null> {
   const input =
