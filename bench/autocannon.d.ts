@@ -11,6 +11,8 @@ declare module "autocannon" {
     duration?: number;
     /** Seconds before a request times out. */
     timeout?: number;
+    /** Each connection loops over these; setupRequest may rewrite a request before it is sent. */
+    requests?: { setupRequest?: (req: { headers?: Record<string, string> }) => { headers?: Record<string, string> } }[];
   }
   interface AutocannonResult {
     /** Seconds the run lasted. */

@@ -18,6 +18,7 @@ export interface RegistryStore {
   providerByAddress(address: string): Promise<{ id: string; address: string | null } | null>;
   storeReceipts(rows: NewReceipt[]): Promise<string[]>;
   usageFor(requestIds: string[]): Promise<Map<string, { providerId: string | null; promptTokens: number; completionTokens: number }>>;
+  storedReceipts(requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>>;
   receiptFor(requestId: string): Promise<ReceiptRow | null>;
 }
 
@@ -64,7 +65,7 @@ import { findKeyByHash } from "./adapters/postgres/keys";
 import { loadRouteTable } from "./adapters/postgres/route-table";
 import { findUsage } from "./adapters/postgres/usage";
 import { adminStore } from "./adapters/postgres/admin";
-import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, storeReceipts, usageFor } from "./adapters/postgres/registry";
+import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, storedReceipts, storeReceipts, usageFor } from "./adapters/postgres/registry";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
 import { publicKeyOf } from "./core/protocol/public-key";
 import type { Db } from "../db/client";
@@ -139,6 +140,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       providerByAddress: (a) => withDb((db) => providerByAddress(db, a)),
       storeReceipts: (rows) => withDb((db) => storeReceipts(db, rows)),
       usageFor: (ids) => withDb((db) => usageFor(db, ids)),
+      storedReceipts: (ids) => withDb((db) => storedReceipts(db, ids)),
       receiptFor: (id) => withDb((db) => receiptFor(db, id)),
     },
   };

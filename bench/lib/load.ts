@@ -16,12 +16,16 @@ export interface Target { url: string; headers: Record<string, string>; body: st
 export interface CannonResult { rps: number; latencyMs: Percentiles; ok: number; non2xx: number; errors: number; timeouts: number; durationSec: number }
 
 /**
- * A fixed-duration autocannon run. Latencies come from autocannon's per-response event, which has
+ * A fixed-duration autocannon run, optionally with headers computed for each request. Latencies come from autocannon's per-response event, which has
  * sub-millisecond precision (its own histogram rounds to whole milliseconds); only 2xx count.
  */
-export async function cannon(t: Target, connections: number, durationSec: number): Promise<CannonResult> {
+export async function cannon(t: Target, connections: number, durationSec: number, perRequestHeaders?: () => Record<string, string>): Promise<CannonResult> {
   const latencies: number[] = [];
-  const inst = autocannon({ url: t.url, method: "POST", headers: t.headers, body: t.body, connections, pipelining: 1, duration: durationSec, timeout: 10 });
+  // Per-request headers (a signature over a fresh request id) go through setupRequest.
+  const requests = perRequestHeaders
+    ? [{ setupRequest: (req: { headers?: Record<string, string> }) => ({ ...req, headers: { ...t.headers, ...perRequestHeaders() } }) }]
+    : undefined;
+  const inst = autocannon({ url: t.url, method: "POST", headers: t.headers, body: t.body, connections, pipelining: 1, duration: durationSec, timeout: 10, requests });
   inst.on("response", (_client, status, _bytes, ms) => { if (status >= 200 && status < 300) latencies.push(ms); });
   const r = await inst;
   return {

@@ -125,11 +125,21 @@ describe("receipts", () => {
     const tampered = encodeSignedReceipt({ ...signed.receipt, completionTokens: signed.receipt.completionTokens + 100 }, signed.signature);
     const own = readFileSync(simA.restart.args[simA.restart.args.indexOf("--wallet-key-file") + 1]!, "utf8").trim() as `0x${string}`;
     const account = privateKeyToAccount(own);
-    const payload = { address: account.address, timestamp: Date.now(), receipts: [tampered] };
-    const ack = await fetch(`${dev.gatewayURL}/providers/v1/receipts`, {
-      method: "POST", body: JSON.stringify({ payload, signature: await signProviderMessage(account, 31337, "receipts", payload) }),
-    });
-    expect(ack.status).toBe(200);
-    expect(await ack.json()).toEqual({ accepted: [], rejected: [{ request_id: signed.receipt.requestId, reason: "signature" }] });
+    const post = async (receipts: string[]) => {
+      const payload = { address: account.address, timestamp: Date.now(), receipts };
+      const ack = await fetch(`${dev.gatewayURL}/providers/v1/receipts`, {
+        method: "POST", body: JSON.stringify({ payload, signature: await signProviderMessage(account, 31337, "receipts", payload) }),
+      });
+      expect(ack.status).toBe(200);
+      return ack.json();
+    };
+    const refused = { accepted: [], rejected: [{ request_id: signed.receipt.requestId, reason: "signature" }] };
+    expect(await post([tampered])).toEqual(refused);
+    // Once the genuine receipt is stored, a copy is acknowledged without a second check, but the
+    // tampered one (same signature, other content) is still refused.
+    const genuine = encodeSignedReceipt(signed.receipt, signed.signature);
+    expect(await post([genuine])).toEqual({ accepted: [signed.receipt.requestId], rejected: [] });
+    expect(await post([genuine])).toEqual({ accepted: [signed.receipt.requestId], rejected: [] });
+    expect(await post([tampered])).toEqual(refused);
   });
 });

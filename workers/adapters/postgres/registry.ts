@@ -94,6 +94,16 @@ export async function usageFor(db: Db, requestIds: string[]) {
   return out;
 }
 
+/** The receipts already stored for these requests (digest and signature), to skip judging one twice. */
+export async function storedReceipts(db: Db, requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>> {
+  const out = new Map<string, { digest: string; signature: string }>();
+  if (requestIds.length === 0) return out;
+  const rows = await db.select({ requestId: receipts.requestId, digest: receipts.digest, signature: receipts.signature })
+    .from(receipts).where(inArray(receipts.requestId, requestIds));
+  for (const r of rows) out.set(r.requestId, { digest: r.digest, signature: r.signature });
+  return out;
+}
+
 export async function receiptFor(db: Db, requestId: string) {
   const [r] = await db.select().from(receipts).where(eq(receipts.requestId, requestId));
   return r ?? null;
