@@ -1,11 +1,11 @@
 /**
  * Every table, in one file. Money is bigint: pico-USDC (1e-12) in the books, prices in
  * micro-USDC per million tokens (= pico-USDC per token). Idempotency lives in constraints.
- * Later issues add the ledger, deposits and settlement batches beside these.
+ * The ledger is here; deposits and settlement batches come beside it.
  */
 import { sql } from "drizzle-orm";
 import {
-  bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid,
+  bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid,
 } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp({ withTimezone: true }).notNull().defaultNow();
@@ -90,6 +90,8 @@ export const usageEvents = pgTable("usage_events", {
   promptTokens: integer().notNull(),
   completionTokens: integer().notNull(),
   costPico: bigint({ mode: "bigint" }).notNull(),
+  /** The protocol's share of costPico; the provider earns the rest. */
+  feePico: bigint({ mode: "bigint" }).notNull().default(sql`0`),
   /** ok: complete; partial: cut short, billed for what was delivered; failed: nothing billed. */
   status: text({ enum: ["ok", "partial", "failed"] }).notNull(),
   errorCode: text(),
@@ -125,6 +127,34 @@ export const receipts = pgTable("receipts", {
   status: text({ enum: ["verified", "mismatch", "orphan"] }).notNull(),
   createdAt: createdAt(),
 }, (t) => [index().on(t.providerId, t.createdAt)]);
+
+/**
+ * The double-entry ledger: each transaction (kind + reference) is a set of postings that sum to
+ * zero; positive credits the holder. Accounts are `customer:<id>`, `provider:<id>`,
+ * `protocol:fees`, `protocol:grants`, `external:deposits`. A posting is written once per
+ * (kind, reference, account), so a replayed write adds nothing. Balances are sums of postings.
+ */
+export const ledgerEntries = pgTable("ledger_entries", {
+  id: bigserial({ mode: "number" }).primaryKey(),
+  kind: text({ enum: ["usage", "grant", "deposit", "settlement"] }).notNull(),
+  /** usage: the request id; grant: the grant id; deposit: txhash:logIndex; settlement: the batch id. */
+  reference: text().notNull(),
+  account: text().notNull(),
+  amountPico: bigint({ mode: "bigint" }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  unique().on(t.kind, t.reference, t.account),
+  index().on(t.account, t.createdAt),
+]);
+
+/** Credits granted by an operator (until deposits arrive on chain): what a grant entry traces to. */
+export const creditGrants = pgTable("credit_grants", {
+  id: uuid().primaryKey().defaultRandom(),
+  accountId: uuid().notNull().references(() => accounts.id),
+  amountPico: bigint({ mode: "bigint" }).notNull(),
+  note: text(),
+  createdAt: createdAt(),
+});
 
 export type Account = typeof accounts.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;

@@ -28,6 +28,7 @@ const ConfigSchema = z.object({
   GATEWAY_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x address"),
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
   ALLOW_PRIVATE_PROVIDER_URLS: z.enum(["true", "false"]).default("false"),
+  PROTOCOL_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
 });
 
 export interface Config {
@@ -49,6 +50,8 @@ export interface Config {
   chainId: number;
   /** Development only: providers may register loopback/private http:// URLs. */
   allowPrivateProviderUrls: boolean;
+  /** The protocol's fee, in basis points of each request's cost. */
+  protocolFeeBps: number;
 }
 
 let memo: { env: Env; cfg: Config } | undefined;
@@ -79,6 +82,7 @@ export function readConfig(env: Env): Config {
     gatewayAddress: e.GATEWAY_ADDRESS as `0x${string}`,
     chainId: e.CHAIN_ID,
     allowPrivateProviderUrls: e.ALLOW_PRIVATE_PROVIDER_URLS === "true",
+    protocolFeeBps: e.PROTOCOL_FEE_BPS,
   };
   memo = { env, cfg };
   return cfg;

@@ -47,7 +47,7 @@ describe("usage events", () => {
   it("leaves one row when the same insert is replayed (idempotent on the request id)", async () => {
     const rec: UsageRecord = {
       requestId: `gen-replay-${crypto.randomUUID()}`, keyId: k.keyId, accountId: k.accountId, providerId: A.id, model,
-      endpoint: "chat", stream: false, promptTokens: 11, completionTokens: 3, costPico: 11n * A.inputPico + 3n * A.outputPico,
+      endpoint: "chat", stream: false, promptTokens: 11, completionTokens: 3, costPico: 11n * A.inputPico + 3n * A.outputPico, feePico: 0n,
       status: "ok", errorCode: null, receiptStatus: "none", ttftMs: 5, durationMs: 9, edge: "local", attempts: 1, createdAtMs: Date.now(),
     };
     await withDb((db) => insertUsage(db, [rec]));

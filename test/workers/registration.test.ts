@@ -55,7 +55,10 @@ describe("registration in production mode", () => {
   it("accepts a public HTTPS endpoint", async () => {
     const { status } = await register("https://gpu-17.provider.example.com:8443");
     expect(status).toBe(201);
-    // Out of every route table the other tests use: suspended, and its model is its own.
-    await sql("update providers set suspended = true where url = $1", ["https://gpu-17.provider.example.com:8443"]);
+    // Gone again, so that the other files see only their own providers.
+    const [row] = await sql<{ id: string }>("select id from providers where url = $1", ["https://gpu-17.provider.example.com:8443"]);
+    expect(row).toBeDefined();
+    await sql("delete from provider_models where provider_id = $1", [row!.id]);
+    await sql("delete from providers where id = $1", [row!.id]);
   });
 });

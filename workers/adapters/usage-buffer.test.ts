@@ -5,7 +5,7 @@ import { UsageBuffer } from "./usage-buffer";
 
 const rec = (requestId: string): UsageRecord => ({
   requestId, keyId: "k", accountId: "a", providerId: "p", model: "m", endpoint: "chat", stream: false, promptTokens: 1,
-  completionTokens: 1, costPico: 1n, status: "ok", errorCode: null, receiptStatus: "none", ttftMs: 1, durationMs: 1,
+  completionTokens: 1, costPico: 1n, feePico: 0n, status: "ok", errorCode: null, receiptStatus: "none", ttftMs: 1, durationMs: 1,
   edge: "local", attempts: 1, createdAtMs: 0,
 });
 
@@ -17,8 +17,18 @@ function fakeDb(fail = 0) {
     if (failures-- > 0) throw new Error("db down");
     const rows: string[] = [];
     sessions.push(rows);
-    const chain = { values: (v: { requestId: string }[] | { requestId: string }) => { for (const r of [v].flat()) rows.push(r.requestId); return { onConflictDoNothing: async () => undefined, onConflictDoUpdate: async () => undefined }; } };
-    const db = { insert: () => chain, update: () => ({ set: () => ({ where: async () => undefined }) }) } as unknown as Db;
+    const chain = {
+      values: (v: { requestId: string }[] | { requestId: string }) => {
+        const batch = [v].flat();
+        for (const r of batch) if (r.requestId !== undefined) rows.push(r.requestId); // usage rows, not ledger postings
+        const inserted = Object.assign(Promise.resolve(undefined), { returning: async () => batch.map((r) => ({ requestId: r.requestId })) });
+        return { onConflictDoNothing: () => inserted, onConflictDoUpdate: async () => undefined };
+      },
+    };
+    const db = {
+      insert: () => chain, update: () => ({ set: () => ({ where: async () => undefined }) }),
+      transaction: <T>(fn: (tx: unknown) => Promise<T>) => fn(db),
+    } as unknown as Db;
     return fn(db);
   };
   return { sessions, withDb };

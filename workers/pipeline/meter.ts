@@ -2,6 +2,7 @@
  * Turns what the gateway saw into one usage record and the latency observations of every
  * attempt, and hands them to the batched writer. Runs after the response, never before it.
  */
+import { feeSplit } from "../core/money/ledger";
 import { billableTokens, priceRecord, type ObservedUsage, type UsageRecord } from "../core/metering/usage";
 import type { Endpoint, ProviderOffer } from "../core/routing/types";
 import type { LatencyObservation } from "../core/routing/latency";
@@ -26,6 +27,8 @@ export interface MeterInput {
   receipt: string | null;
 }
 
+const priced = (costPico: bigint, feeBps: number) => ({ costPico, feePico: feeSplit(costPico, feeBps).feePico });
+
 export function meter(deps: Deps, m: MeterInput): UsageRecord {
   const tokens = m.served ? billableTokens(m.observed) : { promptTokens: 0, completionTokens: 0 };
   const status = !m.served ? "failed" : m.observed.complete ? "ok" : "partial";
@@ -38,7 +41,7 @@ export function meter(deps: Deps, m: MeterInput): UsageRecord {
     endpoint: m.endpoint,
     stream: m.stream,
     ...tokens,
-    costPico: m.served ? priceRecord(tokens, m.served.offer) : 0n,
+    ...priced(m.served ? priceRecord(tokens, m.served.offer) : 0n, deps.cfg.protocolFeeBps),
     status,
     errorCode: m.errorCode,
     receiptStatus: "none",

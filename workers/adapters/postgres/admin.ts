@@ -2,6 +2,8 @@
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { accounts, apiKeys, latencyStats, providerModels, providers } from "../../../db/schema";
+import { customerAccount } from "../../core/money/ledger";
+import { balancesOf, grantCredit } from "./ledger";
 
 export interface NewKey {
   accountId: string;
@@ -28,6 +30,14 @@ export function adminStore(db: Db) {
   return {
     createAccount: async (name: string) => (await db.insert(accounts).values({ name }).returning())[0]!,
     listAccounts: () => db.select().from(accounts).orderBy(desc(accounts.createdAt)),
+    /** The account with its balance: the sum of its ledger postings. */
+    getAccount: async (id: string) => {
+      const [row] = await db.select().from(accounts).where(eq(accounts.id, id));
+      if (!row) return null;
+      const balancePico = (await balancesOf(db, [customerAccount(id)])).get(customerAccount(id))!;
+      return { ...row, balancePico };
+    },
+    grantCredit: (accountId: string, amountPico: bigint, note: string | null) => grantCredit(db, accountId, amountPico, note),
     accountExists: async (id: string) => (await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id))).length > 0,
     createKey: async (k: NewKey) => (await db.insert(apiKeys).values(k).returning())[0]!,
     listKeys: (accountId?: string) =>

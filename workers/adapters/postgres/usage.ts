@@ -2,13 +2,27 @@ import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { latencyStats, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
+import { usageTransactionOf } from "../../core/money/ledger";
+import { writeTransactions } from "./ledger";
 import type { Endpoint } from "../../core/routing/types";
 import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/routing/latency";
 
-/** One batch of usage events; a replayed request id collapses on the primary key. */
+/**
+ * Usage events and their ledger postings, in one transaction: an event is never written without
+ * its entries, nor entries without their event. A replayed event (same request id) writes nothing.
+ */
 export async function insertUsage(db: Db, records: readonly UsageRecord[]): Promise<void> {
   if (records.length === 0) return;
-  await db.insert(usageEvents).values(records.map(toRow)).onConflictDoNothing({ target: usageEvents.requestId });
+  await db.transaction(async (tx) => {
+    const inserted = await tx.insert(usageEvents).values(records.map(toRow)).onConflictDoNothing({ target: usageEvents.requestId })
+      .returning({ requestId: usageEvents.requestId });
+    const fresh = new Set(inserted.map((r) => r.requestId));
+    // The first copy of each fresh event (a retried flush can carry one twice): it was the one written.
+    const charged = records.filter((r) => fresh.delete(r.requestId) && r.providerId !== null && r.costPico > 0n);
+    await writeTransactions(tx as unknown as Db, charged.map((r) => usageTransactionOf({
+      requestId: r.requestId, accountId: r.accountId, providerId: r.providerId!, costPico: r.costPico, feePico: r.feePico,
+    })));
+  });
 }
 
 export async function setReceiptStatuses(db: Db, updates: readonly [string, UsageRecord["receiptStatus"]][]): Promise<void> {

@@ -17,6 +17,8 @@ export interface UsageRecord {
   promptTokens: number;
   completionTokens: number;
   costPico: bigint;
+  /** The protocol's share of costPico (basis points of it, rounded down); the provider earns the rest. */
+  feePico: bigint;
   status: "ok" | "partial" | "failed";
   errorCode: string | null;
   receiptStatus: "verified" | "unverified" | "none";

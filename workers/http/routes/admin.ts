@@ -4,12 +4,17 @@ import { z } from "zod";
 import { constantTimeEqual, keyDisplayPrefix, newKeySecret, sha256Hex } from "../../core/auth/keys";
 import { errors } from "../../core/openai/errors";
 import { fromZod } from "../../core/openai/schemas";
-import { parseUsdcPerMTok } from "../../core/money/pricing";
+import { formatUsdc, parseUsdcPerMTok } from "../../core/money/pricing";
 import { runProbe } from "../../jobs/probe";
 import type { AppEnv } from "../app-env";
 import { readJson } from "../read-json";
 
 const NewAccount = z.object({ name: z.string().min(1).max(200) });
+/** An operator's credit grant, in USDC as a decimal string (exact to the pico). */
+const CreditBody = z.object({
+  amount_usdc: z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, "a decimal number of USDC, at most 12 decimals"),
+  note: z.string().max(500).optional(),
+});
 const NewKeyBody = z.object({
   account_id: z.uuid(),
   name: z.string().max(200).default(""),
@@ -58,6 +63,20 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .post("/accounts", async (c) => json(c, await c.var.deps.admin.createAccount((await body(c, NewAccount)).name), 201))
   .get("/accounts", async (c) => json(c, { data: await c.var.deps.admin.listAccounts() }))
+  .get("/accounts/:id", async (c) => {
+    const account = z.uuid().safeParse(c.req.param("id")).success ? await c.var.deps.admin.getAccount(c.req.param("id")) : null;
+    if (!account) throw errors.notFound(`Account '${c.req.param("id")}'`);
+    return json(c, { ...account, balance_usdc: formatUsdc(account.balancePico) });
+  })
+  .post("/accounts/:id/credit", async (c) => {
+    const id = c.req.param("id");
+    const b = await body(c, CreditBody);
+    if (!z.uuid().safeParse(id).success || !(await c.var.deps.admin.accountExists(id))) throw errors.notFound(`Account '${id}'`);
+    const amountPico = usdcToPico(b.amount_usdc);
+    if (amountPico <= 0n) throw errors.invalidRequest("The amount must be more than zero.", "amount_usdc");
+    const grant = await c.var.deps.admin.grantCredit(id, amountPico, b.note ?? null);
+    return json(c, { id: grant.id, account_id: id, amount_usdc: formatUsdc(amountPico), balance_usdc: formatUsdc(grant.balancePico) }, 201);
+  })
   .post("/keys", async (c) => {
     const b = await body(c, NewKeyBody);
     if (!(await c.var.deps.admin.accountExists(b.account_id))) throw errors.invalidRequest(`Account '${b.account_id}' does not exist.`, "account_id");

@@ -1,0 +1,64 @@
+/** `npm run ledger:check` against the running network, after real traffic through the SDK. */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import pg from "pg";
+import { beforeEach, describe, expect, inject, it } from "vitest";
+import { admin, resetNetwork, sdk } from "../helpers/network-client";
+
+const dev = inject("dev");
+const client = sdk(dev);
+const run = promisify(execFile);
+const ask = { model: dev.model, messages: [{ role: "user" as const, content: "books please" }], max_tokens: 6 };
+
+beforeEach(() => resetNetwork(dev));
+
+async function ledgerCheck(): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await run("npx", ["tsx", "scripts/ledger-check.ts", "--database-url", dev.databaseUrl], { timeout: 60_000 });
+    return { code: 0, stdout };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? "" };
+  }
+}
+
+async function usageWritten(db: pg.Client, ids: string[]): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const { rows } = await db.query("select count(*)::int as n from usage_events where request_id = any($1)", [ids]);
+    if ((rows[0] as { n: number }).n === ids.length) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const { rows } = await db.query("select request_id from usage_events where request_id = any($1)", [ids]);
+  throw new Error(`usage events were not written: ${JSON.stringify(ids)} written ${JSON.stringify(rows)}`);
+}
+
+describe("npm run ledger:check", () => {
+  it("passes after served and streamed requests and a grant, and fails on a posting nobody explains", async () => {
+    const db = new pg.Client({ connectionString: dev.databaseUrl });
+    await db.connect();
+    try {
+      const ids: string[] = [];
+      ids.push((await client.chat.completions.create(ask).withResponse()).response.headers.get("x-request-id")!);
+      const { data: stream, response } = await client.chat.completions.create({ ...ask, stream: true }).withResponse();
+      for await (const _ of stream) { /* read to the end */ }
+      ids.push(response.headers.get("x-request-id")!);
+      expect((await admin(dev, "POST", `/admin/v1/accounts/${dev.accountId}/credit`, { amount_usdc: "3.25" })).status).toBe(201);
+      await usageWritten(db, ids);
+
+      const ok = await ledgerCheck();
+      expect(ok.stdout).toContain("books balance; every entry traces to a usage event or a credit grant");
+      expect(ok.code).toBe(0);
+
+      await db.query("insert into ledger_entries (kind, reference, account, amount_pico) values ('grant', '00000000-0000-0000-0000-000000000000', 'protocol:fees', 5)");
+      try {
+        const bad = await ledgerCheck();
+        expect(bad.code).toBe(1);
+        expect(bad.stdout).toContain("grant 00000000-0000-0000-0000-000000000000: no credit grant with this id");
+      } finally {
+        await db.query("delete from ledger_entries where reference = '00000000-0000-0000-0000-000000000000'");
+      }
+    } finally {
+      await db.end();
+    }
+  });
+});
