@@ -40,20 +40,12 @@ describe("UsageBuffer", () => {
     const { sessions, withDb } = fakeDb();
     const bg: Promise<unknown>[] = [];
     for (const id of ["a", "b", "c"]) buf.push(rec(id), [], null, (p) => bg.push(p), withDb);
+    // One waitUntil per window: workerd refuses a promise shared across request contexts.
+    expect(bg).toHaveLength(1);
     expect(buf.find("b")?.requestId).toBe("b");
-    // Every request's context waits for the write of its own record, not only the first one's.
-    await bg[2];
+    await Promise.all(bg);
     expect(sessions).toEqual([["a", "b", "c"]]);
     expect(buf.find("b")).toBeUndefined();
-  });
-
-  it("a window cut short by a full batch ends when that batch is written", async () => {
-    const buf = new UsageBuffer({ windowMs: 60_000, maxBatch: 3 }, () => undefined);
-    const { sessions, withDb } = fakeDb();
-    const bg: Promise<unknown>[] = [];
-    for (const id of ["a", "b", "c"]) buf.push(rec(id), [], null, (p) => bg.push(p), withDb);
-    await bg[0];
-    expect(sessions).toEqual([["a", "b", "c"]]);
   });
 
   it("writes a full batch at once", async () => {

@@ -31,9 +31,7 @@ export class UsageBuffer {
   private receipts: NewReceipt[] = [];
   private statusUpdates = new Map<string, UsageRecord["receiptStatus"]>();
   private inFlight = new Map<string, UsageRecord>();
-  private timer: { cancel(early: Promise<void>): void } | null = null;
-  /** The flush the current window ends with; every request that adds to the window waits on it too. */
-  private windowFlush: Promise<void> | null = null;
+  private timer: { cancel(): void } | null = null;
 
   constructor(private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY, private readonly log: (msg: string) => void = console.error) {}
 
@@ -42,17 +40,11 @@ export class UsageBuffer {
     if (receipt) this.receipts.push(receipt);
     this.observations.push(...obs);
     if (this.records.size >= this.policy.maxBatch) {
-      const flush = this.flush(withDb);
-      this.timer?.cancel(flush);
+      this.timer?.cancel();
       this.timer = null;
-      background(flush);
+      background(this.flush(withDb));
     } else if (!this.timer) {
-      const flush = this.flushAfterWindow(withDb);
-      this.windowFlush = flush;
-      background(flush);
-    } else if (this.windowFlush) {
-      // Keep this request's context alive until its record is written, not just the first one's.
-      background(this.windowFlush);
+      background(this.flushAfterWindow(withDb));
     }
   }
 
@@ -69,15 +61,14 @@ export class UsageBuffer {
     return this.inFlight.get(requestId) ?? this.records.get(requestId)?.rec;
   }
 
-  /** Waits out the window, then writes whatever is there; or, cancelled by a full batch, waits for that write. */
+  /** Waits out the window (or an early flush that cancels it), then writes whatever is there. */
   private async flushAfterWindow(withDb: WithDb): Promise<void> {
-    let early: Promise<void> | null = null;
+    let cancelled = false;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.policy.windowMs);
-      this.timer = { cancel: (flush) => { early = flush; clearTimeout(t); resolve(); } };
+      this.timer = { cancel: () => { cancelled = true; clearTimeout(t); resolve(); } };
     });
-    // A full batch went early: the window's records are written when that flush is.
-    if (early) return early;
+    if (cancelled) return;
     this.timer = null;
     await this.flush(withDb);
   }

@@ -88,12 +88,26 @@ export async function call(req: Request): Promise<{ res: Response; settled: () =
   return { res, settled: () => waitOnExecutionContext(ctx) };
 }
 
-/** A chat completion, answered and metered (its waitUntil has finished). */
+/**
+ * A chat completion, answered and metered: its waitUntil has finished and, for a served request,
+ * its usage event is in Postgres (the flush may belong to the waitUntil of an earlier request
+ * of the same window, so the row is awaited rather than assumed).
+ */
 export async function chat(secret: string, body: Record<string, unknown> = {}): Promise<{ res: Response; text: string }> {
   const { res, settled } = await call(chatRequest(secret, body));
   const text = await res.text();
   await settled();
+  const id = res.headers.get("x-request-id");
+  if (res.ok && id) await untilWritten(id);
   return { res, text };
+}
+
+async function untilWritten(requestId: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await sql("select 1 from usage_events where request_id = $1", [requestId])).length === 0) {
+    if (Date.now() > deadline) throw new Error(`usage event ${requestId} not written within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** The cron: `scheduled()` with a controller, its waitUntil awaited. */
