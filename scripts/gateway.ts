@@ -29,7 +29,7 @@ const mf = new Miniflare({
   modulesRoot: path.dirname(values.script),
   modules: true,
   compatibilityDate: "2026-04-01",
-  compatibilityFlags: ["nodejs_compat"],
+  compatibilityFlags: ["nodejs_compat", "enable_request_signal"],
   bindings,
   host: "127.0.0.1",
   port: Number(values.port),

@@ -3,7 +3,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import pg from "pg";
 import { beforeEach, describe, expect, inject, it } from "vitest";
-import { admin, resetNetwork, sdk } from "../helpers/network-client";
+import { metricValue } from "../../provider-runtime/sim/testing";
+import { admin, byId, resetNetwork, sdk } from "../helpers/network-client";
 
 const dev = inject("dev");
 const client = sdk(dev);
@@ -22,6 +23,14 @@ async function ledgerCheck(): Promise<{ code: number; stdout: string }> {
   }
 }
 
+async function until(check: () => Promise<boolean>, timeoutMs = 1_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function usageWritten(db: pg.Client, ids: string[]): Promise<void> {
   for (let i = 0; i < 50; i++) {
     const { rows } = await db.query("select count(*)::int as n from usage_events where request_id = any($1)", [ids]);
@@ -33,7 +42,7 @@ async function usageWritten(db: pg.Client, ids: string[]): Promise<void> {
 }
 
 describe("npm run ledger:check", () => {
-  it("passes after served and streamed requests and a grant, and fails on a posting nobody explains", async () => {
+  it("passes after served, streamed and abandoned requests and a grant, and fails on a posting nobody explains", async () => {
     const db = new pg.Client({ connectionString: dev.databaseUrl });
     await db.connect();
     try {
@@ -42,8 +51,18 @@ describe("npm run ledger:check", () => {
       const { data: stream, response } = await client.chat.completions.create({ ...ask, stream: true }).withResponse();
       for await (const _ of stream) { /* read to the end */ }
       ids.push(response.headers.get("x-request-id")!);
+      // A client that leaves mid-stream: billed for what was delivered, marked partial, in the books.
+      const aborted = await client.chat.completions.create({ ...ask, max_tokens: 200, stream: true }).withResponse();
+      for await (const _ of aborted.data) break; // leaving the loop aborts the request
+      ids.push(aborted.response.headers.get("x-request-id")!);
+      const servedBy = byId(dev, aborted.response.headers.get("x-meshgate-provider")!);
+      await until(async () => (await metricValue(servedBy.metricsUrl, "vllm:num_requests_running")) === 0); // stopped at once, not after 200 tokens
       expect((await admin(dev, "POST", `/admin/v1/accounts/${dev.accountId}/credit`, { amount_usdc: "3.25" })).status).toBe(201);
       await usageWritten(db, ids);
+      const { rows: [cut] } = await db.query("select status, error_code, completion_tokens, cost_pico::text from usage_events where request_id = $1", [ids[2]]);
+      expect(cut).toMatchObject({ status: "partial", error_code: "client_disconnected" });
+      expect((cut as { completion_tokens: number }).completion_tokens).toBeGreaterThan(0);
+      expect((cut as { completion_tokens: number }).completion_tokens).toBeLessThan(200);
 
       const ok = await ledgerCheck();
       expect(ok.stdout).toContain("books balance; every entry traces to a usage event or a credit grant");

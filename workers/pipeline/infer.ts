@@ -21,6 +21,8 @@ export interface InferContext {
   requestId: string;
   startedAtMs: number;
   edge: string;
+  /** Aborts when the client disconnects (compatibility flag enable_request_signal). */
+  signal?: AbortSignal;
 }
 
 export interface EndpointSpec<S extends z.ZodType> {
@@ -79,7 +81,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
 
   const relayed = relayStream({
     first: reply.first, reader: reply.reader, abortUpstream: reply.abort, includeUsage,
-    idleDeadlineMs: deps.cfg.idleDeadlineMs, keepaliveMs: deps.cfg.keepaliveMs, now: deps.now,
+    idleDeadlineMs: deps.cfg.idleDeadlineMs, keepaliveMs: deps.cfg.keepaliveMs, now: deps.now, clientSignal: ctx.signal,
     onFinish: (o) => meter(deps, {
       ...base, attempts, served,
       observed: { reported: o.reported, deliveredTokens: o.deliveredTokens, promptEstimate, complete: o.complete },

@@ -33,6 +33,11 @@ export interface RelayOptions {
   keepaliveMs: number;
   now: () => number;
   onFinish: (outcome: RelayOutcome) => void;
+  /**
+   * The client's request signal: it aborts when the client goes away. workerd does not always run
+   * a JS stream's cancel() on disconnect (cloudflare/workerd#6832), so both paths end the relay.
+   */
+  clientSignal?: AbortSignal;
 }
 
 type Read = { kind: "data"; value: Uint8Array } | { kind: "end" } | { kind: "failed"; message: string };
@@ -149,6 +154,15 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
 
   parser.feed(decoder.decode(o.first, { stream: true }));
 
+  /** The client went away: stop the provider at once and bill what was delivered. */
+  function clientGone() {
+    if (finished) return;
+    o.abortUpstream("client_disconnected");
+    o.reader.cancel().catch(() => undefined);
+    finish({ complete: false, cancelledByClient: true, errorCode: "client_disconnected" });
+  }
+  o.clientSignal?.addEventListener("abort", clientGone, { once: true });
+
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       while (queue.length === 0 && !doneSeen && !upstreamError) {
@@ -165,11 +179,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
         closeWith(controller, { kind: "end" });
       }
     },
-    cancel() {
-      o.abortUpstream("client_disconnected");
-      o.reader.cancel().catch(() => undefined);
-      finish({ complete: false, cancelledByClient: true, errorCode: "client_disconnected" });
-    },
+    cancel: clientGone,
   }, { highWaterMark: 0 });
 }
 

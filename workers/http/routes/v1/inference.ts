@@ -11,7 +11,7 @@ const edgeOf = (req: Request, fallback: string) =>
 
 const handler = <S extends z.ZodType>(spec: EndpointSpec<S>) => async (c: import("hono").Context<AppEnv>) =>
   infer({
-    deps: c.var.deps, key: c.var.key, requestId: c.var.requestId, startedAtMs: c.var.startedAtMs,
+    deps: c.var.deps, key: c.var.key, requestId: c.var.requestId, startedAtMs: c.var.startedAtMs, signal: c.req.raw.signal,
     edge: edgeOf(c.req.raw, c.var.deps.cfg.edgeFallback),
   }, spec, await readJson(c));
 
