@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { beforeEach, describe, expect, inject, it } from "vitest";
 import { metricValue } from "../../provider-runtime/sim/testing";
+import { formatUsdc } from "../../workers/core/money/pricing";
 import { admin, byId, resetNetwork, sdk } from "../helpers/network-client";
 
 const dev = inject("dev");
@@ -47,9 +48,11 @@ describe("npm run ledger:check", () => {
     await db.connect();
     try {
       const ids: string[] = [];
-      ids.push((await client.chat.completions.create(ask).withResponse()).response.headers.get("x-request-id")!);
-      const { data: stream, response } = await client.chat.completions.create({ ...ask, stream: true }).withResponse();
-      for await (const _ of stream) { /* read to the end */ }
+      const plain = await client.chat.completions.create(ask).withResponse();
+      ids.push(plain.response.headers.get("x-request-id")!);
+      const { data: stream, response } = await client.chat.completions.create({ ...ask, stream: true, stream_options: { include_usage: true } }).withResponse();
+      let streamedCost: unknown;
+      for await (const c of stream) if (c.usage) streamedCost = (c.usage as unknown as { cost: unknown }).cost;
       ids.push(response.headers.get("x-request-id")!);
       // A client that leaves mid-stream: billed for what was delivered, marked partial, in the books.
       const aborted = await client.chat.completions.create({ ...ask, max_tokens: 200, stream: true }).withResponse();
@@ -59,6 +62,12 @@ describe("npm run ledger:check", () => {
       await until(async () => (await metricValue(servedBy.metricsUrl, "vllm:num_requests_running")) === 0); // stopped at once, not after 200 tokens
       expect((await admin(dev, "POST", `/admin/v1/accounts/${dev.accountId}/credit`, { amount_usdc: "3.25" })).status).toBe(201);
       await usageWritten(db, ids);
+      // The cost the client was told is the cost in the books, to the pico.
+      const { rows: costs } = await db.query("select request_id, cost_pico::text from usage_events where request_id = any($1)", [ids.slice(0, 2)]);
+      const costOf = (id: string) => formatUsdc(BigInt((costs as { request_id: string; cost_pico: string }[]).find((r) => r.request_id === id)!.cost_pico));
+      expect((plain.data.usage as unknown as { cost: string }).cost).toBe(costOf(ids[0]!));
+      expect(streamedCost).toBe(costOf(ids[1]!));
+      expect(Number(streamedCost)).toBeGreaterThan(0);
       const { rows: [cut] } = await db.query("select status, error_code, completion_tokens, cost_pico::text from usage_events where request_id = $1", [ids[2]]);
       expect(cut).toMatchObject({ status: "partial", error_code: "client_disconnected" });
       expect((cut as { completion_tokens: number }).completion_tokens).toBeGreaterThan(0);

@@ -13,6 +13,7 @@ import { attemptsOf, forward, type Forwarded } from "./forward";
 import { meter } from "./meter";
 import { relayStream } from "./relay";
 import { RECEIPT_HEADER } from "../core/protocol/receipt";
+import { costPico, formatUsdc } from "../core/money/pricing";
 import type { z } from "zod";
 
 export interface InferContext {
@@ -75,13 +76,16 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
 
   if (reply.kind === "json") {
     const usage = readUsage(reply.body.usage);
-    meter(deps, { ...base, attempts, served, observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate, complete: true }, errorCode: null, endedAtMs: deps.now(), receipt: reply.headers.get(RECEIPT_HEADER) });
-    return new Response(reply.text, { headers: { ...headers(), "content-type": "application/json" } });
+    const rec = meter(deps, { ...base, attempts, served, observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate, complete: true }, errorCode: null, endedAtMs: deps.now(), receipt: reply.headers.get(RECEIPT_HEADER) });
+    // The charge rides along in usage (USDC, an exact decimal string), as OpenRouter's `cost` does.
+    const text = isObject(reply.body.usage) ? JSON.stringify({ ...reply.body, usage: { ...reply.body.usage, cost: formatUsdc(rec.costPico) } }) : reply.text;
+    return new Response(text, { headers: { ...headers(), "content-type": "application/json" } });
   }
 
   const relayed = relayStream({
     first: reply.first, reader: reply.reader, abortUpstream: reply.abort, includeUsage,
     idleDeadlineMs: deps.cfg.idleDeadlineMs, keepaliveMs: deps.cfg.keepaliveMs, now: deps.now, clientSignal: ctx.signal,
+    costOf: (tokens) => formatUsdc(costPico(tokens, offer)),
     onFinish: (o) => meter(deps, {
       ...base, attempts, served,
       observed: { reported: o.reported, deliveredTokens: o.deliveredTokens, promptEstimate, complete: o.complete },

@@ -38,6 +38,8 @@ export interface RelayOptions {
    * a JS stream's cancel() on disconnect (cloudflare/workerd#6832), so both paths end the relay.
    */
   clientSignal?: AbortSignal;
+  /** The charge for these counts (USDC decimal string), added to the usage chunk the client sees. */
+  costOf?: (tokens: { promptTokens: number; completionTokens: number }) => string;
 }
 
 type Read = { kind: "data"; value: Uint8Array } | { kind: "end" } | { kind: "failed"; message: string };
@@ -73,7 +75,10 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     }
     const choices = Array.isArray(json.choices) ? json.choices : [];
     if (choices.length === 0 && isObject(usage)) {
-      if (o.includeUsage) { queue.push(encodeData(data)); usageForwarded = true; }
+      if (o.includeUsage) {
+        queue.push(reported && o.costOf ? encodeJson({ ...json, usage: { ...usage, cost: o.costOf(reported) } }) : encodeData(data));
+        usageForwarded = true;
+      }
       return;
     }
     for (const c of choices) {
@@ -134,7 +139,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     const complete = doneSeen || (end.kind === "end" && finishSeen && !upstreamError);
     if (complete) {
       if (o.includeUsage && !usageForwarded && reported) {
-        queue.push(encodeJson({ object: "chat.completion.chunk", choices: [], usage: usageJson(reported) }));
+        queue.push(encodeJson({ object: "chat.completion.chunk", choices: [], usage: { ...usageJson(reported), ...(o.costOf ? { cost: o.costOf(reported) } : {}) } }));
       }
       queue.push(DONE);
     } else {
