@@ -85,7 +85,7 @@ async function startBareProxy(dir: string, upstream: string, streamUpstream: str
   const bindings = path.join(dir, "bindings.json");
   writeFileSync(bindings, JSON.stringify({ UPSTREAM: upstream, STREAM_UPSTREAM: streamUpstream }));
   // scripts/gateway.ts runs any bundle in workerd through Miniflare: the same runner as the gateway.
-  return spawnTs("scripts/gateway.ts", ["--script", bundle, "--port", String(await freePort()), "--bindings", bindings, "--cron-every-ms", "0"], { name: "bare-proxy", log, timeoutMs: 60_000 });
+  return spawnTs("scripts/gateway.ts", ["--script", bundle, "--port", String(await freePort()), "--bindings", bindings, "--cron-every-ms", "0", "--bare"], { name: "bare-proxy", log, timeoutMs: 60_000 });
 }
 
 const workerdOf = (pid: number) => descendants(pid).filter((p) => p.comm === "workerd").map((p) => p.pid);

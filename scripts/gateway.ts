@@ -15,6 +15,8 @@ const { values } = parseArgs({
     port: { type: "string", default: "8787" },
     bindings: { type: "string" },
     "cron-every-ms": { type: "string", default: "10000" },
+    /** A bundle without the gateway's Durable Objects (the bench's bare proxy). */
+    bare: { type: "boolean", default: false },
   },
 });
 if (!values.script || !values.bindings) {
@@ -30,6 +32,8 @@ const mf = new Miniflare({
   modules: true,
   compatibilityDate: "2026-04-01",
   compatibilityFlags: ["nodejs_compat", "enable_request_signal"],
+  // The bundle's AccountGuard class (wrangler.toml's durable_objects binding).
+  durableObjects: values.bare ? {} : { ACCOUNT_GUARD: { className: "AccountGuard", useSQLite: true } },
   bindings,
   host: "127.0.0.1",
   port: Number(values.port),

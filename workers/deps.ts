@@ -28,6 +28,11 @@ export interface KeyRecord {
   role: "inference" | "finance";
   revoked: boolean;
   allowedModels: string[] | null;
+  /** Requests and tokens per minute; null: no limit. */
+  rpm: number | null;
+  tpm: number | null;
+  /** The key's spending cap per calendar month (pico-USDC); null: the account balance only. */
+  budgetPico: bigint | null;
   secretHash: string;
 }
 
@@ -50,6 +55,12 @@ export interface Deps {
     setReceiptStatus(requestId: string, status: UsageRecord["receiptStatus"]): void;
     byRequestId(requestId: string, accountId: string): Promise<UsageRecord | null>;
   };
+  /** The account's Durable Object: reservations, budgets and rate limits (workers/guard). */
+  guard: {
+    admit(accountId: string, req: GuardAdmit): Promise<Decision>;
+    settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): Promise<void>;
+    credit(accountId: string, amountPico: bigint): Promise<void>;
+  };
   /** Keeps work alive after the response (ctx.waitUntil). */
   background(p: Promise<unknown>): void;
 }
@@ -69,6 +80,8 @@ import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, store
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
 import { publicKeyOf } from "./core/protocol/public-key";
 import type { Db } from "../db/client";
+import type { Decision } from "./core/money/admission";
+import type { GuardAdmit } from "./guard/account-guard";
 
 let isolate: {
   keyCache: SwrMap<KeyRecord | null>;
@@ -134,6 +147,11 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       },
     },
     admin: lazyAdmin(withDb),
+    guard: {
+      admit: (accountId, req) => guardOf(env, accountId).admit(accountId, req),
+      settle: async (accountId, requestId, chargePico, tokens) => { await guardOf(env, accountId).settle(accountId, requestId, chargePico, tokens); },
+      credit: (accountId, amountPico) => guardOf(env, accountId).credit(accountId, amountPico),
+    },
     registry: {
       register: (r) => withDb((db) => registerProvider(db, r)),
       heartbeat: (h) => withDb((db) => recordHeartbeat(db, h)),
@@ -147,6 +165,8 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
 }
 
 /** The admin store, each call in its own short database session. */
+const guardOf = (env: Env, accountId: string) => env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(accountId));
+
 function lazyAdmin(withDb: <T>(fn: (db: Db) => Promise<T>) => Promise<T>): AdminStore {
   return new Proxy({} as AdminStore, {
     get: (_t, name: keyof AdminStore) => (...args: unknown[]) =>

@@ -3,6 +3,8 @@ import { depsFor } from "./deps";
 import type { Env } from "./env";
 import { runProbe } from "./jobs/probe";
 
+export { AccountGuard } from "./guard/account-guard";
+
 const app = createApp(depsFor);
 
 export default {

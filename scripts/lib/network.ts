@@ -184,6 +184,8 @@ async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: s
   }
   const account = await admin("POST", "/admin/v1/accounts", { name: "Local developer" });
   const accountId = String(account.id);
+  // Requests reserve their worst-case cost against the balance: the developer starts with some.
+  await admin("POST", `/admin/v1/accounts/${accountId}/credit`, { amount_usdc: "1000", note: "local developer credit" });
   const key = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev inference", role: "inference" });
   const finance = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev finance", role: "finance" });
   const creds = { accountId, apiKey: String(key.secret), financeKey: String(finance.secret) };

@@ -10,7 +10,8 @@ import type { Endpoint } from "../core/routing/types";
 import type { UpstreamPath } from "../adapters/upstream";
 import type { Deps, KeyRecord } from "../deps";
 import { attemptsOf, forward, type Forwarded } from "./forward";
-import { meter } from "./meter";
+import { meter as meterUsage, type MeterInput } from "./meter";
+import { admit } from "./admit";
 import { relayStream } from "./relay";
 import { RECEIPT_HEADER } from "../core/protocol/receipt";
 import { costPico, formatUsdc } from "../core/money/pricing";
@@ -45,6 +46,13 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
   const maxOutputTokens = numberOrNull(body.max_completion_tokens) ?? numberOrNull(body.max_tokens);
 
   const base = { requestId: ctx.requestId, key: ctx.key, endpoint: spec.endpoint, stream, edge: ctx.edge, startedAtMs: ctx.startedAtMs, requestedModel: body.model };
+  const admitted = await admit(deps, { requestId: ctx.requestId, key: ctx.key, models, endpoint: spec.endpoint, promptTokens: promptEstimate, maxOutputTokens });
+  // Every path meters exactly once, and metering settles the reservation with the real charge.
+  const meter = (input: MeterInput) => {
+    const rec = meterUsage(deps, input);
+    admitted.settle(rec.costPico, rec.promptTokens + rec.completionTokens);
+    return rec;
+  };
   let fwd: Forwarded;
   try {
     fwd = await forward(deps, {
@@ -53,7 +61,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
     });
   } catch (err) {
     const attempts = attemptsOf(err);
-    meter(deps, { ...base, attempts, served: null, observed: noUsage(promptEstimate), errorCode: codeOf(err), endedAtMs: deps.now(), receipt: null });
+    meter({ ...base, attempts, served: null, observed: noUsage(promptEstimate), errorCode: codeOf(err), endedAtMs: deps.now(), receipt: null });
     if (err instanceof ApiError) {
       Object.assign(err.headers, {
         "x-meshgate-provider": attempts.at(-1)?.providerId ?? "none",
@@ -68,6 +76,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
   const upstreamMs = attempts.reduce((sum, a) => sum + a.latencyMs, 0);
   const served = { offer, model, ttftMs: reply.firstByteAtMs - reply.sentAtMs, firstByteAtMs: reply.firstByteAtMs };
   const headers = (): Record<string, string> => ({
+    ...admitted.headers,
     "x-request-id": ctx.requestId,
     "x-meshgate-provider": offer.providerId,
     "x-meshgate-attempts": String(attempts.length),
@@ -76,7 +85,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
 
   if (reply.kind === "json") {
     const usage = readUsage(reply.body.usage);
-    const rec = meter(deps, { ...base, attempts, served, observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate, complete: true }, errorCode: null, endedAtMs: deps.now(), receipt: reply.headers.get(RECEIPT_HEADER) });
+    const rec = meter({ ...base, attempts, served, observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate, complete: true }, errorCode: null, endedAtMs: deps.now(), receipt: reply.headers.get(RECEIPT_HEADER) });
     // The charge rides along in usage (USDC, an exact decimal string), as OpenRouter's `cost` does.
     const text = isObject(reply.body.usage) ? JSON.stringify({ ...reply.body, usage: { ...reply.body.usage, cost: formatUsdc(rec.costPico) } }) : reply.text;
     return new Response(text, { headers: { ...headers(), "content-type": "application/json" } });
@@ -86,7 +95,7 @@ export async function infer<S extends z.ZodType>(ctx: InferContext, spec: Endpoi
     first: reply.first, reader: reply.reader, abortUpstream: reply.abort, includeUsage,
     idleDeadlineMs: deps.cfg.idleDeadlineMs, keepaliveMs: deps.cfg.keepaliveMs, now: deps.now, clientSignal: ctx.signal,
     costOf: (tokens) => formatUsdc(costPico(tokens, offer)),
-    onFinish: (o) => meter(deps, {
+    onFinish: (o) => meter({
       ...base, attempts, served,
       observed: { reported: o.reported, deliveredTokens: o.deliveredTokens, promptEstimate, complete: o.complete },
       errorCode: o.errorCode, endedAtMs: o.endedAtMs, receipt: o.receipt,

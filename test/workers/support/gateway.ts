@@ -57,6 +57,7 @@ export async function registerProviders(): Promise<void> {
 
 export async function newKey(name: string): Promise<{ accountId: string; keyId: string; secret: string }> {
   const account = await adminJson<{ id: string }>("POST", "/accounts", { name }, 201);
+  await adminJson("POST", `/accounts/${account.id}/credit`, { amount_usdc: "100" }, 201); // requests reserve against the balance
   const key = await adminJson<{ id: string; secret: string }>("POST", "/keys", { account_id: account.id, name: `${name} key` }, 201);
   return { accountId: account.id, keyId: key.id, secret: key.secret };
 }

@@ -13,6 +13,9 @@ export async function findKeyByHash(db: Db, secretHash: string): Promise<(KeyRec
     role: row.role,
     revoked: row.revokedAt !== null,
     allowedModels: row.allowedModels,
+    rpm: row.rpm,
+    tpm: row.tpm,
+    budgetPico: row.budgetPico,
     secretHash: row.secretHash,
   };
 }

@@ -71,9 +71,8 @@ export const errors = {
       "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
       "retry-after-ms": String(Math.max(0, Math.round(retryAfterMs))),
     }),
-  budgetExhausted: () =>
-    new ApiError(402, "insufficient_quota", "insufficient_quota",
-      "You exceeded your current quota: the account balance or key budget is exhausted.", null, shouldNotRetry),
+  budgetExhausted: (message = "You exceeded your current quota: the account balance or key budget is exhausted.") =>
+    new ApiError(402, "insufficient_quota", "insufficient_quota", message, null, shouldNotRetry),
   /** No provider can serve now; a retry may help (the SDK retries 503). */
   noProviderAvailable: (model: string, detail: string) =>
     new ApiError(503, "server_error", "no_provider_available",

@@ -1,0 +1,229 @@
+/**
+ * Admission for one customer account: balance reservations, per-key budgets and per-key rate
+ * limits, as pure state that a Durable Object owns (one per account, so every isolate sees one
+ * figure). Deterministic given `nowMs`; no I/O.
+ *
+ * Money: a request reserves its worst-case cost before dispatch; the reservation is released and
+ * the real charge taken when it reports back, or released unused when it expires. So the account
+ * can never be overspent by more than what is in flight beyond its worst case (which is zero when
+ * the worst case is honest: max prices × max tokens).
+ *
+ * Rate limits: sliding 60-second windows per key, requests and tokens (prompt + completion). A
+ * request counts its prompt estimate plus its max output tokens at admission, corrected to the
+ * real count when it reports back (as OpenAI counts max_tokens against TPM).
+ */
+
+export interface KeyLimits {
+  keyId: string;
+  rpm: number | null;
+  tpm: number | null;
+  /** The key's own spending cap for the current period, in pico-USDC; null = the account balance only. */
+  budgetPico: bigint | null;
+}
+
+export interface AdmitRequest {
+  requestId: string;
+  limits: KeyLimits;
+  /** Worst-case cost of the request (pico-USDC). */
+  reservePico: bigint;
+  /** Worst-case tokens: prompt estimate + max output tokens. */
+  reserveTokens: number;
+  nowMs: number;
+  /** After this long without a report the reservation is released (the request died with its isolate). */
+  ttlMs: number;
+}
+
+export interface RateInfo {
+  limitRequests: number | null;
+  remainingRequests: number | null;
+  resetRequestsMs: number | null;
+  limitTokens: number | null;
+  remainingTokens: number | null;
+  resetTokensMs: number | null;
+}
+
+export type Denial =
+  | { kind: "insufficient_quota"; scope: "account" | "key"; availablePico: bigint }
+  | { kind: "rate_limited"; limit: "requests" | "tokens"; retryAfterMs: number };
+
+export type Decision = { ok: true; rate: RateInfo } | { ok: false; denial: Denial; rate: RateInfo };
+
+export interface Reservation {
+  requestId: string;
+  keyId: string;
+  amountPico: bigint;
+  tokens: number;
+  atMs: number;
+  expiresAtMs: number;
+}
+
+export const WINDOW_MS = 60_000;
+
+interface KeyWindow {
+  requests: number[];
+  tokens: { atMs: number; tokens: number; requestId: string }[];
+  /** Settled spend in the current budget period (loaded from the books, then kept). */
+  spentPico: bigint;
+  /** Whether spentPico was loaded from the books for this period (a key seen first without a budget was not). */
+  spentLoaded: boolean;
+}
+
+export class AccountAdmission {
+  private readonly reservations = new Map<string, Reservation>();
+  private readonly keys = new Map<string, KeyWindow>();
+
+  /** `balancePico`: the account's booked balance when this state was loaded. */
+  constructor(private balancePico: bigint) {}
+
+  get balance(): bigint { return this.balancePico; }
+  get reservedPico(): bigint { let s = 0n; for (const r of this.reservations.values()) s += r.amountPico; return s; }
+  get available(): bigint { return this.balancePico - this.reservedPico; }
+  reservationsList(): Reservation[] { return [...this.reservations.values()]; }
+
+  /** Whether this key's spend in the period is known yet (the owner loads it once). */
+  knowsKey(keyId: string): boolean { return this.keys.get(keyId)?.spentLoaded === true; }
+  loadKey(keyId: string, spentPico: bigint): void {
+    const w = this.keys.get(keyId);
+    if (!w) this.keys.set(keyId, { requests: [], tokens: [], spentPico, spentLoaded: true });
+    else if (!w.spentLoaded) { w.spentPico = spentPico; w.spentLoaded = true; }
+  }
+  /** A new budget period: every key's spend is read from the books again. */
+  forgetKeySpend(): void {
+    for (const w of this.keys.values()) { w.spentPico = 0n; w.spentLoaded = false; }
+  }
+
+  /** Restores a reservation persisted before an eviction. */
+  restore(r: Reservation): void { this.reservations.set(r.requestId, r); }
+
+  credit(amountPico: bigint): void {
+    if (amountPico <= 0n) throw new RangeError(`a credit must be positive, got ${amountPico}`);
+    this.balancePico += amountPico;
+  }
+
+  admit(req: AdmitRequest): Decision {
+    const w = this.window(req.limits.keyId, req.nowMs);
+    const rate = () => rateInfo(req.limits, w, req.nowMs);
+    if (this.reservations.has(req.requestId)) return { ok: true, rate: rate() }; // a retried admission
+
+    const { rpm, tpm } = req.limits;
+    if (rpm !== null && w.requests.length + 1 > rpm) {
+      const oldest = w.requests[0];
+      return { ok: false, denial: { kind: "rate_limited", limit: "requests", retryAfterMs: oldest === undefined ? WINDOW_MS : oldest + WINDOW_MS - req.nowMs }, rate: rate() };
+    }
+    if (tpm !== null && windowTokens(w) + req.reserveTokens > tpm) {
+      return { ok: false, denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: tokenRetryAfter(w, tpm, req.reserveTokens, req.nowMs) }, rate: rate() };
+    }
+    if (req.reservePico > this.available) {
+      return { ok: false, denial: { kind: "insufficient_quota", scope: "account", availablePico: this.available }, rate: rate() };
+    }
+    if (req.limits.budgetPico !== null) {
+      const keyAvailable = req.limits.budgetPico - w.spentPico - this.reservedByKey(req.limits.keyId);
+      if (req.reservePico > keyAvailable) {
+        return { ok: false, denial: { kind: "insufficient_quota", scope: "key", availablePico: keyAvailable }, rate: rate() };
+      }
+    }
+    this.reservations.set(req.requestId, {
+      requestId: req.requestId, keyId: req.limits.keyId, amountPico: req.reservePico, tokens: req.reserveTokens,
+      atMs: req.nowMs, expiresAtMs: req.nowMs + req.ttlMs,
+    });
+    w.requests.push(req.nowMs);
+    w.tokens.push({ atMs: req.nowMs, tokens: req.reserveTokens, requestId: req.requestId });
+    return { ok: true, rate: rate() };
+  }
+
+  /**
+   * The request reported back: its reservation is released and the real charge taken. Returns
+   * false for an unknown (already settled or expired) request, which is then not charged here:
+   * its charge reaches the books through its usage event, and the balance on the next load.
+   */
+  settle(requestId: string, chargePico: bigint, tokens: number): boolean {
+    if (chargePico < 0n) throw new RangeError(`a charge must not be negative, got ${chargePico}`);
+    const r = this.reservations.get(requestId);
+    if (!r) return false;
+    this.reservations.delete(requestId);
+    this.balancePico -= chargePico;
+    const w = this.keys.get(r.keyId);
+    if (w) {
+      w.spentPico += chargePico;
+      const entry = w.tokens.find((t) => t.requestId === requestId);
+      if (entry) entry.tokens = tokens;
+    }
+    return true;
+  }
+
+  /** Releases the reservations whose requests never reported back; returns them. */
+  expire(nowMs: number): Reservation[] {
+    const gone = [...this.reservations.values()].filter((r) => r.expiresAtMs <= nowMs);
+    for (const r of gone) this.reservations.delete(r.requestId);
+    return gone;
+  }
+
+  nextExpiryMs(): number | null {
+    let next: number | null = null;
+    for (const r of this.reservations.values()) if (next === null || r.expiresAtMs < next) next = r.expiresAtMs;
+    return next;
+  }
+
+  private reservedByKey(keyId: string): bigint {
+    let s = 0n;
+    for (const r of this.reservations.values()) if (r.keyId === keyId) s += r.amountPico;
+    return s;
+  }
+
+  private window(keyId: string, nowMs: number): KeyWindow {
+    let w = this.keys.get(keyId);
+    if (!w) { w = { requests: [], tokens: [], spentPico: 0n, spentLoaded: false }; this.keys.set(keyId, w); }
+    const since = nowMs - WINDOW_MS;
+    while (w.requests.length > 0 && w.requests[0]! <= since) w.requests.shift();
+    while (w.tokens.length > 0 && w.tokens[0]!.atMs <= since) w.tokens.shift();
+    return w;
+  }
+}
+
+const windowTokens = (w: KeyWindow) => w.tokens.reduce((s, t) => s + t.tokens, 0);
+
+/** When enough of the window's tokens will have aged out for this request to fit. */
+function tokenRetryAfter(w: KeyWindow, tpm: number, need: number, nowMs: number): number {
+  if (need > tpm) return WINDOW_MS; // never fits; say a window, the error message says why
+  let total = windowTokens(w);
+  for (const t of w.tokens) {
+    total -= t.tokens;
+    if (total + need <= tpm) return Math.max(1, t.atMs + WINDOW_MS - nowMs);
+  }
+  return WINDOW_MS;
+}
+
+function rateInfo(l: KeyLimits, w: KeyWindow, nowMs: number): RateInfo {
+  const used = windowTokens(w);
+  return {
+    limitRequests: l.rpm,
+    remainingRequests: l.rpm === null ? null : Math.max(0, l.rpm - w.requests.length),
+    resetRequestsMs: l.rpm === null ? null : w.requests.length === 0 ? 0 : Math.max(0, w.requests[0]! + WINDOW_MS - nowMs),
+    limitTokens: l.tpm,
+    remainingTokens: l.tpm === null ? null : Math.max(0, l.tpm - used),
+    resetTokensMs: l.tpm === null ? null : w.tokens.length === 0 ? 0 : Math.max(0, w.tokens[0]!.atMs + WINDOW_MS - nowMs),
+  };
+}
+
+/** OpenAI's duration format for x-ratelimit-reset-*: "1s", "6m0s", "20ms". */
+export function formatResetDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.max(0, Math.round(ms))}ms`;
+  const s = Math.ceil(ms / 1_000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
+}
+
+/** The x-ratelimit-* headers for a key's limits (none for a limit the key does not have). */
+export function rateLimitHeaders(r: RateInfo): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (r.limitRequests !== null) {
+    h["x-ratelimit-limit-requests"] = String(r.limitRequests);
+    h["x-ratelimit-remaining-requests"] = String(r.remainingRequests);
+    h["x-ratelimit-reset-requests"] = formatResetDuration(r.resetRequestsMs ?? 0);
+  }
+  if (r.limitTokens !== null) {
+    h["x-ratelimit-limit-tokens"] = String(r.limitTokens);
+    h["x-ratelimit-remaining-tokens"] = String(r.remainingTokens);
+    h["x-ratelimit-reset-tokens"] = formatResetDuration(r.resetTokensMs ?? 0);
+  }
+  return h;
+}

@@ -1,0 +1,113 @@
+/**
+ * One Durable Object per customer account: the single place where its balance reservations,
+ * key budgets and key rate limits are decided, so concurrent requests on any isolate see one
+ * figure. The balance comes from the ledger in Postgres when the object loads; reservations are
+ * kept in the object's storage, so they survive an eviction, and an alarm releases the ones whose
+ * request never reported back (its isolate died).
+ */
+import { DurableObject } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
+import { AccountAdmission, type AdmitRequest, type Decision, type Reservation } from "../core/money/admission";
+import { customerAccount } from "../core/money/ledger";
+import { openDb } from "../adapters/postgres/neon";
+import type { Env } from "../env";
+
+export type GuardAdmit = Omit<AdmitRequest, "nowMs">;
+
+const RESERVATION_PREFIX = "r:";
+
+export class AccountGuard extends DurableObject<Env> {
+  private admission: AccountAdmission | null = null;
+  /** The budget period (UTC month) the loaded key spends belong to. */
+  private month = "";
+
+  async admit(accountId: string, req: GuardAdmit): Promise<Decision> {
+    const state = await this.load(accountId);
+    const month = new Date().toISOString().slice(0, 7);
+    if (month !== this.month) { state.forgetKeySpend(); this.month = month; }
+    if (req.limits.budgetPico !== null && !state.knowsKey(req.limits.keyId)) {
+      state.loadKey(req.limits.keyId, await this.query((db) => keySpendThisMonth(db, req.limits.keyId)));
+    }
+    // From here to the reservation nothing awaits: the decision and the reservation are one step.
+    const decision = state.admit({ ...req, nowMs: Date.now() });
+    if (decision.ok) {
+      const r = state.reservationsList().find((x) => x.requestId === req.requestId);
+      if (r) {
+        await this.ctx.storage.put(RESERVATION_PREFIX + r.requestId, r);
+        await this.scheduleAlarm(state);
+      }
+    }
+    return decision;
+  }
+
+  async settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): Promise<boolean> {
+    const state = await this.load(accountId);
+    const settled = state.settle(requestId, chargePico, tokens);
+    if (settled) await this.ctx.storage.delete(RESERVATION_PREFIX + requestId);
+    return settled;
+  }
+
+  async credit(accountId: string, amountPico: bigint): Promise<void> {
+    // Not loaded yet: the grant is already in the books, and a load reads it.
+    if (this.admission) this.admission.credit(amountPico);
+    else await this.load(accountId);
+  }
+
+  /** Available, balance and reserved, for admin views and tests. */
+  async snapshot(accountId: string): Promise<{ balancePico: bigint; reservedPico: bigint; availablePico: bigint }> {
+    const s = await this.load(accountId);
+    return { balancePico: s.balance, reservedPico: s.reservedPico, availablePico: s.available };
+  }
+
+  override async alarm(): Promise<void> {
+    const accountId = await this.ctx.storage.get<string>("account");
+    if (!accountId) return;
+    const state = await this.load(accountId);
+    const gone = state.expire(Date.now());
+    if (gone.length) await this.ctx.storage.delete(gone.map((r) => RESERVATION_PREFIX + r.requestId));
+    await this.scheduleAlarm(state);
+  }
+
+  private async load(accountId: string): Promise<AccountAdmission> {
+    if (this.admission) return this.admission;
+    await this.ctx.blockConcurrencyWhile(async () => {
+      if (this.admission) return;
+      const balance = await this.query((db) => bookedBalance(db, accountId));
+      const state = new AccountAdmission(balance);
+      const kept = await this.ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX });
+      for (const r of kept.values()) state.restore(r);
+      await this.ctx.storage.put("account", accountId);
+      this.admission = state;
+    });
+    return this.admission!;
+  }
+
+  private async scheduleAlarm(state: AccountAdmission): Promise<void> {
+    const next = state.nextExpiryMs();
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || next < current) await this.ctx.storage.setAlarm(next);
+  }
+
+  private async query<T>(fn: (db: ReturnType<typeof openDb>["db"]) => Promise<T>): Promise<T> {
+    const { db, end } = openDb(this.env.DATABASE_URL, this.env.WSPROXY);
+    try {
+      return await fn(db);
+    } finally {
+      await end().catch(() => undefined);
+    }
+  }
+}
+
+type Query = ReturnType<typeof openDb>["db"];
+
+async function bookedBalance(db: Query, accountId: string): Promise<bigint> {
+  const r = await db.execute<{ b: string }>(sql`select coalesce(sum(amount_pico), 0)::text as b from ledger_entries where account = ${customerAccount(accountId)}`);
+  return BigInt(r.rows[0]?.b ?? "0");
+}
+
+/** Key budgets run per calendar month (UTC). */
+async function keySpendThisMonth(db: Query, keyId: string): Promise<bigint> {
+  const r = await db.execute<{ s: string }>(sql`select coalesce(sum(cost_pico), 0)::text as s from usage_events where key_id = ${keyId} and created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`);
+  return BigInt(r.rows[0]?.s ?? "0");
+}
