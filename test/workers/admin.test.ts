@@ -97,7 +97,7 @@ describe("suspending a provider", () => {
 
     await adminJson("POST", "/providers/wk-a/suspend", { reason: "maintenance" });
     const routeCacheMs = Number(env.ROUTE_CACHE_MS);
-    await until("wk-b serves once wk-a is suspended", async () => (await servedBy()) === "wk-b", routeCacheMs + 1_000);
+    await until("wk-b serves once wk-a is suspended", async () => (await servedBy()) === "wk-b", routeCacheMs + 5_000); // each call waits for its usage row (a flush window)
     const a0 = await engineRequests(engine("wk-a"));
     for (let i = 0; i < 3; i++) expect(await servedBy()).toBe("wk-b");
     await new Promise((r) => setTimeout(r, routeCacheMs + 50)); // past a refresh: still suspended
@@ -107,7 +107,7 @@ describe("suspending a provider", () => {
     expect(listed.data.find((p) => p.id === "wk-a")).toMatchObject({ suspended: true, suspendedReason: "maintenance" });
 
     await adminJson("POST", "/providers/wk-a/resume");
-    await until("wk-a serves again once resumed", async () => (await servedBy()) === "wk-a", routeCacheMs + 1_000);
+    await until("wk-a serves again once resumed", async () => (await servedBy()) === "wk-a", routeCacheMs + 5_000);
   });
 });
 
