@@ -14,7 +14,7 @@
  * proxy share the gateway's core; 1: they share the engines' and the load generator's core instead).
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -43,8 +43,9 @@ const ENGINES: EngineSpec[] = [
   { id: "bench-stream", inputPrice: "0.10", outputPrice: "0.20", ttftMs: 0, tokensPerSecond: STREAM.tokensPerSecond, embeddings: false },
 ];
 
-type TargetName = "direct" | "bare proxy" | "gateway";
-const TARGETS: TargetName[] = ["direct", "bare proxy", "gateway"];
+type TargetName = "direct" | "bare proxy" | "gateway" | "gateway, admission off";
+const TARGETS: TargetName[] = ["direct", "bare proxy", "gateway", "gateway, admission off"];
+const isGateway = (t: TargetName) => t === "gateway" || t === "gateway, admission off";
 
 // ---- Child processes and teardown ----
 
@@ -78,6 +79,16 @@ async function buildBareProxy(dir: string): Promise<string> {
     cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", FORCE_COLOR: "0" }, maxBuffer: 16 * 1024 * 1024,
   });
   return path.join(dir, "out", "bare-proxy.js");
+}
+
+/** The same gateway bundle and bindings with ADMISSION=off: what admission (the Durable Object round trip) costs. */
+async function startGatewayWithoutAdmission(networkDir: string): Promise<ReadyChild<{ url: string }>> {
+  const bindings = JSON.parse(readFileSync(path.join(networkDir, "bindings.json"), "utf8")) as Record<string, string>;
+  const file = path.join(networkDir, "bindings-no-admission.json");
+  writeFileSync(file, JSON.stringify({ ...bindings, ADMISSION: "off" }), { mode: 0o600 });
+  return spawnTs("scripts/gateway.ts", [
+    "--script", path.join(networkDir, "build", "index.js"), "--port", String(await freePort()), "--bindings", file, "--cron-every-ms", "0",
+  ], { name: "gateway-no-admission", log, timeoutMs: 60_000 });
 }
 
 async function startBareProxy(dir: string, upstream: string, streamUpstream: string): Promise<ReadyChild<{ url: string }>> {
@@ -195,6 +206,8 @@ async function main(): Promise<string> {
 
   const bare = await startBareProxy(path.join(dir, "bare"), engine.url, streamEngine.url);
   cleanups.push(() => stopChild(bare.child));
+  const unguarded = await startGatewayWithoutAdmission(path.join(dir, "network"));
+  cleanups.push(() => stopChild(unguarded.child));
 
   // Who is who, and the CPU layout (taskset): the proxy under test on core 0, the engines and the load generator on core 1.
   const procs = allProcs();
@@ -212,7 +225,7 @@ async function main(): Promise<string> {
     // By default Postgres and its WebSocket proxy, which serve only the gateway, share its core, so
     // that the engine and the load generator do exactly the same work on core 1 whatever the target.
     const dbPids = pids.postmaster ? [pids.postmaster, ...descendants(pids.postmaster).map((p) => p.pid)] : [];
-    for (const pid of [pids.gatewayHost, ...pids.gatewayWorkerd, pids.bareHost, ...pids.bareWorkerd]) pin(pid, "0");
+    for (const pid of [pids.gatewayHost, ...pids.gatewayWorkerd, pids.bareHost, ...pids.bareWorkerd, unguarded.pid, ...workerdOf(unguarded.pid)]) pin(pid, "0");
     for (const pid of [pids.networkHost, ...dbPids]) pin(pid, DB_CORE);
     for (const pid of [...pids.engines, process.pid]) pin(pid, "1");
     pinning = DB_CORE === "0"
@@ -239,6 +252,7 @@ async function main(): Promise<string> {
     direct: { url: `${stream ? streamEngine.url : engine.url}/v1/chat/completions`, headers: json, body: body(stream) },
     "bare proxy": { url: `${bare.ready.url}${stream ? "/stream" : ""}/v1/chat/completions`, headers: json, body: body(stream) },
     gateway: { url: `${info.baseURL}/chat/completions`, headers: auth, body: body(stream) },
+    "gateway, admission off": { url: `${unguarded.ready.url}/v1/chat/completions`, headers: auth, body: body(stream) },
   });
 
   // Non-streaming.
@@ -248,7 +262,7 @@ async function main(): Promise<string> {
   const nonStream: NonStreamRow[] = [];
   for (const c of CONCURRENCIES) {
     for (const name of TARGETS) {
-      if (name === "gateway") await admin.probe();
+      if (isGateway(name)) await admin.probe();
       process.stderr.write(`bench: non-streaming, concurrency ${c}, ${name}…\n`);
       await cannon(plain[name], c, WARMUP_SEC);
       const before = await snapshot(pids, db);
@@ -272,7 +286,7 @@ async function main(): Promise<string> {
     };
   };
   for (const name of TARGETS) {
-    if (name === "gateway") await admin.probe();
+    if (isGateway(name)) await admin.probe();
     process.stderr.write(`bench: streaming, ${name}…\n`);
     await streams(streamed[name], STREAM.warmup, 1);
     streamRows.push(await measure(name, "sequential", STREAM.sequential, 1));
@@ -352,6 +366,7 @@ function report(r: { info: DevInfo; pinning: string; cores: number; nonStream: N
   out.push("");
 
   const g1 = cell(1, "gateway").result.latencyMs.p50 - cell(1, "direct").result.latencyMs.p50;
+  const admission32 = cell(32, "gateway").result.latencyMs.p50 - cell(32, "gateway, admission off").result.latencyMs.p50;
   const rps32 = cell(32, "gateway").result.rps;
   const ttft = modes.map((m) => ({ m, added: srow("gateway", m).ttftMs.p50 - srow("direct", m).ttftMs.p50 }));
   const met = (ok: boolean) => (ok ? "yes" : "**no**");
@@ -365,6 +380,7 @@ function report(r: { info: DevInfo; pinning: string; cores: number; nonStream: N
     ["added p50 at concurrency 1", "≤ 1 ms", `${signed(g1)} ms`, met(g1 <= 1)],
     ["throughput at concurrency 32", "≥ 3,000 req/s", `${int(rps32)} req/s`, met(rps32 >= 3000)],
     ...ttft.map(({ m, added }) => [`added TTFT p50 (${m})`, "≤ 2 ms", `${signed(added)} ms`, met(added <= 2)]),
+    ["admission's added p50 at concurrency 32 (gateway vs gateway with ADMISSION=off)", "≤ 1 ms", `${signed(admission32)} ms`, met(admission32 <= 1)],
   ]));
   out.push("");
   out.push(`Start-up and measurements: ${fmt(r.runtimeSec, 1)} s. JSON: artifacts/bench.json`);

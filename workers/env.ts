@@ -29,6 +29,7 @@ const ConfigSchema = z.object({
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
   ALLOW_PRIVATE_PROVIDER_URLS: z.enum(["true", "false"]).default("false"),
   PROTOCOL_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
+  ADMISSION: z.enum(["enforce", "off"]).default("enforce"),
 });
 
 export interface Config {
@@ -52,6 +53,8 @@ export interface Config {
   allowPrivateProviderUrls: boolean;
   /** The protocol's fee, in basis points of each request's cost. */
   protocolFeeBps: number;
+  /** "off": no reservations, budgets or rate limits (benchmarks, trusted private deployments only). */
+  admission: "enforce" | "off";
 }
 
 let memo: { env: Env; cfg: Config } | undefined;
@@ -83,6 +86,7 @@ export function readConfig(env: Env): Config {
     chainId: e.CHAIN_ID,
     allowPrivateProviderUrls: e.ALLOW_PRIVATE_PROVIDER_URLS === "true",
     protocolFeeBps: e.PROTOCOL_FEE_BPS,
+    admission: e.ADMISSION,
   };
   memo = { env, cfg };
   return cfg;

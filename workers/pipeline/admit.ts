@@ -24,6 +24,7 @@ export interface Admitted {
 export async function admit(deps: Deps, req: {
   requestId: string; key: KeyRecord; models: readonly string[]; endpoint: Endpoint; promptTokens: number; maxOutputTokens: number | null;
 }): Promise<Admitted> {
+  if (deps.cfg.admission === "off") return { headers: {}, settle: () => undefined };
   const offers = (await deps.routes.table()).offers.filter((o) => req.models.includes(o.model) && o.endpoints.includes(req.endpoint));
   // Nobody serves these models: the request fails before it can cost anything, so nothing to reserve.
   if (offers.length === 0) return { headers: {}, settle: () => undefined };
