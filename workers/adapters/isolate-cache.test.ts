@@ -60,6 +60,30 @@ describe("SwrValue", () => {
 });
 
 describe("SwrMap", () => {
+  it("a cold start under load is one load: concurrent requests wait for it instead of loading too", async () => {
+    const v = new SwrValue<number>(1_000, 10_000);
+    const first = deferred<number>();
+    let loads = 0;
+    const load = () => { loads++; return loads === 1 ? first.promise : Promise.resolve(99); };
+    const gets = Array.from({ length: 20 }, () => v.get(0, load, () => undefined));
+    setTimeout(() => first.resolve(7), 20);
+    expect(await Promise.all(gets)).toEqual(Array(20).fill(7));
+    expect(loads).toBe(1);
+  });
+
+  it("a waiting request loads by itself when the other load fails", async () => {
+    const v = new SwrValue<number>(1_000, 10_000);
+    const failing = deferred<number>();
+    let loads = 0;
+    const load = () => { loads++; return loads === 1 ? failing.promise : Promise.resolve(5); };
+    const a = v.get(0, load, () => undefined);
+    const b = v.get(0, load, () => undefined);
+    setTimeout(() => failing.reject(new Error("db down")), 10);
+    await expect(a).rejects.toThrow("db down");
+    expect(await b).toBe(5);
+    expect(loads).toBe(2);
+  });
+
   it("caches per key, bounded", async () => {
     const m = new SwrMap<string>(1_000, 10_000, 2);
     let loads = 0;

@@ -3,6 +3,10 @@
  * `SwrValue` serves a stale value while one background refresh runs, so the hot path
  * waits for Postgres only when it has never loaded (or the value is far too old).
  */
+/** How long a request waits for another request's load of the same value before loading itself. */
+const COALESCE_WAIT_MS = 3_000;
+const COALESCE_POLL_MS = 5;
+
 export class SwrValue<V> {
   private value: V | undefined;
   private loadedAtMs = 0;
@@ -12,6 +16,8 @@ export class SwrValue<V> {
   private generation = 0;
   private refreshingGeneration = -1;
   private valueGeneration = 0;
+  /** Completed loads, so a waiting request can tell a new value from the one it found too old. */
+  private loads = 0;
 
   constructor(private readonly freshMs: number, private readonly maxStaleMs: number) {}
 
@@ -28,6 +34,15 @@ export class SwrValue<V> {
       return this.value;
     }
     // Never await another request's promise: workerd ties I/O to the request that started it.
+    // But a cold start under load must not become one database session per request: while another
+    // request's load is running, look for its result from here (timers are ours), then load alone.
+    if (this.refreshing && this.refreshingGeneration === this.generation) {
+      const loadsBefore = this.loads;
+      for (let waited = 0; waited < COALESCE_WAIT_MS && this.isLoading() && this.loads === loadsBefore; waited += COALESCE_POLL_MS) {
+        await new Promise((r) => setTimeout(r, COALESCE_POLL_MS));
+      }
+      if (this.loads !== loadsBefore && this.value !== undefined && !this.stale) return this.value;
+    }
     return this.refresh(load, nowMs);
   }
 
@@ -35,6 +50,11 @@ export class SwrValue<V> {
   invalidate(): void {
     this.stale = true;
     this.generation++;
+  }
+
+  /** Read through a method: the field changes while a waiting request sleeps. */
+  private isLoading(): boolean {
+    return this.refreshing !== undefined;
   }
 
   private refresh(load: () => Promise<V>, nowMs: number): Promise<V> {
@@ -45,6 +65,7 @@ export class SwrValue<V> {
           this.value = v;
           this.valueGeneration = generation;
           this.loadedAtMs = nowMs;
+          this.loads++;
           if (generation === this.generation) this.stale = false;
         }
         return v;
