@@ -115,10 +115,13 @@ function adminOf(info: DevInfo) {
     const failed = (r.data ?? []).filter((x) => !x.ok);
     if (failed.length) throw new Error(`probe failed: ${failed.map((f) => `${f.providerId}: ${f.error}`).join("; ")}`);
   };
-  /** Suspends every other engine, probes, and waits until the gateway routes to `id`. */
-  const serveOnly = async (id: string, check: Target) => {
+  /** Suspends every other engine, probes, and waits until each gateway (own route cache) routes to `id`. */
+  const serveOnly = async (id: string, ...checks: Target[]) => {
     for (const p of info.providers) await call(`/admin/v1/providers/${p.id}/${p.id === id ? "resume" : "suspend"}`);
     await probe();
+    for (const check of checks) await routesTo(id, check);
+  };
+  const routesTo = async (id: string, check: Target) => {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const res = await fetch(check.url, { method: "POST", headers: check.headers, body: check.body });
@@ -129,7 +132,7 @@ function adminOf(info: DevInfo) {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  return { probe, serveOnly };
+  return { probe, serveOnly, routesTo };
 }
 
 // ---- Measurements ----
@@ -257,12 +260,12 @@ async function main(): Promise<string> {
 
   // Non-streaming.
   const plain = targets(false);
-  await admin.serveOnly("bench", plain.gateway);
+  await admin.serveOnly("bench", plain.gateway, plain["gateway, admission off"]);
   for (const name of TARGETS) await sanity(name, plain[name], false);
   const nonStream: NonStreamRow[] = [];
   for (const c of CONCURRENCIES) {
     for (const name of TARGETS) {
-      if (isGateway(name)) await admin.probe();
+      if (isGateway(name)) { await admin.probe(); await admin.routesTo("bench", plain[name]); }
       process.stderr.write(`bench: non-streaming, concurrency ${c}, ${name}…\n`);
       await cannon(plain[name], c, WARMUP_SEC);
       const before = await snapshot(pids, db);
@@ -273,7 +276,7 @@ async function main(): Promise<string> {
 
   // Streaming.
   const streamed = targets(true);
-  await admin.serveOnly("bench-stream", streamed.gateway);
+  await admin.serveOnly("bench-stream", streamed.gateway, streamed["gateway, admission off"]);
   for (const name of TARGETS) await sanity(name, streamed[name], true);
   const streamRows: StreamRow[] = [];
   const measure = async (target: TargetName, mode: string, count: number, concurrency: number): Promise<StreamRow> => {
@@ -286,7 +289,7 @@ async function main(): Promise<string> {
     };
   };
   for (const name of TARGETS) {
-    if (isGateway(name)) await admin.probe();
+    if (isGateway(name)) { await admin.probe(); await admin.routesTo("bench-stream", streamed[name]); }
     process.stderr.write(`bench: streaming, ${name}…\n`);
     await streams(streamed[name], STREAM.warmup, 1);
     streamRows.push(await measure(name, "sequential", STREAM.sequential, 1));

@@ -18,6 +18,7 @@ const RESERVATION_PREFIX = "r:";
 
 export class AccountGuard extends DurableObject<Env> {
   private admission: AccountAdmission | null = null;
+  private alarmAtMs: number | null = null;
   /** The budget period (UTC month) the loaded key spends belong to. */
   private month = "";
 
@@ -33,8 +34,11 @@ export class AccountGuard extends DurableObject<Env> {
     if (decision.ok) {
       const r = state.reservationsList().find((x) => x.requestId === req.requestId);
       if (r) {
-        await this.ctx.storage.put(RESERVATION_PREFIX + r.requestId, r);
-        await this.scheduleAlarm(state);
+        // Unconfirmed: the answer does not wait for the disk. A crash before the write lands loses
+        // a reservation (the request is still metered through its usage event); waiting would put
+        // a durable write on every request's critical path.
+        void this.ctx.storage.put(RESERVATION_PREFIX + r.requestId, r, { allowUnconfirmed: true });
+        this.scheduleAlarm(r.expiresAtMs);
       }
     }
     return decision;
@@ -43,7 +47,7 @@ export class AccountGuard extends DurableObject<Env> {
   async settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): Promise<boolean> {
     const state = await this.load(accountId);
     const settled = state.settle(requestId, chargePico, tokens);
-    if (settled) await this.ctx.storage.delete(RESERVATION_PREFIX + requestId);
+    if (settled) void this.ctx.storage.delete(RESERVATION_PREFIX + requestId, { allowUnconfirmed: true });
     return settled;
   }
 
@@ -65,7 +69,9 @@ export class AccountGuard extends DurableObject<Env> {
     const state = await this.load(accountId);
     const gone = state.expire(Date.now());
     if (gone.length) await this.ctx.storage.delete(gone.map((r) => RESERVATION_PREFIX + r.requestId));
-    await this.scheduleAlarm(state);
+    this.alarmAtMs = null;
+    const next = state.nextExpiryMs();
+    if (next !== null) this.scheduleAlarm(next);
   }
 
   private async load(accountId: string): Promise<AccountAdmission> {
@@ -76,17 +82,18 @@ export class AccountGuard extends DurableObject<Env> {
       const state = new AccountAdmission(balance);
       const kept = await this.ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX });
       for (const r of kept.values()) state.restore(r);
+      this.alarmAtMs = await this.ctx.storage.getAlarm();
       await this.ctx.storage.put("account", accountId);
       this.admission = state;
     });
     return this.admission!;
   }
 
-  private async scheduleAlarm(state: AccountAdmission): Promise<void> {
-    const next = state.nextExpiryMs();
-    if (next === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || next < current) await this.ctx.storage.setAlarm(next);
+  /** The alarm fires at the earliest expiry; known in memory, so admission does not read storage for it. */
+  private scheduleAlarm(atMs: number): void {
+    if (this.alarmAtMs !== null && this.alarmAtMs <= atMs) return;
+    this.alarmAtMs = atMs;
+    void this.ctx.storage.setAlarm(atMs, { allowUnconfirmed: true });
   }
 
   private async query<T>(fn: (db: ReturnType<typeof openDb>["db"]) => Promise<T>): Promise<T> {
