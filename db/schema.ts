@@ -147,6 +147,22 @@ export const ledgerEntries = pgTable("ledger_entries", {
   index().on(t.account, t.createdAt),
 ]);
 
+/**
+ * Admissions, as the account's Durable Object granted them (written in batches, off the request
+ * path): who a request id belongs to and the most it may cost. A provider's receipt for a request
+ * that never reported back (its isolate died) is billed from here, up to the reserved amount.
+ */
+export const reservations = pgTable("reservations", {
+  requestId: text().primaryKey(),
+  accountId: uuid().notNull().references(() => accounts.id),
+  keyId: uuid().notNull().references(() => apiKeys.id),
+  endpoint: text({ enum: ["chat", "completions", "embeddings"] }).notNull(),
+  amountPico: bigint({ mode: "bigint" }).notNull(),
+  createdAt: timestamp({ withTimezone: true }).notNull(),
+  expiresAt: timestamp({ withTimezone: true }).notNull(),
+  settledAt: timestamp({ withTimezone: true }),
+}, (t) => [index().on(t.accountId, t.createdAt)]);
+
 /** Credits granted by an operator (until deposits arrive on chain): what a grant entry traces to. */
 export const creditGrants = pgTable("credit_grants", {
   id: uuid().primaryKey().defaultRandom(),

@@ -19,6 +19,7 @@ export interface RegistryStore {
   storeReceipts(rows: NewReceipt[]): Promise<string[]>;
   usageFor(requestIds: string[]): Promise<Map<string, { providerId: string | null; promptTokens: number; completionTokens: number }>>;
   storedReceipts(requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>>;
+  reservationsFor(requestIds: string[]): Promise<Awaited<ReturnType<typeof reservationsFor>>>;
   receiptFor(requestId: string): Promise<ReceiptRow | null>;
 }
 
@@ -76,7 +77,7 @@ import { findKeyByHash } from "./adapters/postgres/keys";
 import { loadRouteTable } from "./adapters/postgres/route-table";
 import { findUsage } from "./adapters/postgres/usage";
 import { adminStore } from "./adapters/postgres/admin";
-import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, storedReceipts, storeReceipts, usageFor } from "./adapters/postgres/registry";
+import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, reservationsFor, storedReceipts, storeReceipts, usageFor } from "./adapters/postgres/registry";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
 import { publicKeyOf } from "./core/protocol/public-key";
 import type { Db } from "../db/client";
@@ -159,6 +160,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       storeReceipts: (rows) => withDb((db) => storeReceipts(db, rows)),
       usageFor: (ids) => withDb((db) => usageFor(db, ids)),
       storedReceipts: (ids) => withDb((db) => storedReceipts(db, ids)),
+      reservationsFor: (ids) => withDb((db) => reservationsFor(db, ids)),
       receiptFor: (id) => withDb((db) => receiptFor(db, id)),
     },
   };

@@ -4,7 +4,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { beforeEach, describe, expect, inject, it } from "vitest";
 import { importGatewaySigningKey, signGatewayRequest } from "../../workers/core/protocol/gateway-auth";
 import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
-import { decodeSignedReceipt, encodeSignedReceipt } from "../../workers/core/protocol/receipt";
+import { decodeSignedReceipt, encodeSignedReceipt, receiptDomain, signReceipt } from "../../workers/core/protocol/receipt";
 import { admin, byId, engineRequests, resetNetwork, sdk } from "../helpers/network-client";
 
 const dev = inject("dev");
@@ -133,13 +133,18 @@ describe("receipts", () => {
       expect(ack.status).toBe(200);
       return ack.json();
     };
-    const refused = { accepted: [], rejected: [{ request_id: signed.receipt.requestId, reason: "signature" }] };
-    expect(await post([tampered])).toEqual(refused);
-    // Once the genuine receipt is stored, a copy is acknowledged without a second check, but the
-    // tampered one (same signature, other content) is still refused.
-    const genuine = encodeSignedReceipt(signed.receipt, signed.signature);
-    expect(await post([genuine])).toEqual({ accepted: [signed.receipt.requestId], rejected: [] });
-    expect(await post([genuine])).toEqual({ accepted: [signed.receipt.requestId], rejected: [] });
-    expect(await post([tampered])).toEqual(refused);
+    expect(await post([tampered])).toEqual({ accepted: [], rejected: [{ request_id: signed.receipt.requestId, reason: "signature" }] });
+    // Genuine, but for a request the gateway has no record of yet: the provider keeps it for later.
+    expect(await post([encodeSignedReceipt(signed.receipt, signed.signature)])).toEqual({ accepted: [], rejected: [] });
+
+    // An old one is stored as an orphan; a copy is acknowledged without a second check, but a
+    // tampered copy (same signature, other content) is still refused.
+    const old = { ...signed.receipt, requestId: `gen-old-${Date.now()}`, timestamp: BigInt(Date.now() - 11 * 60_000) };
+    const oldSignature = await signReceipt(account, receiptDomain(31337), old);
+    const genuineOld = encodeSignedReceipt(old, oldSignature);
+    expect(await post([genuineOld])).toEqual({ accepted: [old.requestId], rejected: [] });
+    expect(await post([genuineOld])).toEqual({ accepted: [old.requestId], rejected: [] });
+    const tamperedOld = encodeSignedReceipt({ ...old, completionTokens: old.completionTokens + 1 }, oldSignature);
+    expect(await post([tamperedOld])).toEqual({ accepted: [], rejected: [{ request_id: old.requestId, reason: "signature" }] });
   });
 });

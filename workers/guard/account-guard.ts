@@ -6,19 +6,27 @@
  * request never reported back (its isolate died).
  */
 import { DurableObject } from "cloudflare:workers";
-import { sql } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import { AccountAdmission, type AdmitRequest, type Decision, type Reservation } from "../core/money/admission";
 import { customerAccount } from "../core/money/ledger";
 import { openDb } from "../adapters/postgres/neon";
 import type { Env } from "../env";
+import type { Endpoint } from "../core/routing/types";
+import { reservations } from "../../db/schema";
 
-export type GuardAdmit = Omit<AdmitRequest, "nowMs">;
+export type GuardAdmit = Omit<AdmitRequest, "nowMs"> & { endpoint: Endpoint };
+
+/** Reservations reach Postgres in batches, at most this long after they were made. */
+const PERSIST_AFTER_MS = 1_000;
 
 const RESERVATION_PREFIX = "r:";
 
 export class AccountGuard extends DurableObject<Env> {
   private admission: AccountAdmission | null = null;
   private alarmAtMs: number | null = null;
+  private unwritten: (typeof reservations.$inferInsert)[] = [];
+  private settledUnwritten: string[] = [];
+  private persistScheduled = false;
   /** The budget period (UTC month) the loaded key spends belong to. */
   private month = "";
 
@@ -39,6 +47,11 @@ export class AccountGuard extends DurableObject<Env> {
         // a durable write on every request's critical path.
         void this.ctx.storage.put(RESERVATION_PREFIX + r.requestId, r, { allowUnconfirmed: true });
         this.scheduleAlarm(r.expiresAtMs);
+        this.unwritten.push({
+          requestId: r.requestId, accountId, keyId: r.keyId, endpoint: req.endpoint, amountPico: r.amountPico,
+          createdAt: new Date(r.atMs), expiresAt: new Date(r.expiresAtMs),
+        });
+        this.schedulePersist();
       }
     }
     return decision;
@@ -47,7 +60,11 @@ export class AccountGuard extends DurableObject<Env> {
   async settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): Promise<boolean> {
     const state = await this.load(accountId);
     const settled = state.settle(requestId, chargePico, tokens);
-    if (settled) void this.ctx.storage.delete(RESERVATION_PREFIX + requestId, { allowUnconfirmed: true });
+    if (settled) {
+      void this.ctx.storage.delete(RESERVATION_PREFIX + requestId, { allowUnconfirmed: true });
+      this.settledUnwritten.push(requestId);
+      this.schedulePersist();
+    }
     return settled;
   }
 
@@ -87,6 +104,31 @@ export class AccountGuard extends DurableObject<Env> {
       this.admission = state;
     });
     return this.admission!;
+  }
+
+  /** Writes reservations (and their settlement) to Postgres in one batch per interval. */
+  private schedulePersist(): void {
+    if (this.persistScheduled) return;
+    this.persistScheduled = true;
+    setTimeout(() => { this.persistScheduled = false; void this.persist(); }, PERSIST_AFTER_MS);
+  }
+
+  private async persist(): Promise<void> {
+    const rows = this.unwritten.splice(0);
+    const settled = this.settledUnwritten.splice(0);
+    if (rows.length + settled.length === 0) return;
+    try {
+      await this.query(async (db) => {
+        if (rows.length) await db.insert(reservations).values(rows).onConflictDoNothing();
+        if (settled.length) await db.update(reservations).set({ settledAt: new Date() }).where(inArray(reservations.requestId, settled));
+      });
+    } catch (err) {
+      // Kept for the next batch; the reservations themselves are safe in this object's storage.
+      this.unwritten.unshift(...rows);
+      this.settledUnwritten.unshift(...settled);
+      console.error(`reservations not persisted (${rows.length} + ${settled.length} settled): ${err instanceof Error ? err.message : String(err)}`);
+      this.schedulePersist();
+    }
   }
 
   /** The alarm fires at the earliest expiry; known in memory, so admission does not read storage for it. */

@@ -34,7 +34,7 @@ export async function admit(deps: Deps, req: {
   const { key } = req;
   const decision = await deps.guard.admit(key.accountId, {
     requestId: req.requestId, limits: { keyId: key.id, rpm: key.rpm, tpm: key.tpm, budgetPico: key.budgetPico },
-    reservePico, reserveTokens: req.promptTokens + maxOut, ttlMs: RESERVATION_TTL_MS,
+    reservePico, reserveTokens: req.promptTokens + maxOut, ttlMs: RESERVATION_TTL_MS, endpoint: req.endpoint,
   });
   const headers = rateLimitHeaders(decision.rate);
   if (!decision.ok) throw withHeaders(refusal(decision.denial, decision.rate), headers);

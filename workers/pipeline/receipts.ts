@@ -7,6 +7,8 @@ import { checkReceipt, type GatewayView } from "../core/metering/receipt-check";
 import { decodeSignedReceipt, receiptDigest, receiptDomain, verifyReceipt, type Receipt } from "../core/protocol/receipt";
 import type { NewReceipt } from "../adapters/postgres/registry";
 import type { Deps } from "../deps";
+import { costPico } from "../core/money/pricing";
+import { feeSplit } from "../core/money/ledger";
 import { PROBE_PREFIX } from "../jobs/probe";
 
 export type InlineVerdict = { status: "verified" | "unverified"; row: NewReceipt | null; reasons: string[] };
@@ -61,16 +63,60 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
     valid.push(d);
   }
   const usage = await deps.registry.usageFor(valid.map((v) => v.receipt.requestId));
-  const rows = valid.map(({ receipt, signature }) => {
+  const unmetered = valid.filter((v) => !usage.has(v.receipt.requestId)).map((v) => v.receipt.requestId);
+  const reserved = unmetered.length ? await deps.registry.reservationsFor(unmetered) : new Map<string, never>();
+  const rows: NewReceipt[] = [];
+  for (const { receipt, signature } of valid) {
     const u = usage.get(receipt.requestId);
-    // The gateway billed what it delivered; the provider may have generated more before a cancel.
-    const status = !u ? "orphan"
-      : u.providerId === provider.id && receipt.promptTokens === u.promptTokens && receipt.completionTokens >= u.completionTokens ? "verified"
-      : "mismatch";
-    return toRow(deps, provider.id, receipt, signature, "outbox", status);
-  });
+    if (u) {
+      // The gateway billed what it delivered; the provider may have generated more before a cancel.
+      const status = u.providerId === provider.id && receipt.promptTokens === u.promptTokens && receipt.completionTokens >= u.completionTokens ? "verified" : "mismatch";
+      rows.push(toRow(deps, provider.id, receipt, signature, "outbox", status));
+      continue;
+    }
+    const r = reserved.get(receipt.requestId);
+    if (r && !r.settled && deps.now() - r.createdAtMs >= RECONCILE_AFTER_MS) {
+      // Admitted, never reported back: its isolate died mid-request. The signed receipt bills it.
+      if (await billFromReceipt(deps, provider.id, receipt, r)) {
+        rows.push(toRow(deps, provider.id, receipt, signature, "outbox", "verified"));
+        continue;
+      }
+    }
+    // No usage event yet: while the request may still be metered, the receipt stays with the
+    // provider (neither accepted nor refused) and comes back in a later batch.
+    if (deps.now() - Number(receipt.timestamp) >= ORPHAN_AFTER_MS) rows.push(toRow(deps, provider.id, receipt, signature, "outbox", "orphan"));
+  }
   ack.accepted.push(...(await deps.registry.storeReceipts(rows)));
   return ack;
+}
+
+/** A request that was admitted but never metered is billed from its receipt after this long. */
+export const RECONCILE_AFTER_MS = 60_000;
+/** A receipt for a request the gateway has no record of is kept as an orphan after this long. */
+export const ORPHAN_AFTER_MS = 10 * 60_000;
+
+/**
+ * The usage event a receipt implies: the provider's signed counts at the provider's registered
+ * price for the model (never the receipt's own), capped by the request's reservation, marked partial.
+ */
+async function billFromReceipt(
+  deps: Deps, providerId: string, r: Receipt,
+  reservation: { accountId: string; keyId: string; endpoint: "chat" | "completions" | "embeddings"; amountPico: bigint },
+): Promise<boolean> {
+  const offer = (await deps.routes.table()).offers.find((o) => o.providerId === providerId && o.model === r.model);
+  if (!offer) return false;
+  const full = costPico({ promptTokens: r.promptTokens, completionTokens: r.completionTokens }, offer);
+  const charged = full < reservation.amountPico ? full : reservation.amountPico;
+  deps.usage.record({
+    requestId: r.requestId, keyId: reservation.keyId, accountId: reservation.accountId, providerId, model: r.model,
+    endpoint: reservation.endpoint, stream: false, promptTokens: r.promptTokens, completionTokens: r.completionTokens,
+    costPico: charged, feePico: feeSplit(charged, deps.cfg.protocolFeeBps).feePico, status: "partial",
+    errorCode: "billed_from_receipt", receiptStatus: "verified", ttftMs: null, durationMs: 0, edge: deps.cfg.edgeFallback,
+    attempts: 1, createdAtMs: Number(r.timestamp),
+  }, []);
+  // Releases the reservation if the account's guard still holds it (the alarm may have already).
+  deps.background(deps.guard.settle(reservation.accountId, r.requestId, charged, r.promptTokens + r.completionTokens).catch(() => undefined));
+  return true;
 }
 
 function toRow(deps: Deps, providerId: string, r: Receipt, signature: `0x${string}`, source: "inline" | "outbox", status: NewReceipt["status"]): NewReceipt {

@@ -1,7 +1,7 @@
 /** The provider side of the registry: self-registration, heartbeats and receipts. */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
-import { providerModels, providers, receipts, usageEvents } from "../../../db/schema";
+import { providerModels, providers, receipts, usageEvents, reservations } from "../../../db/schema";
 
 export interface Registration {
   id: string;
@@ -91,6 +91,17 @@ export async function usageFor(db: Db, requestIds: string[]) {
   const rows = await db.select({ requestId: usageEvents.requestId, providerId: usageEvents.providerId, promptTokens: usageEvents.promptTokens, completionTokens: usageEvents.completionTokens })
     .from(usageEvents).where(inArray(usageEvents.requestId, requestIds));
   for (const r of rows) out.set(r.requestId, r);
+  return out;
+}
+
+/** Reservations of these requests (who they belong to, the most they may cost, whether they reported back). */
+export async function reservationsFor(db: Db, requestIds: string[]) {
+  const out = new Map<string, { accountId: string; keyId: string; endpoint: "chat" | "completions" | "embeddings"; amountPico: bigint; createdAtMs: number; settled: boolean }>();
+  if (requestIds.length === 0) return out;
+  const rows = await db.select().from(reservations).where(inArray(reservations.requestId, requestIds));
+  for (const r of rows) {
+    out.set(r.requestId, { accountId: r.accountId, keyId: r.keyId, endpoint: r.endpoint, amountPico: r.amountPico, createdAtMs: r.createdAt.getTime(), settled: r.settledAt !== null });
+  }
   return out;
 }
 

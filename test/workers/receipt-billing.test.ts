@@ -1,0 +1,95 @@
+/**
+ * A request admitted but never metered (its isolate died mid-stream) is billed from the provider's
+ * signed receipt when the provider's outbox posts it: at the registered price, capped by the
+ * reservation, in the books, and the reservation released.
+ */
+import { SELF } from "cloudflare:test";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
+import { encodeSignedReceipt, receiptDomain, signReceipt, type Receipt } from "../../workers/core/protocol/receipt";
+import { BASE, engine, env, newKey, sql } from "./support/gateway";
+
+const MODEL = "receipt-test/model"; // its own model: nothing else routes to this provider
+const wallet = privateKeyToAccount(generatePrivateKey());
+const CHAIN = Number(env.CHAIN_ID ?? 31337);
+const IN = 200_000n, OUT = 400_000n; // 0.20 / 0.40 USDC per M tokens = pico per token
+let k: Awaited<ReturnType<typeof newKey>>;
+
+const post = async (path: string, payload: Record<string, unknown>, kind: "register" | "receipts") => {
+  const signature = await signProviderMessage(wallet, CHAIN, kind, payload as never);
+  return fetchWorker(path, { payload, signature });
+};
+const fetchWorker = (path: string, body: unknown) => SELF.fetch(`${BASE}${path}`, { method: "POST", body: JSON.stringify(body) });
+
+beforeAll(async () => {
+  k = await newKey("Receipt billed");
+  const res = await post("/providers/v1/register", {
+    id: "wk-wallet", address: wallet.address, url: engine("wk-a").url, region: "local", gpu: null, max_concurrency: 4, timestamp: Date.now(),
+    models: [{ model: MODEL, endpoints: ["chat"], input_price: "0.20", output_price: "0.40", context_length: 4096 }],
+  }, "register");
+  expect([200, 201]).toContain(res.status);
+});
+
+async function admittedButLost(reservePico: bigint): Promise<string> {
+  const requestId = `gen-lost-${crypto.randomUUID()}`;
+  const guard = env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(k.accountId));
+  const d = await guard.admit(k.accountId, {
+    requestId, limits: { keyId: k.keyId, rpm: null, tpm: null, budgetPico: null }, reservePico, reserveTokens: 100, ttlMs: 600_000, endpoint: "chat",
+  });
+  expect(d.ok).toBe(true);
+  for (let i = 0; i < 60 && (await sql("select 1 from reservations where request_id = $1", [requestId])).length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Two minutes ago: long enough that its isolate is surely gone.
+  await sql("update reservations set created_at = now() - interval '2 minutes' where request_id = $1", [requestId]);
+  return requestId;
+}
+
+async function postReceipt(requestId: string, promptTokens: number, completionTokens: number) {
+  const receipt: Receipt = {
+    requestId, model: MODEL, promptTokens, completionTokens, inputPrice: IN, outputPrice: OUT, provider: wallet.address,
+    gateway: env.GATEWAY_ADDRESS as `0x${string}`, responseHash: `0x${"00".repeat(32)}`, timestamp: BigInt(Date.now()),
+  };
+  const encoded = encodeSignedReceipt(receipt, await signReceipt(wallet, receiptDomain(CHAIN), receipt));
+  const res = await post("/providers/v1/receipts", { address: wallet.address, timestamp: Date.now(), receipts: [encoded] }, "receipts");
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+async function usageRow(requestId: string) {
+  for (let i = 0; i < 60; i++) {
+    const [row] = await sql<Record<string, unknown>>("select status, error_code, provider_id, prompt_tokens, completion_tokens, cost_pico::text from usage_events where request_id = $1", [requestId]);
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no usage event for ${requestId}`);
+}
+
+describe("billing from a receipt", () => {
+  it("bills an admitted request that never reported back at the registered price, books it, releases the reservation", async () => {
+    const requestId = await admittedButLost(1_000_000_000n);
+    expect(await postReceipt(requestId, 10, 20)).toEqual({ accepted: [requestId], rejected: [] });
+    const cost = 10n * IN + 20n * OUT;
+    expect(await usageRow(requestId)).toMatchObject({
+      status: "partial", error_code: "billed_from_receipt", provider_id: "wk-wallet", prompt_tokens: 10, completion_tokens: 20, cost_pico: String(cost),
+    });
+    const postings = await sql<{ account: string; amount_pico: string }>("select account, amount_pico::text from ledger_entries where reference = $1 order by account", [requestId]);
+    expect(postings.find((p) => p.account === `customer:${k.accountId}`)?.amount_pico).toBe(String(-cost));
+    const guard = env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(k.accountId));
+    for (let i = 0; i < 30 && (await guard.snapshot(k.accountId)).reservedPico !== 0n; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await guard.snapshot(k.accountId)).reservedPico).toBe(0n);
+  });
+
+  it("never bills more than the reservation", async () => {
+    const requestId = await admittedButLost(1_000n);
+    expect(await postReceipt(requestId, 10, 20)).toEqual({ accepted: [requestId], rejected: [] });
+    expect(await usageRow(requestId)).toMatchObject({ cost_pico: "1000" });
+  });
+
+  it("keeps a receipt for a request that may still be metered (neither accepted nor refused)", async () => {
+    const requestId = `gen-young-${crypto.randomUUID()}`;
+    expect(await postReceipt(requestId, 1, 1)).toEqual({ accepted: [], rejected: [] });
+    expect(await sql("select 1 from usage_events where request_id = $1", [requestId])).toEqual([]);
+  });
+});
