@@ -105,7 +105,7 @@ describe("receipts", () => {
   it("streamed and non-streamed requests through the SDK produce verified receipts equal to the usage", async () => {
     const { data, response } = await client.chat.completions.create(ask).withResponse();
     const json = await generation(response.headers.get("x-request-id")!, (d) => d.receipt_status !== "none" && d.receipt !== null);
-    expect(json).toMatchObject({ receipt_status: "verified", receipt: { status: "verified", source: "inline", signer: simA.address!.toLowerCase(), prompt_tokens: data.usage!.prompt_tokens, completion_tokens: data.usage!.completion_tokens } });
+    expect(json).toMatchObject({ receipt_status: "verified", counts: "provider_signed", receipt: { status: "verified", source: "inline", signer: simA.address!.toLowerCase(), prompt_tokens: data.usage!.prompt_tokens, completion_tokens: data.usage!.completion_tokens } });
 
     const { data: stream, response: sres } = await client.chat.completions.create({ ...ask, stream: true, stream_options: { include_usage: true } }).withResponse();
     let usage: { prompt_tokens: number; completion_tokens: number } | undefined;

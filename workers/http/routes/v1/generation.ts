@@ -30,6 +30,9 @@ export const generationRoutes = new Hono<AppEnv>().get("/generation", async (c) 
       created_at: new Date(rec.createdAtMs).toISOString(),
       // Whether the counts above were signed by the provider and matched what the gateway saw.
       receipt_status: rec.receiptStatus,
+      // provider_signed: the billed counts are the ones in the provider's verified receipt;
+      // gateway_measured: counted by the gateway (usage reported in-band, or delivered chunks).
+      counts: rec.receiptStatus === "verified" ? "provider_signed" : "gateway_measured",
       receipt: receipt && {
         status: receipt.status, source: receipt.source, signer: receipt.signer, prompt_tokens: receipt.promptTokens,
         completion_tokens: receipt.completionTokens, response_hash: receipt.responseHash, digest: receipt.digest, signature: receipt.signature,
