@@ -25,6 +25,7 @@ import { receiptDomain, signReceipt, verifyReceipt, type Receipt } from "../work
 import { cannon, type CannonResult, type Target } from "./lib/load";
 import { cpuMs, descendants, hasTaskset, pin } from "./lib/procfs";
 import { fmt, int, signed, table } from "./lib/table";
+import { cleanups, log, runBench } from "./lib/harness";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(ROOT);
@@ -39,18 +40,6 @@ const SIGNED_POOL = 40_000;
 type TargetName = "direct" | "agent" | "gateway + agent";
 const TARGETS: TargetName[] = ["direct", "agent", "gateway + agent"];
 
-const logTail: string[] = [];
-const log = (line: string) => {
-  logTail.push(line);
-  logTail.splice(0, Math.max(0, logTail.length - 200));
-  if (/error|fail|exception|uncaught/i.test(line)) process.stderr.write(`${line}\n`);
-};
-const cleanups: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-const cleanup = () => (cleaning ??= (async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined); })());
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => { process.stderr.write(`\n${sig}: tearing the bench network down…\n`); void cleanup().then(() => process.exit(130)); });
-}
 
 interface Row { concurrency: number; target: TargetName; result: CannonResult; agentCpuUs: number }
 
@@ -182,15 +171,4 @@ function report(rows: Row[], receipts: { signedPerSec: number; verifiedPerSec: n
   return out.join("\n");
 }
 
-const began = performance.now();
-try {
-  const text = await main();
-  await cleanup();
-  console.log(`${text}\nTotal runtime including teardown: ${fmt((performance.now() - began) / 1000, 1)} s`);
-  process.exit(0);
-} catch (err) {
-  process.stderr.write(`bench (agent) failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  if (logTail.length) process.stderr.write(`last lines from the network:\n${logTail.slice(-40).join("\n")}\n`);
-  await cleanup();
-  process.exit(1);
-}
+await runBench("bench (agent)", main);

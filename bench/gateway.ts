@@ -24,9 +24,10 @@ import pg from "pg";
 import { spawnTs, stopChild, type ReadyChild } from "../scripts/lib/children";
 import type { DevInfo, EngineSpec } from "../scripts/lib/network";
 import { freePort } from "../scripts/lib/ports";
-import { cannon, percentiles, streams, type CannonResult, type Percentiles, type StreamSample, type Target } from "./lib/load";
+import { cannon, percentiles, streams, type CannonResult, type Percentiles, type Target } from "./lib/load";
 import { allProcs, coreBusy, coreTimes, cpuMs, descendants, hasTaskset, machineCpuMs, memory, pin, postgresCpuMs, treeCpuMs } from "./lib/procfs";
 import { fmt, int, signed, table } from "./lib/table";
+import { cleanups, log, runBench } from "./lib/harness";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(ROOT); // the network's scripts resolve paths from the repo root
@@ -47,21 +48,7 @@ type TargetName = "direct" | "bare proxy" | "gateway" | "gateway, admission off"
 const TARGETS: TargetName[] = ["direct", "bare proxy", "gateway", "gateway, admission off"];
 const isGateway = (t: TargetName) => t === "gateway" || t === "gateway, admission off";
 
-// ---- Child processes and teardown ----
-
-const logTail: string[] = [];
-const log = (line: string) => {
-  logTail.push(line);
-  logTail.splice(0, Math.max(0, logTail.length - 200));
-  if (/error|fail|exception|uncaught/i.test(line)) process.stderr.write(`${line}\n`);
-};
-
-const cleanups: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-const cleanup = () => (cleaning ??= (async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined); })());
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => { process.stderr.write(`\n${sig}: tearing the bench network down…\n`); void cleanup().then(() => process.exit(130)); });
-}
+// ---- Child processes ----
 
 const run = promisify(execFile);
 
@@ -397,15 +384,4 @@ function report(r: { info: DevInfo; pinning: string; cores: number; nonStream: N
   return out.join("\n");
 }
 
-const began = performance.now();
-try {
-  const text = await main();
-  await cleanup();
-  console.log(`${text}\nTotal runtime including teardown: ${fmt((performance.now() - began) / 1000, 1)} s`);
-  process.exit(0);
-} catch (err) {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  if (logTail.length) process.stderr.write(`last lines from the network:\n${logTail.slice(-40).join("\n")}\n`);
-  await cleanup();
-  process.exit(1);
-}
+await runBench("bench", main);
