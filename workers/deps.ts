@@ -59,7 +59,8 @@ export interface Deps {
   /** The account's Durable Object: reservations, budgets and rate limits (workers/guard). */
   guard: {
     admit(accountId: string, req: GuardAdmit): Promise<Decision>;
-    settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): Promise<void>;
+    /** Queued: rides on the account's next admission, or goes in one call per window. */
+    settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): void;
     credit(accountId: string, amountPico: bigint): Promise<void>;
   };
   /** Keeps work alive after the response (ctx.waitUntil). */
@@ -72,6 +73,7 @@ import { SwrMap, SwrValue } from "./adapters/isolate-cache";
 import { BreakerBoard as Breakers } from "./core/routing/breaker";
 import { httpUpstream } from "./adapters/upstream";
 import { UsageBuffer } from "./adapters/usage-buffer";
+import { SettleQueue } from "./adapters/settle-queue";
 import { openDb } from "./adapters/postgres/neon";
 import { findKeyByHash } from "./adapters/postgres/keys";
 import { loadRouteTable } from "./adapters/postgres/route-table";
@@ -89,6 +91,7 @@ let isolate: {
   routeTable: SwrValue<RouteTable>;
   breakers: Breakers;
   usage: UsageBuffer;
+  settles: SettleQueue;
   /** Imported once per isolate; a CryptoKey is data, not an I/O object. */
   signingKey?: CryptoKey;
   publicKey?: string;
@@ -104,6 +107,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     routeTable: new SwrValue(cfg.routeCacheMs, Math.max(cfg.routeCacheMs, cfg.heartbeatFreshMs / 2)),
     breakers: new Breakers(),
     usage: new UsageBuffer(),
+    settles: new SettleQueue(),
   };
   const state = isolate;
   const background = (p: Promise<unknown>) => ctx.waitUntil(p);
@@ -149,8 +153,9 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     },
     admin: lazyAdmin(withDb),
     guard: {
-      admit: (accountId, req) => guardOf(env, accountId).admit(accountId, req),
-      settle: async (accountId, requestId, chargePico, tokens) => { await guardOf(env, accountId).settle(accountId, requestId, chargePico, tokens); },
+      admit: (accountId, req) => guardOf(env, accountId).admit(accountId, req, state.settles.take(accountId)),
+      settle: (accountId, requestId, chargePico, tokens) =>
+        state.settles.push(accountId, { requestId, chargePico, tokens }, background, (acct, items) => guardOf(env, acct).settleMany(acct, items)),
       credit: (accountId, amountPico) => guardOf(env, accountId).credit(accountId, amountPico),
     },
     registry: {

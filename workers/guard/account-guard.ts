@@ -15,6 +15,7 @@ import type { Endpoint } from "../core/routing/types";
 import { reservations } from "../../db/schema";
 
 export type GuardAdmit = Omit<AdmitRequest, "nowMs"> & { endpoint: Endpoint };
+export interface GuardSettle { requestId: string; chargePico: bigint; tokens: number }
 
 /** Reservations reach Postgres in batches, at most this long after they were made. */
 const PERSIST_AFTER_MS = 1_000;
@@ -30,8 +31,10 @@ export class AccountGuard extends DurableObject<Env> {
   /** The budget period (UTC month) the loaded key spends belong to. */
   private month = "";
 
-  async admit(accountId: string, req: GuardAdmit): Promise<Decision> {
+  /** Admits one request, after applying the settlements an isolate had queued (one call instead of two). */
+  async admit(accountId: string, req: GuardAdmit, settles: GuardSettle[] = []): Promise<Decision> {
     const state = await this.load(accountId);
+    for (const s of settles) this.settleLoaded(state, s);
     const month = new Date().toISOString().slice(0, 7);
     if (month !== this.month) { state.forgetKeySpend(); this.month = month; }
     if (req.limits.budgetPico !== null && !state.knowsKey(req.limits.keyId)) {
@@ -58,11 +61,19 @@ export class AccountGuard extends DurableObject<Env> {
   }
 
   async settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): Promise<boolean> {
+    return this.settleLoaded(await this.load(accountId), { requestId, chargePico, tokens });
+  }
+
+  async settleMany(accountId: string, settles: GuardSettle[]): Promise<void> {
     const state = await this.load(accountId);
-    const settled = state.settle(requestId, chargePico, tokens);
+    for (const s of settles) this.settleLoaded(state, s);
+  }
+
+  private settleLoaded(state: AccountAdmission, s: GuardSettle): boolean {
+    const settled = state.settle(s.requestId, s.chargePico, s.tokens);
     if (settled) {
-      void this.ctx.storage.delete(RESERVATION_PREFIX + requestId, { allowUnconfirmed: true });
-      this.settledUnwritten.push(requestId);
+      void this.ctx.storage.delete(RESERVATION_PREFIX + s.requestId, { allowUnconfirmed: true });
+      this.settledUnwritten.push(s.requestId);
       this.schedulePersist();
     }
     return settled;

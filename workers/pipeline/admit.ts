@@ -44,10 +44,7 @@ export async function admit(deps: Deps, req: {
     settle: (chargePico, tokens) => {
       if (settled) return;
       settled = true;
-      deps.background(deps.guard.settle(key.accountId, req.requestId, chargePico, tokens).catch((err: unknown) => {
-        // The alarm releases the reservation; the charge is in the books through the usage event.
-        console.error(`settle ${req.requestId} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }));
+      deps.guard.settle(key.accountId, req.requestId, chargePico, tokens);
     },
   };
 }

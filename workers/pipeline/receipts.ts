@@ -115,7 +115,7 @@ async function billFromReceipt(
     attempts: 1, createdAtMs: Number(r.timestamp),
   }, []);
   // Releases the reservation if the account's guard still holds it (the alarm may have already).
-  deps.background(deps.guard.settle(reservation.accountId, r.requestId, charged, r.promptTokens + r.completionTokens).catch(() => undefined));
+  deps.guard.settle(reservation.accountId, r.requestId, charged, r.promptTokens + r.completionTokens);
   return true;
 }
 
