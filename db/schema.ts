@@ -136,7 +136,7 @@ export const receipts = pgTable("receipts", {
  */
 export const ledgerEntries = pgTable("ledger_entries", {
   id: bigserial({ mode: "number" }).primaryKey(),
-  kind: text({ enum: ["usage", "grant", "deposit", "settlement"] }).notNull(),
+  kind: text({ enum: ["usage", "adjustment", "grant", "deposit", "settlement"] }).notNull(),
   /** usage: the request id; grant: the grant id; deposit: txhash:logIndex; settlement: the batch id. */
   reference: text().notNull(),
   account: text().notNull(),

@@ -9,7 +9,7 @@ import type { UsageRecord } from "./core/metering/usage";
 import type { UpstreamSender } from "./adapters/upstream";
 import type { LatencyObservation } from "./core/routing/latency";
 import type { AdminStore } from "./adapters/postgres/admin";
-import type { Heartbeat, NewReceipt, RegisterOutcome, Registration } from "./adapters/postgres/registry";
+import type { BilledUsage, Heartbeat, NewReceipt, RegisterOutcome, Registration } from "./adapters/postgres/registry";
 import type { ReceiptRow } from "../db/schema";
 
 export interface RegistryStore {
@@ -17,7 +17,8 @@ export interface RegistryStore {
   heartbeat(h: Heartbeat): Promise<"ok" | "unknown" | "stale">;
   providerByAddress(address: string): Promise<{ id: string; address: string | null } | null>;
   storeReceipts(rows: NewReceipt[]): Promise<string[]>;
-  usageFor(requestIds: string[]): Promise<Map<string, { providerId: string | null; promptTokens: number; completionTokens: number }>>;
+  usageFor(requestIds: string[]): Promise<Map<string, BilledUsage>>;
+  topUpUsage(t: Parameters<typeof topUpUsage>[1]): Promise<boolean>;
   storedReceipts(requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>>;
   reservationsFor(requestIds: string[]): Promise<Awaited<ReturnType<typeof reservationsFor>>>;
   receiptFor(requestId: string): Promise<ReceiptRow | null>;
@@ -77,7 +78,7 @@ import { SettleQueue } from "./adapters/settle-queue";
 import { openDb } from "./adapters/postgres/neon";
 import { findKeyByHash } from "./adapters/postgres/keys";
 import { loadRouteTable } from "./adapters/postgres/route-table";
-import { findUsage } from "./adapters/postgres/usage";
+import { findUsage, topUpUsage } from "./adapters/postgres/usage";
 import { adminStore } from "./adapters/postgres/admin";
 import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, reservationsFor, storedReceipts, storeReceipts, usageFor } from "./adapters/postgres/registry";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
@@ -166,6 +167,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       usageFor: (ids) => withDb((db) => usageFor(db, ids)),
       storedReceipts: (ids) => withDb((db) => storedReceipts(db, ids)),
       reservationsFor: (ids) => withDb((db) => reservationsFor(db, ids)),
+      topUpUsage: (t) => withDb((db) => topUpUsage(db, t)),
       receiptFor: (id) => withDb((db) => receiptFor(db, id)),
     },
   };

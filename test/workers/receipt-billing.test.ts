@@ -8,7 +8,9 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
 import { encodeSignedReceipt, receiptDomain, signReceipt, type Receipt } from "../../workers/core/protocol/receipt";
-import { BASE, engine, env, newKey, sql } from "./support/gateway";
+import { BASE, engine, env, newKey, sql, withDb } from "./support/gateway";
+import { insertUsage } from "../../workers/adapters/postgres/usage";
+import { auditLedger } from "../../workers/adapters/postgres/ledger";
 
 const MODEL = "receipt-test/model"; // its own model: nothing else routes to this provider
 const wallet = privateKeyToAccount(generatePrivateKey());
@@ -91,5 +93,26 @@ describe("billing from a receipt", () => {
     const requestId = `gen-young-${crypto.randomUUID()}`;
     expect(await postReceipt(requestId, 1, 1)).toEqual({ accepted: [], rejected: [] });
     expect(await sql("select 1 from usage_events where request_id = $1", [requestId])).toEqual([]);
+  });
+
+  it("tops up a request whose client left to the provider's signed count, with an adjustment that keeps the books exact", async () => {
+    const requestId = `gen-left-${crypto.randomUUID()}`;
+    const delivered = 3n * OUT + 10n * IN;
+    await withDb((db) => insertUsage(db, [{
+      requestId, keyId: k.keyId, accountId: k.accountId, providerId: "wk-wallet", model: MODEL, endpoint: "chat", stream: true,
+      promptTokens: 10, completionTokens: 3, costPico: delivered, feePico: 0n, status: "partial", errorCode: "client_disconnected",
+      receiptStatus: "none", ttftMs: 5, durationMs: 50, edge: "local", attempts: 1, createdAtMs: Date.now(),
+    }]));
+    expect(await postReceipt(requestId, 10, 7)).toEqual({ accepted: [requestId], rejected: [] });
+    const generated = 10n * IN + 7n * OUT;
+    expect(await usageRow(requestId)).toMatchObject({ completion_tokens: 7, cost_pico: String(generated) });
+    const adjustment = await sql<{ account: string; amount_pico: string }>(
+      "select account, amount_pico::text from ledger_entries where kind = 'adjustment' and reference = $1", [requestId]);
+    expect(adjustment.find((p) => p.account === `customer:${k.accountId}`)?.amount_pico).toBe(String(-(generated - delivered)));
+    const audit = await withDb((db) => auditLedger(db));
+    expect(audit.problems).toEqual([]);
+    // Posted again (the outbox retries): acknowledged, billed once.
+    expect(await postReceipt(requestId, 10, 7)).toEqual({ accepted: [requestId], rejected: [] });
+    expect(await sql("select 1 from ledger_entries where kind = 'adjustment' and reference = $1", [requestId])).toHaveLength(3);
   });
 });

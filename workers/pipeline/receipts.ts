@@ -5,7 +5,7 @@
  */
 import { checkReceipt, type GatewayView } from "../core/metering/receipt-check";
 import { decodeSignedReceipt, receiptDigest, receiptDomain, verifyReceipt, type Receipt } from "../core/protocol/receipt";
-import type { NewReceipt } from "../adapters/postgres/registry";
+import type { BilledUsage, NewReceipt } from "../adapters/postgres/registry";
 import type { Deps } from "../deps";
 import { costPico } from "../core/money/pricing";
 import { feeSplit } from "../core/money/ledger";
@@ -63,11 +63,18 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
     valid.push(d);
   }
   const usage = await deps.registry.usageFor(valid.map((v) => v.receipt.requestId));
-  const unmetered = valid.filter((v) => !usage.has(v.receipt.requestId)).map((v) => v.receipt.requestId);
+  const unmetered = valid.filter((v) => !usage.has(v.receipt.requestId) || usage.get(v.receipt.requestId)!.errorCode === CLIENT_LEFT).map((v) => v.receipt.requestId);
   const reserved = unmetered.length ? await deps.registry.reservationsFor(unmetered) : new Map<string, never>();
   const rows: NewReceipt[] = [];
   for (const { receipt, signature } of valid) {
     const u = usage.get(receipt.requestId);
+    if (u && u.providerId === provider.id && u.errorCode === CLIENT_LEFT && receipt.completionTokens >= u.completionTokens) {
+      // The client left: the provider generated up to the cancellation, and signed that count (and
+      // its prompt, which the gateway had only estimated). Billed for it when that is more.
+      await topUpFromReceipt(deps, provider.id, receipt, u, reserved.get(receipt.requestId)?.amountPico ?? null);
+      rows.push(toRow(deps, provider.id, receipt, signature, "outbox", "verified"));
+      continue;
+    }
     if (u) {
       // The gateway billed what it delivered; the provider may have generated more before a cancel.
       const status = u.providerId === provider.id && receipt.promptTokens === u.promptTokens && receipt.completionTokens >= u.completionTokens ? "verified" : "mismatch";
@@ -88,6 +95,28 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
   }
   ack.accepted.push(...(await deps.registry.storeReceipts(rows)));
   return ack;
+}
+
+const CLIENT_LEFT = "client_disconnected";
+
+/**
+ * Bills a request whose client left mid-stream for what the provider generated until it was
+ * stopped (its signed counts at its registered price), capped by the request's reservation; never
+ * less than already billed.
+ */
+async function topUpFromReceipt(deps: Deps, providerId: string, r: Receipt, u: BilledUsage, reservedPico: bigint | null): Promise<void> {
+  const offer = (await deps.routes.table()).offers.find((o) => o.providerId === providerId && o.model === r.model);
+  if (!offer) return;
+  let cost = costPico({ promptTokens: r.promptTokens, completionTokens: r.completionTokens }, offer);
+  if (reservedPico !== null && cost > reservedPico) cost = reservedPico;
+  if (cost <= u.costPico) return;
+  // The fee on the difference stays within the difference, whatever the rate was when first billed.
+  const wanted = feeSplit(cost, deps.cfg.protocolFeeBps).feePico;
+  const fee = wanted < u.feePico ? u.feePico : wanted > u.feePico + (cost - u.costPico) ? u.feePico + (cost - u.costPico) : wanted;
+  await deps.registry.topUpUsage({
+    requestId: r.requestId, accountId: u.accountId, providerId, promptTokens: r.promptTokens, completionTokens: r.completionTokens,
+    costPico: cost, feePico: fee, previousCostPico: u.costPico, previousFeePico: u.feePico,
+  }).catch((err: unknown) => console.error(`top-up of ${r.requestId} failed: ${err instanceof Error ? err.message : String(err)}`));
 }
 
 /** A request that was admitted but never metered is billed from its receipt after this long. */

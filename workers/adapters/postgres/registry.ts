@@ -85,11 +85,18 @@ export async function storeReceipts(db: Db, rows: NewReceipt[]): Promise<string[
 }
 
 /** The billed counts of these requests' usage events, for judging outbox receipts. */
+export type BilledUsage = {
+  accountId: string; providerId: string | null; promptTokens: number; completionTokens: number;
+  costPico: bigint; feePico: bigint; errorCode: string | null;
+};
+
 export async function usageFor(db: Db, requestIds: string[]) {
-  const out = new Map<string, { providerId: string | null; promptTokens: number; completionTokens: number }>();
+  const out = new Map<string, BilledUsage>();
   if (requestIds.length === 0) return out;
-  const rows = await db.select({ requestId: usageEvents.requestId, providerId: usageEvents.providerId, promptTokens: usageEvents.promptTokens, completionTokens: usageEvents.completionTokens })
-    .from(usageEvents).where(inArray(usageEvents.requestId, requestIds));
+  const rows = await db.select({
+    requestId: usageEvents.requestId, accountId: usageEvents.accountId, providerId: usageEvents.providerId, promptTokens: usageEvents.promptTokens,
+    completionTokens: usageEvents.completionTokens, costPico: usageEvents.costPico, feePico: usageEvents.feePico, errorCode: usageEvents.errorCode,
+  }).from(usageEvents).where(inArray(usageEvents.requestId, requestIds));
   for (const r of rows) out.set(r.requestId, r);
   return out;
 }

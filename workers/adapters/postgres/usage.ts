@@ -2,7 +2,7 @@ import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { latencyStats, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
-import { usageTransactionOf } from "../../core/money/ledger";
+import { adjustmentTransaction, usageTransactionOf } from "../../core/money/ledger";
 import { writeTransactions } from "./ledger";
 import type { Endpoint } from "../../core/routing/types";
 import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/routing/latency";
@@ -22,6 +22,29 @@ export async function insertUsage(db: Db, records: readonly UsageRecord[]): Prom
     await writeTransactions(tx as unknown as Db, charged.map((r) => usageTransactionOf({
       requestId: r.requestId, accountId: r.accountId, providerId: r.providerId!, costPico: r.costPico, feePico: r.feePico,
     })));
+  });
+}
+
+/**
+ * Bills a usage event again, for more (a client that left, topped up to the provider's signed
+ * count): the event's new figures and the adjustment postings commit together, once, and only if
+ * the event is still as it was billed.
+ */
+export async function topUpUsage(db: Db, t: {
+  requestId: string; accountId: string; providerId: string; promptTokens: number; completionTokens: number;
+  costPico: bigint; feePico: bigint; previousCostPico: bigint; previousFeePico: bigint;
+}): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const updated = await tx.update(usageEvents)
+      .set({ promptTokens: t.promptTokens, completionTokens: t.completionTokens, costPico: t.costPico, feePico: t.feePico })
+      .where(and(eq(usageEvents.requestId, t.requestId), eq(usageEvents.costPico, t.previousCostPico)))
+      .returning({ requestId: usageEvents.requestId });
+    if (updated.length === 0) return false;
+    await writeTransactions(tx as unknown as Db, [adjustmentTransaction({
+      requestId: t.requestId, accountId: t.accountId, providerId: t.providerId,
+      deltaCostPico: t.costPico - t.previousCostPico, deltaFeePico: t.feePico - t.previousFeePico,
+    })]);
+    return true;
   });
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { grantTransaction, usageTransactionOf } from "./ledger";
+import { adjustmentTransaction, checkBooks, grantTransaction, usageTransactionOf } from "./ledger";
 import { traceProblems, type LedgerSources } from "./ledger-audit";
 
 const usage = { accountId: "a", providerId: "p", costPico: 1_000n, feePico: 50n };
@@ -22,5 +22,16 @@ describe("traceProblems", () => {
     expect(traceProblems([...books, stray], sources)).toEqual(["usage r9: no usage event with this request id"]);
     expect(traceProblems([...books, grantTransaction({ grantId: "g2", accountId: "a", amountPico: 1n })], sources)).toEqual(["grant g2: no credit grant with this id"]);
     expect(traceProblems([...books, { kind: "deposit", reference: "0xabc:1", postings: [] }], sources)).toEqual(["deposit 0xabc:1: no deposit records exist yet"]);
+  });
+
+  it("reads a usage event's books as its usage transaction plus its adjustment", () => {
+    const billedAgain = { ...usage, costPico: 1_300n, feePico: 65n }; // the event after a top-up of 300 (fee 15)
+    const src: LedgerSources = { ...sources, usage: new Map([["r1", billedAgain]]) };
+    const adjustment = adjustmentTransaction({ requestId: "r1", accountId: "a", providerId: "p", deltaCostPico: 300n, deltaFeePico: 15n });
+    expect(checkBooks([...books, adjustment])).toEqual([]);
+    expect(traceProblems([...books, adjustment], src)).toEqual([]);
+    expect(traceProblems(books, src)).toEqual(["usage r1: postings differ from what its record implies"]); // the top-up is missing
+    const stray = adjustmentTransaction({ requestId: "r7", accountId: "a", providerId: "p", deltaCostPico: 1n, deltaFeePico: 0n });
+    expect(traceProblems([...books, adjustment, stray], src)).toEqual(["adjustment r7: no usage transaction to adjust"]);
   });
 });

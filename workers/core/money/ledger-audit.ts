@@ -20,16 +20,31 @@ const samePostings = (a: readonly Posting[], b: readonly Posting[]) =>
 export function traceProblems(txs: Iterable<LedgerTransaction>, sources: LedgerSources): string[] {
   const problems: string[] = [];
   const seenUsage = new Set<string>();
-  for (const t of txs) {
+  const all = [...txs];
+  // A usage event's books are its usage transaction plus, if it was billed again, its adjustment.
+  const adjustments = new Map(all.filter((t) => t.kind === "adjustment").map((t) => [t.reference, t]));
+  for (const t of all) {
+    if (t.kind === "adjustment") {
+      if (!all.some((u) => u.kind === "usage" && u.reference === t.reference)) problems.push(`adjustment ${t.reference}: no usage transaction to adjust`);
+      continue;
+    }
     const expected = expectedTransaction(t, sources);
+    const booked = t.kind === "usage" ? combined(t, adjustments.get(t.reference)) : t.postings;
     if (typeof expected === "string") problems.push(expected);
-    else if (!samePostings(t.postings, expected.postings)) problems.push(`${t.kind} ${t.reference}: postings differ from what its record implies`);
+    else if (!samePostings(booked, expected.postings)) problems.push(`${t.kind} ${t.reference}: postings differ from what its record implies`);
     if (t.kind === "usage") seenUsage.add(t.reference);
   }
   for (const [requestId, u] of sources.usage) {
     if (u.costPico > 0n && !seenUsage.has(requestId)) problems.push(`usage ${requestId}: charged ${u.costPico} pico but has no ledger entries`);
   }
   return problems;
+}
+
+function combined(usage: LedgerTransaction, adjustment: LedgerTransaction | undefined): Posting[] {
+  if (!adjustment) return usage.postings;
+  const sums = new Map<string, bigint>();
+  for (const p of [...usage.postings, ...adjustment.postings]) sums.set(p.account, (sums.get(p.account) ?? 0n) + p.amountPico);
+  return [...sums].filter(([, v]) => v !== 0n).map(([account, amountPico]) => ({ account, amountPico }));
 }
 
 function expectedTransaction(t: LedgerTransaction, s: LedgerSources): LedgerTransaction | string {

@@ -13,6 +13,7 @@ import {
   providerAccount,
   usageTransaction,
   usageTransactionOf,
+  adjustmentTransaction,
   type LedgerTransaction,
 } from "./ledger";
 
@@ -253,5 +254,17 @@ describe("ledger (properties)", () => {
       }),
       RUNS,
     );
+  });
+});
+
+describe("adjustmentTransaction", () => {
+  it("charges the difference, split like usage, and refuses anything but a charge", () => {
+    const t = adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico: 40n, deltaFeePico: 2n });
+    expect(t).toEqual({ kind: "adjustment", reference: "r", postings: [
+      { account: "customer:a", amountPico: -40n }, { account: "provider:p", amountPico: 38n }, { account: PROTOCOL_FEES, amountPico: 2n },
+    ] });
+    expect(checkBooks([t])).toEqual([]);
+    expect(() => adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico: 0n, deltaFeePico: 0n })).toThrow(RangeError);
+    expect(() => adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico: 5n, deltaFeePico: 6n })).toThrow(RangeError);
   });
 });

@@ -13,7 +13,7 @@ export interface Posting {
 }
 
 export interface LedgerTransaction {
-  kind: "usage" | "grant" | "deposit" | "settlement";
+  kind: "usage" | "adjustment" | "grant" | "deposit" | "settlement";
   /** usage: the request id; grant: the grant id; deposit: txhash:logIndex; settlement: the batch id. */
   reference: string;
   postings: Posting[];
@@ -79,6 +79,17 @@ export function usageTransactionOf(u: { requestId: string; accountId: string; pr
   };
 }
 
+/**
+ * A usage event billed again for more than it first was (a client that left mid-stream, topped up
+ * to the provider's signed count): the difference, split the same way. Once per request.
+ */
+export function adjustmentTransaction(a: { requestId: string; accountId: string; providerId: string; deltaCostPico: bigint; deltaFeePico: bigint }): LedgerTransaction {
+  if (a.deltaCostPico <= 0n || a.deltaFeePico < 0n || a.deltaFeePico > a.deltaCostPico) {
+    throw new RangeError(`an adjustment must charge more (fee within it), got ${a.deltaCostPico} with fee ${a.deltaFeePico}`);
+  }
+  return { ...usageTransactionOf({ requestId: a.requestId, accountId: a.accountId, providerId: a.providerId, costPico: a.deltaCostPico, feePico: a.deltaFeePico }), kind: "adjustment" };
+}
+
 function fundingTransaction(kind: "grant" | "deposit", source: string, reference: string, accountId: string, amountPico: bigint): LedgerTransaction {
   if (amountPico <= 0n) throw new RangeError(`${kind} amountPico must be positive, got ${amountPico}`);
   return {
@@ -135,7 +146,7 @@ export function checkBooks(txs: Iterable<LedgerTransaction>): string[] {
       sum += p.amountPico;
       if (accounts.has(p.account)) problems.push(`${label} posts to ${p.account} more than once`);
       accounts.add(p.account);
-      if (t.kind !== "usage") continue;
+      if (t.kind !== "usage" && t.kind !== "adjustment") continue;
       if (p.account.startsWith("customer:") && p.amountPico >= 0n) {
         problems.push(`${label} does not debit customer ${p.account} (${p.amountPico})`);
       }
