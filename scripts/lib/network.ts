@@ -180,7 +180,14 @@ async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: s
   if (persistent && existsSync(file)) {
     const saved = JSON.parse(readFileSync(file, "utf8")) as { accountId: string; apiKey: string; financeKey: string };
     const ok = await fetch(`${gatewayURL}/v1/models`, { headers: { authorization: `Bearer ${saved.apiKey}` } });
-    if (ok.status === 200) return saved;
+    if (ok.status === 200) {
+      // A developer account from before balances were enforced (or spent down) gets its credit back.
+      const account = await admin("GET", `/admin/v1/accounts/${saved.accountId}`);
+      if (BigInt(String(account.balancePico)) < 100_000_000_000_000n) {
+        await admin("POST", `/admin/v1/accounts/${saved.accountId}/credit`, { amount_usdc: "1000", note: "local developer credit" });
+      }
+      return saved;
+    }
   }
   const account = await admin("POST", "/admin/v1/accounts", { name: "Local developer" });
   const accountId = String(account.id);
