@@ -37,7 +37,7 @@ try {
 }
 
 function banner(info: Awaited<ReturnType<typeof startNetwork>>["info"], seconds: string): string {
-  const rows = info.providers.map((p) => `    ${p.id}  ${p.url}  in ${p.inputPrice} / out ${p.outputPrice} USDC per M tokens  (simulated engine, pid ${p.pid})`);
+  const rows = info.providers.map((p) => `    ${p.id}  ${p.url}  in ${p.inputPrice} / out ${p.outputPrice} USDC per M tokens  (agent ${p.address ?? "-"} in front of a simulated engine, pid ${p.pid})`);
   return `
 Meshgate local network ready in ${seconds} s
 
