@@ -62,7 +62,7 @@ export interface Deps {
     admit(accountId: string, req: GuardAdmit): Promise<Decision>;
     /** Queued: rides on the account's next admission, or goes in one call per window. */
     settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): void;
-    credit(accountId: string, amountPico: bigint): Promise<void>;
+    credit(accountId: string, amountPico: bigint, entryId: number): Promise<void>;
   };
   /** Keeps work alive after the response (ctx.waitUntil). */
   background(p: Promise<unknown>): void;
@@ -157,7 +157,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       admit: (accountId, req) => guardOf(env, accountId).admit(accountId, req, state.settles.take(accountId)),
       settle: (accountId, requestId, chargePico, tokens) =>
         state.settles.push(accountId, { requestId, chargePico, tokens }, background, (acct, items) => guardOf(env, acct).settleMany(acct, items)),
-      credit: (accountId, amountPico) => guardOf(env, accountId).credit(accountId, amountPico),
+      credit: (accountId, amountPico, entryId) => guardOf(env, accountId).credit(accountId, amountPico, entryId),
     },
     registry: {
       register: (r) => withDb((db) => registerProvider(db, r)),

@@ -5,7 +5,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimatePromptTokens } from "../../workers/core/money/estimate";
 import { formatUsdc } from "../../workers/core/money/pricing";
-import { adminJson, call, chatRequest, engine, model, PROVIDERS, registerProviders, resetNetwork, setMode, sql } from "./support/gateway";
+import { adminJson, call, chatRequest, engine, env, model, PROVIDERS, registerProviders, resetNetwork, setMode, sql } from "./support/gateway";
 
 beforeAll(registerProviders);
 beforeEach(resetNetwork);
@@ -80,6 +80,20 @@ describe("balance reservations", () => {
     const results = await burst(secret, 6, { stream: true });
     expect(results.filter((r) => r.res.status === 200)).toHaveLength(2);
     expect(JSON.parse(results.find((r) => r.res.status === 402)!.text).error.message).toMatch(/budget/);
+  });
+});
+
+describe("credits reach the account's guard exactly once", () => {
+  it("a grant is counted once whether the guard was loaded before it, or loads after it", async () => {
+    const { accountId } = await account("Credited", 1_000n);
+    const guard = env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(accountId));
+    expect((await guard.snapshot(accountId)).balancePico).toBe(1_000n); // loaded from the books
+    await adminJson("POST", `/accounts/${accountId}/credit`, { amount_usdc: formatUsdc(500n) }, 201);
+    expect((await guard.snapshot(accountId)).balancePico).toBe(1_500n); // added live
+    // A credit the loaded balance already includes (an older ledger entry) is not added again.
+    const [first] = await sql<{ id: string }>("select id::text from ledger_entries where account = $1 order by id limit 1", [`customer:${accountId}`]);
+    await guard.credit(accountId, 1_000n, Number(first!.id));
+    expect((await guard.snapshot(accountId)).balancePico).toBe(1_500n);
   });
 });
 

@@ -25,6 +25,8 @@ const RESERVATION_PREFIX = "r:";
 export class AccountGuard extends DurableObject<Env> {
   private admission: AccountAdmission | null = null;
   private alarmAtMs: number | null = null;
+  /** The newest ledger entry of this account the loaded balance includes. */
+  private loadedThroughEntryId = 0;
   private unwritten: (typeof reservations.$inferInsert)[] = [];
   private settledUnwritten: string[] = [];
   private persistScheduled = false;
@@ -79,10 +81,10 @@ export class AccountGuard extends DurableObject<Env> {
     return settled;
   }
 
-  async credit(accountId: string, amountPico: bigint): Promise<void> {
-    // Not loaded yet: the grant is already in the books, and a load reads it.
-    if (this.admission) this.admission.credit(amountPico);
-    else await this.load(accountId);
+  /** A credit just booked as ledger entry `entryId`: added unless the last load already counted it. */
+  async credit(accountId: string, amountPico: bigint, entryId: number): Promise<void> {
+    if (!this.admission) { await this.load(accountId); return; } // the load reads it from the books
+    if (entryId > this.loadedThroughEntryId) this.admission.credit(amountPico);
   }
 
   /** Available, balance and reserved, for admin views and tests. */
@@ -106,7 +108,8 @@ export class AccountGuard extends DurableObject<Env> {
     if (this.admission) return this.admission;
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.admission) return;
-      const balance = await this.query((db) => bookedBalance(db, accountId));
+      const { balance, lastEntryId } = await this.query((db) => bookedBalance(db, accountId));
+      this.loadedThroughEntryId = lastEntryId;
       const state = new AccountAdmission(balance);
       const kept = await this.ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX });
       for (const r of kept.values()) state.restore(r);
@@ -161,9 +164,10 @@ export class AccountGuard extends DurableObject<Env> {
 
 type Query = ReturnType<typeof openDb>["db"];
 
-async function bookedBalance(db: Query, accountId: string): Promise<bigint> {
-  const r = await db.execute<{ b: string }>(sql`select coalesce(sum(amount_pico), 0)::text as b from ledger_entries where account = ${customerAccount(accountId)}`);
-  return BigInt(r.rows[0]?.b ?? "0");
+async function bookedBalance(db: Query, accountId: string): Promise<{ balance: bigint; lastEntryId: number }> {
+  const r = await db.execute<{ b: string; last: string }>(
+    sql`select coalesce(sum(amount_pico), 0)::text as b, coalesce(max(id), 0)::text as last from ledger_entries where account = ${customerAccount(accountId)}`);
+  return { balance: BigInt(r.rows[0]?.b ?? "0"), lastEntryId: Number(r.rows[0]?.last ?? "0") };
 }
 
 /** Key budgets run per calendar month (UTC). */

@@ -1,5 +1,5 @@
 /** The ledger in Postgres: postings written once per (kind, reference, account); balances are sums. */
-import { eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { creditGrants, ledgerEntries, usageEvents } from "../../../db/schema";
 import { checkBooks, customerAccount, grantTransaction, type LedgerTransaction } from "../../core/money/ledger";
@@ -25,12 +25,15 @@ export async function balancesOf(db: Db, accounts: readonly string[]): Promise<M
 }
 
 /** An operator's credit grant: the grant row and its balanced postings commit together. */
-export async function grantCredit(db: Db, accountId: string, amountPico: bigint, note: string | null): Promise<{ id: string; balancePico: bigint }> {
+export async function grantCredit(db: Db, accountId: string, amountPico: bigint, note: string | null): Promise<{ id: string; balancePico: bigint; entryId: number }> {
   return db.transaction(async (tx) => {
     const [grant] = await tx.insert(creditGrants).values({ accountId, amountPico, note }).returning({ id: creditGrants.id });
     await writeTransactions(tx as unknown as Db, [grantTransaction({ grantId: grant!.id, accountId, amountPico })]);
+    const [entry] = await tx.select({ id: ledgerEntries.id }).from(ledgerEntries)
+      .where(and(eq(ledgerEntries.kind, "grant"), eq(ledgerEntries.reference, grant!.id), eq(ledgerEntries.account, customerAccount(accountId))));
     const balance = (await balancesOf(tx as unknown as Db, [customerAccount(accountId)])).get(customerAccount(accountId))!;
-    return { id: grant!.id, balancePico: balance };
+    // The customer posting's id: the account's guard adds the grant only if its last load did not see it.
+    return { id: grant!.id, balancePico: balance, entryId: entry!.id };
   });
 }
 

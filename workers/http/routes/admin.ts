@@ -76,7 +76,7 @@ export const adminRoutes = new Hono<AppEnv>()
     if (amountPico <= 0n) throw errors.invalidRequest("The amount must be more than zero.", "amount_usdc");
     const grant = await c.var.deps.admin.grantCredit(id, amountPico, b.note ?? null);
     // The account's guard, if loaded, adds it at once; otherwise it reads the books when it loads.
-    await c.var.deps.guard.credit(id, amountPico);
+    await c.var.deps.guard.credit(id, amountPico, grant.entryId);
     return json(c, { id: grant.id, account_id: id, amount_usdc: formatUsdc(amountPico), balance_usdc: formatUsdc(grant.balancePico) }, 201);
   })
   .post("/keys", async (c) => {
