@@ -75,14 +75,14 @@ describe("npm run ledger:check", () => {
 
       // The provider's outbox brings its signed count for the abandoned request (what it generated
       // until the gateway stopped it): the request is billed for that, and the books still balance.
-      let receipt: { completion_tokens: number; status: string } | undefined;
+      let receipt: { prompt_tokens: number; completion_tokens: number; status: string } | undefined;
       for (let i = 0; i < 100 && !receipt; i++) {
-        receipt = (await db.query("select completion_tokens, status from receipts where request_id = $1", [ids[2]])).rows[0] as typeof receipt;
+        receipt = (await db.query("select prompt_tokens, completion_tokens, status from receipts where request_id = $1", [ids[2]])).rows[0] as typeof receipt;
         if (!receipt) await new Promise((r) => setTimeout(r, 100));
       }
       expect(receipt, JSON.stringify(receipt)).toMatchObject({ status: "verified" });
-      const { rows: [billed] } = await db.query("select completion_tokens from usage_events where request_id = $1", [ids[2]]);
-      expect((billed as { completion_tokens: number }).completion_tokens).toBe(receipt!.completion_tokens);
+      const { rows: [billed] } = await db.query("select prompt_tokens, completion_tokens from usage_events where request_id = $1", [ids[2]]);
+      expect(billed).toEqual({ prompt_tokens: receipt!.prompt_tokens, completion_tokens: receipt!.completion_tokens });
 
       const ok = await ledgerCheck();
       expect(ok.stdout).toContain("books balance; every entry traces to a usage event or a credit grant");

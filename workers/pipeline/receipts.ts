@@ -71,8 +71,8 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
     if (u && u.providerId === provider.id && u.errorCode === CLIENT_LEFT && receipt.completionTokens >= u.completionTokens) {
       // The client left: the provider generated up to the cancellation, and signed that count (and
       // its prompt, which the gateway had only estimated). Billed for it when that is more.
-      await topUpFromReceipt(deps, provider.id, receipt, u, reserved.get(receipt.requestId)?.amountPico ?? null);
-      rows.push(toRow(deps, provider.id, receipt, signature, "outbox", "verified"));
+      const billedAsSigned = await topUpFromReceipt(deps, provider.id, receipt, u, reserved.get(receipt.requestId)?.amountPico ?? null);
+      rows.push(toRow(deps, provider.id, receipt, signature, "outbox", billedAsSigned ? "verified" : "mismatch"));
       continue;
     }
     if (u) {
@@ -101,22 +101,29 @@ const CLIENT_LEFT = "client_disconnected";
 
 /**
  * Bills a request whose client left mid-stream for what the provider generated until it was
- * stopped (its signed counts at its registered price), capped by the request's reservation; never
- * less than already billed.
+ * stopped: its signed counts at its registered price, capped by the request's reservation — more
+ * than first billed, or less when the gateway's prompt estimate was above the signed count. True
+ * when the event now carries the provider's signed counts.
  */
-async function topUpFromReceipt(deps: Deps, providerId: string, r: Receipt, u: BilledUsage, reservedPico: bigint | null): Promise<void> {
+async function topUpFromReceipt(deps: Deps, providerId: string, r: Receipt, u: BilledUsage, reservedPico: bigint | null): Promise<boolean> {
+  if (r.promptTokens === u.promptTokens && r.completionTokens === u.completionTokens) return true;
   const offer = (await deps.routes.table()).offers.find((o) => o.providerId === providerId && o.model === r.model);
-  if (!offer) return;
+  if (!offer) return false;
   let cost = costPico({ promptTokens: r.promptTokens, completionTokens: r.completionTokens }, offer);
   if (reservedPico !== null && cost > reservedPico) cost = reservedPico;
-  if (cost <= u.costPico) return;
-  // The fee on the difference stays within the difference, whatever the rate was when first billed.
-  const wanted = feeSplit(cost, deps.cfg.protocolFeeBps).feePico;
-  const fee = wanted < u.feePico ? u.feePico : wanted > u.feePico + (cost - u.costPico) ? u.feePico + (cost - u.costPico) : wanted;
-  await deps.registry.topUpUsage({
+  const delta = cost - u.costPico;
+  // The fee moves with the cost and never beyond it, whatever the rate was when first billed.
+  let deltaFee = feeSplit(cost, deps.cfg.protocolFeeBps).feePico - u.feePico;
+  if (delta > 0n) deltaFee = deltaFee < 0n ? 0n : deltaFee > delta ? delta : deltaFee;
+  else deltaFee = deltaFee > 0n ? 0n : deltaFee < delta ? delta : deltaFee;
+  const fee = u.feePico + deltaFee;
+  return deps.registry.topUpUsage({
     requestId: r.requestId, accountId: u.accountId, providerId, promptTokens: r.promptTokens, completionTokens: r.completionTokens,
     costPico: cost, feePico: fee, previousCostPico: u.costPico, previousFeePico: u.feePico,
-  }).catch((err: unknown) => console.error(`top-up of ${r.requestId} failed: ${err instanceof Error ? err.message : String(err)}`));
+  }).catch((err: unknown) => {
+    console.error(`top-up of ${r.requestId} failed: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  });
 }
 
 /** A request that was admitted but never metered is billed from its receipt after this long. */

@@ -26,9 +26,9 @@ export async function insertUsage(db: Db, records: readonly UsageRecord[]): Prom
 }
 
 /**
- * Bills a usage event again, for more (a client that left, topped up to the provider's signed
- * count): the event's new figures and the adjustment postings commit together, once, and only if
- * the event is still as it was billed.
+ * Bills a usage event again (a client that left, corrected to the provider's signed counts): the
+ * event's new figures and the adjustment postings commit together, once, and only if the event is
+ * still as it was billed.
  */
 export async function topUpUsage(db: Db, t: {
   requestId: string; accountId: string; providerId: string; promptTokens: number; completionTokens: number;
@@ -40,6 +40,7 @@ export async function topUpUsage(db: Db, t: {
       .where(and(eq(usageEvents.requestId, t.requestId), eq(usageEvents.costPico, t.previousCostPico)))
       .returning({ requestId: usageEvents.requestId });
     if (updated.length === 0) return false;
+    if (t.costPico === t.previousCostPico) return true; // other counts, same charge: nothing to book
     await writeTransactions(tx as unknown as Db, [adjustmentTransaction({
       requestId: t.requestId, accountId: t.accountId, providerId: t.providerId,
       deltaCostPico: t.costPico - t.previousCostPico, deltaFeePico: t.feePico - t.previousFeePico,

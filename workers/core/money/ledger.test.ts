@@ -258,13 +258,20 @@ describe("ledger (properties)", () => {
 });
 
 describe("adjustmentTransaction", () => {
-  it("charges the difference, split like usage, and refuses anything but a charge", () => {
+  it("charges or refunds the difference, split like usage, with the fee moving with it", () => {
     const t = adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico: 40n, deltaFeePico: 2n });
     expect(t).toEqual({ kind: "adjustment", reference: "r", postings: [
       { account: "customer:a", amountPico: -40n }, { account: "provider:p", amountPico: 38n }, { account: PROTOCOL_FEES, amountPico: 2n },
     ] });
-    expect(checkBooks([t])).toEqual([]);
-    expect(() => adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico: 0n, deltaFeePico: 0n })).toThrow(RangeError);
-    expect(() => adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico: 5n, deltaFeePico: 6n })).toThrow(RangeError);
+    const refund = adjustmentTransaction({ requestId: "r2", accountId: "a", providerId: "p", deltaCostPico: -40n, deltaFeePico: -2n });
+    expect(refund.postings).toEqual([
+      { account: "customer:a", amountPico: 40n }, { account: "provider:p", amountPico: -38n }, { account: PROTOCOL_FEES, amountPico: -2n },
+    ]);
+    expect(checkBooks([t, refund])).toEqual([]);
+    const bad = (deltaCostPico: bigint, deltaFeePico: bigint) => () => adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico, deltaFeePico });
+    expect(bad(0n, 0n)).toThrow(RangeError);
+    expect(bad(5n, 6n)).toThrow(RangeError);
+    expect(bad(-5n, -6n)).toThrow(RangeError);
+    expect(bad(5n, -1n)).toThrow(RangeError);
   });
 });

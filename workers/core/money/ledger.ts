@@ -80,14 +80,25 @@ export function usageTransactionOf(u: { requestId: string; accountId: string; pr
 }
 
 /**
- * A usage event billed again for more than it first was (a client that left mid-stream, topped up
- * to the provider's signed count): the difference, split the same way. Once per request.
+ * A usage event billed again (a client that left mid-stream, corrected to the provider's signed
+ * counts): the difference, split the same way — a further charge, or a refund when the gateway's
+ * estimate was above the signed count. The fee moves with the cost, never beyond it. Once per request.
  */
 export function adjustmentTransaction(a: { requestId: string; accountId: string; providerId: string; deltaCostPico: bigint; deltaFeePico: bigint }): LedgerTransaction {
-  if (a.deltaCostPico <= 0n || a.deltaFeePico < 0n || a.deltaFeePico > a.deltaCostPico) {
-    throw new RangeError(`an adjustment must charge more (fee within it), got ${a.deltaCostPico} with fee ${a.deltaFeePico}`);
+  const abs = (x: bigint) => (x < 0n ? -x : x);
+  const sameSign = a.deltaFeePico === 0n || (a.deltaFeePico < 0n) === (a.deltaCostPico < 0n);
+  if (a.deltaCostPico === 0n || !sameSign || abs(a.deltaFeePico) > abs(a.deltaCostPico)) {
+    throw new RangeError(`an adjustment moves a non-zero cost with its fee within it, got ${a.deltaCostPico} with fee ${a.deltaFeePico}`);
   }
-  return { ...usageTransactionOf({ requestId: a.requestId, accountId: a.accountId, providerId: a.providerId, costPico: a.deltaCostPico, feePico: a.deltaFeePico }), kind: "adjustment" };
+  return {
+    kind: "adjustment",
+    reference: a.requestId,
+    postings: nonZero([
+      { account: customerAccount(a.accountId), amountPico: -a.deltaCostPico },
+      { account: providerAccount(a.providerId), amountPico: a.deltaCostPico - a.deltaFeePico },
+      { account: PROTOCOL_FEES, amountPico: a.deltaFeePico },
+    ]),
+  };
 }
 
 function fundingTransaction(kind: "grant" | "deposit", source: string, reference: string, accountId: string, amountPico: bigint): LedgerTransaction {
@@ -146,7 +157,8 @@ export function checkBooks(txs: Iterable<LedgerTransaction>): string[] {
       sum += p.amountPico;
       if (accounts.has(p.account)) problems.push(`${label} posts to ${p.account} more than once`);
       accounts.add(p.account);
-      if (t.kind !== "usage" && t.kind !== "adjustment") continue;
+      // (An adjustment may be a refund, so only usage has fixed signs; the audit checks adjustments against their events.)
+      if (t.kind !== "usage") continue;
       if (p.account.startsWith("customer:") && p.amountPico >= 0n) {
         problems.push(`${label} does not debit customer ${p.account} (${p.amountPico})`);
       }
