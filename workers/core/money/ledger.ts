@@ -68,15 +68,16 @@ export function usageTransactionOf(u: { requestId: string; accountId: string; pr
   if (u.costPico < 0n || u.feePico < 0n || u.feePico > u.costPico) {
     throw new RangeError(`a usage fee must be within 0..cost, got fee ${u.feePico} of cost ${u.costPico}`);
   }
-  return {
-    kind: "usage",
-    reference: u.requestId,
-    postings: nonZero([
-      { account: customerAccount(u.accountId), amountPico: -u.costPico },
-      { account: providerAccount(u.providerId), amountPico: u.costPico - u.feePico },
-      { account: PROTOCOL_FEES, amountPico: u.feePico },
-    ]),
-  };
+  return { kind: "usage", reference: u.requestId, postings: chargePostings(u.accountId, u.providerId, u.costPico, u.feePico) };
+}
+
+/** The customer pays `costPico`; the provider earns it less the fee, the protocol the fee. Zero postings dropped. */
+function chargePostings(accountId: string, providerId: string, costPico: bigint, feePico: bigint): Posting[] {
+  return nonZero([
+    { account: customerAccount(accountId), amountPico: -costPico },
+    { account: providerAccount(providerId), amountPico: costPico - feePico },
+    { account: PROTOCOL_FEES, amountPico: feePico },
+  ]);
 }
 
 /**
@@ -90,15 +91,7 @@ export function adjustmentTransaction(a: { requestId: string; accountId: string;
   if (a.deltaCostPico === 0n || !sameSign || abs(a.deltaFeePico) > abs(a.deltaCostPico)) {
     throw new RangeError(`an adjustment moves a non-zero cost with its fee within it, got ${a.deltaCostPico} with fee ${a.deltaFeePico}`);
   }
-  return {
-    kind: "adjustment",
-    reference: a.requestId,
-    postings: nonZero([
-      { account: customerAccount(a.accountId), amountPico: -a.deltaCostPico },
-      { account: providerAccount(a.providerId), amountPico: a.deltaCostPico - a.deltaFeePico },
-      { account: PROTOCOL_FEES, amountPico: a.deltaFeePico },
-    ]),
-  };
+  return { kind: "adjustment", reference: a.requestId, postings: chargePostings(a.accountId, a.providerId, a.deltaCostPico, a.deltaFeePico) };
 }
 
 function fundingTransaction(kind: "grant" | "deposit", source: string, reference: string, accountId: string, amountPico: bigint): LedgerTransaction {
