@@ -107,10 +107,8 @@ const CLIENT_LEFT = "client_disconnected";
  */
 async function topUpFromReceipt(deps: Deps, providerId: string, r: Receipt, u: BilledUsage, reservedPico: bigint | null): Promise<boolean> {
   if (r.promptTokens === u.promptTokens && r.completionTokens === u.completionTokens) return true;
-  const offer = (await deps.routes.table()).offers.find((o) => o.providerId === providerId && o.model === r.model);
-  if (!offer) return false;
-  let cost = costPico({ promptTokens: r.promptTokens, completionTokens: r.completionTokens }, offer);
-  if (reservedPico !== null && cost > reservedPico) cost = reservedPico;
+  const cost = await signedCost(deps, providerId, r, reservedPico);
+  if (cost === null) return false;
   const delta = cost - u.costPico;
   // The fee moves with the cost and never beyond it, whatever the rate was when first billed.
   let deltaFee = feeSplit(cost, deps.cfg.protocolFeeBps).feePico - u.feePico;
@@ -135,14 +133,20 @@ export const ORPHAN_AFTER_MS = 10 * 60_000;
  * The usage event a receipt implies: the provider's signed counts at the provider's registered
  * price for the model (never the receipt's own), capped by the request's reservation, marked partial.
  */
+/** A receipt's signed counts at the provider's registered price (never the receipt's own), capped; null if the offer is gone. */
+async function signedCost(deps: Deps, providerId: string, r: Receipt, capPico: bigint | null): Promise<bigint | null> {
+  const offer = (await deps.routes.table()).offers.find((o) => o.providerId === providerId && o.model === r.model);
+  if (!offer) return null;
+  const full = costPico({ promptTokens: r.promptTokens, completionTokens: r.completionTokens }, offer);
+  return capPico !== null && full > capPico ? capPico : full;
+}
+
 async function billFromReceipt(
   deps: Deps, providerId: string, r: Receipt,
   reservation: { accountId: string; keyId: string; endpoint: "chat" | "completions" | "embeddings"; amountPico: bigint },
 ): Promise<boolean> {
-  const offer = (await deps.routes.table()).offers.find((o) => o.providerId === providerId && o.model === r.model);
-  if (!offer) return false;
-  const full = costPico({ promptTokens: r.promptTokens, completionTokens: r.completionTokens }, offer);
-  const charged = full < reservation.amountPico ? full : reservation.amountPico;
+  const charged = await signedCost(deps, providerId, r, reservation.amountPico);
+  if (charged === null) return false;
   deps.usage.record({
     requestId: r.requestId, keyId: reservation.keyId, accountId: reservation.accountId, providerId, model: r.model,
     endpoint: reservation.endpoint, stream: false, promptTokens: r.promptTokens, completionTokens: r.completionTokens,
