@@ -1,8 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-// Three projects, run in order by `npm test`: pure unit tests (Node, ms each), the worker
-// inside workerd against real Postgres, and the full local network driven by the openai SDK.
+// Four projects, run in order by `npm test`: pure unit tests (Node, ms each), the contracts on a
+// local anvil, the worker inside workerd against real Postgres, and the full local network (chain
+// included) driven by the openai SDK.
 export default defineConfig({
   test: {
     projects: [
@@ -11,6 +12,15 @@ export default defineConfig({
           name: "unit",
           include: ["workers/**/*.test.ts", "provider-runtime/**/*.test.ts", "scripts/**/*.test.ts"],
           environment: "node",
+        },
+      },
+      {
+        // Solidity contracts against a local anvil per file (snapshots between tests).
+        test: {
+          name: "contracts",
+          include: ["test/contracts/**/*.test.ts"],
+          environment: "node",
+          fileParallelism: false,
         },
       },
       {
@@ -41,6 +51,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          // CommonJS inside @openzeppelin/merkle-tree (via @metamask/abi-utils) breaks the pool's module shim; pre-bundled it loads.
+          deps: { optimizer: { ssr: { enabled: true, include: ["@openzeppelin/merkle-tree"] } } },
           globalSetup: ["test/workers/global-setup.ts"],
           // Shared engines, fault modes and a database-session counter: one file at a time.
           fileParallelism: false,

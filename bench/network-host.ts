@@ -29,7 +29,7 @@ exitWithParent(() => void stop());
 try {
   net = await startNetwork({
     stateDir: values["state-dir"], persistent: false, gatewayPort: Number(values["gateway-port"]),
-    engines: JSON.parse(values.engines) as EngineSpec[], cronEveryMs: 0, agents: false,
+    engines: JSON.parse(values.engines) as EngineSpec[], cronEveryMs: 0, agents: false, chain: false,
     log: (line) => console.error(line),
   });
 } catch (err) {

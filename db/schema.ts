@@ -1,11 +1,11 @@
 /**
  * Every table, in one file. Money is bigint: pico-USDC (1e-12) in the books, prices in
  * micro-USDC per million tokens (= pico-USDC per token). Idempotency lives in constraints.
- * The ledger is here; deposits and settlement batches come beside it.
+ * The ledger, on-chain deposits and settlement batches are here too.
  */
 import { sql } from "drizzle-orm";
 import {
-  bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uuid,
+  bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp({ withTimezone: true }).notNull().defaultNow();
@@ -53,6 +53,9 @@ export const providers = pgTable("providers", {
   draining: boolean().notNull().default(false),
   /** Signed-message timestamp of the last accepted heartbeat: a replayed heartbeat is older. */
   lastMessageAtMs: bigint({ mode: "number" }).notNull().default(0),
+  /** Active stake in the Settlement contract (USDC base units), as the chain job last read it; null: never read. */
+  stakeBase: bigint({ mode: "bigint" }),
+  stakeCheckedAt: timestamp({ withTimezone: true }),
   createdAt: createdAt(),
   updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
 });
@@ -125,8 +128,10 @@ export const receipts = pgTable("receipts", {
   source: text({ enum: ["inline", "outbox"] }).notNull(),
   /** What the gateway concluded when it compared the receipt with what it saw. */
   status: text({ enum: ["verified", "mismatch", "orphan"] }).notNull(),
+  /** The settlement period whose Merkle root commits this receipt; null until that period closes. */
+  periodId: bigint({ mode: "number" }),
   createdAt: createdAt(),
-}, (t) => [index().on(t.providerId, t.createdAt)]);
+}, (t) => [index().on(t.providerId, t.createdAt), index().on(t.periodId)]);
 
 /**
  * The double-entry ledger: each transaction (kind + reference) is a set of postings that sum to
@@ -136,8 +141,8 @@ export const receipts = pgTable("receipts", {
  */
 export const ledgerEntries = pgTable("ledger_entries", {
   id: bigserial({ mode: "number" }).primaryKey(),
-  kind: text({ enum: ["usage", "adjustment", "grant", "deposit", "settlement"] }).notNull(),
-  /** usage: the request id; grant: the grant id; deposit: txhash:logIndex; settlement: the batch id. */
+  kind: text({ enum: ["usage", "adjustment", "grant", "deposit", "withdrawal", "settlement"] }).notNull(),
+  /** usage: the request id; grant: the grant id; deposit, withdrawal: chainId:txhash:logIndex; settlement: the batch id. */
   reference: text().notNull(),
   account: text().notNull(),
   amountPico: bigint({ mode: "bigint" }).notNull(),
@@ -172,6 +177,95 @@ export const creditGrants = pgTable("credit_grants", {
   createdAt: createdAt(),
 });
 
+/** How far each chain reader has read: the next block it will scan. */
+export const chainCursors = pgTable("chain_cursors", {
+  /** e.g. `settlement-events:<chainId>:<contract>` */
+  name: text().primaryKey(),
+  nextBlock: bigint({ mode: "bigint" }).notNull(),
+  /** Hash of block nextBlock − 1 when it was read: a different hash later means a reorg deeper than the confirmations. */
+  lastBlockHash: text(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
+
+/** `Deposited` events credited to the ledger: the key (chain, tx, log) makes a credit happen once. */
+export const deposits = pgTable("deposits", {
+  chainId: integer().notNull(),
+  txHash: text().notNull(),
+  logIndex: integer().notNull(),
+  blockNumber: bigint({ mode: "bigint" }).notNull(),
+  blockHash: text().notNull(),
+  /** The bytes32 account of the event; accountId when it names one of ours. */
+  account: text().notNull(),
+  accountId: uuid().references(() => accounts.id),
+  fromAddress: text().notNull(),
+  /** USDC base units (1e-6). */
+  amountBase: bigint({ mode: "bigint" }).notNull(),
+  /** credited: on the ledger; unmatched: no such account (held in escrow, for an operator to resolve). */
+  status: text({ enum: ["credited", "unmatched"] }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }), index().on(t.accountId, t.createdAt)]);
+
+/** `WithdrawalRequested` events: the ledger holds what the customer may still withdraw, at once. */
+export const withdrawals = pgTable("withdrawals", {
+  chainId: integer().notNull(),
+  txHash: text().notNull(),
+  logIndex: integer().notNull(),
+  account: text().notNull(),
+  accountId: uuid().references(() => accounts.id),
+  owner: text().notNull(),
+  requestedBase: bigint({ mode: "bigint" }).notNull(),
+  /** What the ledger held: the requested amount, or the unspent balance if lower (the operator limits the rest on chain). */
+  heldBase: bigint({ mode: "bigint" }).notNull(),
+  availableAt: timestamp({ withTimezone: true }).notNull(),
+  /** held: the ledger holds less than was requested, and the operator must limit the on-chain amount; limited: it holds all of it (as requested, or after the limit). */
+  status: text({ enum: ["held", "limited"] }).notNull(),
+  limitTxHash: text(),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] })]);
+
+/**
+ * A settlement period: receipts and provider earnings up to `cutoff`, committed by one Merkle root
+ * and paid by one or more batches. At most one period is open (its batches not all settled): a
+ * new period's payouts are computed only from a ledger that already records every earlier one.
+ */
+export const settlementPeriods = pgTable("settlement_periods", {
+  id: bigserial({ mode: "number" }).primaryKey(),
+  chainId: integer().notNull(),
+  cutoff: timestamp({ withTimezone: true }).notNull(),
+  merkleRoot: text().notNull(),
+  receiptCount: integer().notNull(),
+  status: text({ enum: ["open", "settled"] }).notNull(),
+  createdAt: createdAt(),
+  settledAt: timestamp({ withTimezone: true }),
+}, (t) => [uniqueIndex("settlement_periods_one_open").on(t.status).where(sql`status = 'open'`)]);
+
+export interface PayoutRow { providerId: string; address: string; amountBase: string }
+
+/**
+ * One `settle` transaction. recorded → sending (signed: nonce, hash and raw bytes stored before the
+ * broadcast) → settled (confirmed on chain, ledger written in the same database transaction).
+ * A reverted send goes back to recorded with its error; it is never re-signed while its hash may land.
+ */
+export const settlementBatches = pgTable("settlement_batches", {
+  /** bytes32 hex: the on-chain batch id. */
+  id: text().primaryKey(),
+  periodId: bigint({ mode: "number" }).notNull().references(() => settlementPeriods.id),
+  part: integer().notNull(),
+  payouts: jsonb().$type<PayoutRow[]>().notNull(),
+  feeBase: bigint({ mode: "bigint" }).notNull(),
+  totalBase: bigint({ mode: "bigint" }).notNull(),
+  status: text({ enum: ["recorded", "sending", "settled"] }).notNull(),
+  nonce: integer(),
+  txHash: text(),
+  rawTx: text(),
+  blockNumber: bigint({ mode: "bigint" }),
+  gasUsed: bigint({ mode: "bigint" }),
+  attempts: integer().notNull().default(0),
+  lastError: text(),
+  createdAt: createdAt(),
+  settledAt: timestamp({ withTimezone: true }),
+}, (t) => [index().on(t.periodId), index().on(t.status)]);
+
 export type Account = typeof accounts.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type Provider = typeof providers.$inferSelect;
@@ -180,3 +274,5 @@ export type LatencyStatsRow = typeof latencyStats.$inferSelect;
 export type UsageEvent = typeof usageEvents.$inferSelect;
 export type NewUsageEvent = typeof usageEvents.$inferInsert;
 export type ReceiptRow = typeof receipts.$inferSelect;
+export type SettlementBatchRow = typeof settlementBatches.$inferSelect;
+export type SettlementPeriodRow = typeof settlementPeriods.$inferSelect;

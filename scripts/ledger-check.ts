@@ -27,7 +27,7 @@ try {
   const sum = Object.values(audit.totals).reduce((a, b) => a + b, 0n);
   console.log(`  ${"sum".padEnd(10)} ${formatUsdc(sum).padStart(24)} USDC`);
   if (audit.problems.length === 0) {
-    console.log("books balance; every entry traces to a usage event or a credit grant; every charged usage event is in the books");
+    console.log("books balance; every entry traces to its record (usage event, credit grant, deposit, withdrawal or settlement batch); every charged usage event is in the books");
   } else {
     console.log(`${audit.problems.length} problem(s):`);
     for (const p of audit.problems.slice(0, 50)) console.log(`  - ${p}`);

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 
-const PROJECTS = ["unit", "workers", "e2e"];
+const PROJECTS = ["unit", "contracts", "workers", "e2e"];
 const only = process.argv.slice(2);
 const bin = (name: string) => path.resolve("node_modules/.bin", name);
 const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: "inherit", env: process.env }).status ?? 1;

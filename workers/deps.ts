@@ -66,6 +66,8 @@ export interface Deps {
   };
   /** Keeps work alive after the response (ctx.waitUntil). */
   background(p: Promise<unknown>): void;
+  /** A database for one unit of work (the scheduled jobs); closed when `fn` settles. */
+  withDb<T>(fn: (db: Db) => Promise<T>): Promise<T>;
 }
 
 // ---- Wiring for workerd: caches per isolate, database per unit of work. ----
@@ -122,9 +124,9 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     }
   };
   const now = Date.now;
-  const loadTable = () => state.routeTable.get(now(), () => withDb((db) => loadRouteTable(db, now())), background);
+  const loadTable = () => state.routeTable.get(now(), () => withDb((db) => loadRouteTable(db, now(), cfg.chain?.minStakeBase ?? 0n)), background);
   return {
-    cfg, now, background,
+    cfg, now, background, withDb,
     keys: {
       bySecretHash: (hash) => state.keyCache.get(hash, now(), () => withDb((db) => findKeyByHash(db, hash)), background),
       invalidateAll: () => state.keyCache.clear(),

@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { ChainSchema, chainConfig, type ChainConfig } from "./chain-config";
+
+export type { ChainConfig } from "./chain-config";
 
 /** Bindings from wrangler.toml (generated) plus the secrets, which are only named there. */
 export interface Env extends CloudflareBindings {
@@ -8,10 +11,19 @@ export interface Env extends CloudflareBindings {
   GATEWAY_REQUEST_KEY: string;
   /** Local only: host:port/path of the WebSocket proxy in front of Postgres. */
   WSPROXY?: string;
+  /** The L2's JSON-RPC URL; unset: no chain (no deposits, stakes or settlement). */
+  CHAIN_RPC_URL?: string;
+  SETTLEMENT_ADDRESS?: string;
+  USDC_ADDRESS?: string;
+  /**
+   * The settlement operator's private key. Read only by the settlement job (workers/jobs/settlement.ts),
+   * never parsed into Config, so the request path cannot reach it.
+   */
+  OPERATOR_PRIVATE_KEY?: string;
 }
 
 const ms = z.coerce.number().int().positive();
-const ConfigSchema = z.object({
+const ConfigSchema = ChainSchema.extend({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
   WSPROXY: z.string().min(1).optional(),
@@ -26,7 +38,6 @@ const ConfigSchema = z.object({
   HEARTBEAT_FRESH_MS: ms.default(30_000),
   GATEWAY_REQUEST_KEY: z.string().min(40, "must be a base64url PKCS8 Ed25519 key"),
   GATEWAY_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x address"),
-  CHAIN_ID: z.coerce.number().int().positive().default(31337),
   ALLOW_PRIVATE_PROVIDER_URLS: z.enum(["true", "false"]).default("false"),
   PROTOCOL_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
   ADMISSION: z.enum(["enforce", "off"]).default("enforce"),
@@ -55,7 +66,10 @@ export interface Config {
   protocolFeeBps: number;
   /** "off": no reservations, budgets or rate limits (benchmarks, trusted private deployments only). */
   admission: "enforce" | "off";
+  /** The L2, or null when none is configured (then stakes are not required and nothing settles). */
+  chain: ChainConfig | null;
 }
+
 
 let memo: { env: Env; cfg: Config } | undefined;
 
@@ -87,6 +101,7 @@ export function readConfig(env: Env): Config {
     allowPrivateProviderUrls: e.ALLOW_PRIVATE_PROVIDER_URLS === "true",
     protocolFeeBps: e.PROTOCOL_FEE_BPS,
     admission: e.ADMISSION,
+    chain: chainConfig(e),
   };
   memo = { env, cfg };
   return cfg;

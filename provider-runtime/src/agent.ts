@@ -1,6 +1,6 @@
 /**
- * The agent's lifecycle: engine up → gateway identity → serve → register → heartbeats and receipt
- * batches; and the graceful way down (503 to new requests, in-flight ones finish, a final
+ * The agent's lifecycle: engine up → gateway identity → stake (if asked) → serve → register →
+ * heartbeats and receipt batches; and the graceful way down (503 to new requests, in-flight ones finish, a final
  * draining heartbeat, one last outbox flush). main.ts adds the CLI, signals and the ready line.
  */
 import type { AgentConfig } from "./config";
@@ -15,6 +15,7 @@ import { createReceiptSigner } from "./receipts";
 import { describe } from "./errors";
 import { awaitGatewayIdentity, buildRegisterPayload, readGpuFacts, registerUntilAccepted, type Offer } from "./register";
 import { createAgentServer, type AgentServer, type ServerState } from "./server";
+import { stakeOnStart } from "./stake";
 
 export interface AgentHandle {
   url: string;
@@ -53,6 +54,8 @@ export async function startAgent(cfg: AgentConfig, opts: AgentOptions = {}): Pro
     const served = [cfg.model, ...(cfg.engine.kind === "sim" && cfg.engine.embeddingModel ? [cfg.engine.embeddingModel] : [])];
     const [engineModels, gpu] = await Promise.all([waitForEngine(engine.url, served, { signal, log }), readGpuFacts()]);
     const identity = await awaitGatewayIdentity(cfg, signal, log);
+    // Before registering, so the gateway's first look at this provider finds it staked.
+    await stakeOnStart(identity, cfg, signal, log);
 
     const outbox = await Outbox.open(cfg.outboxDir, log);
     cleanup.push(() => outbox.close());

@@ -37,6 +37,7 @@ export const FLAGS = {
   region: { env: "MESHGATE_REGION", help: "free-form region label, default 'local'" },
   "max-concurrency": { env: "MESHGATE_MAX_CONCURRENCY", help: "advertised concurrent requests, default 32" },
   "chain-id": { env: "MESHGATE_CHAIN_ID", help: "EIP-712 chain id, default 31337" },
+  "rpc-url": { env: "MESHGATE_RPC_URL", help: "L2 JSON-RPC URL for the wallet: stakes the gateway's minimum at start" },
   "outbox-dir": { env: "MESHGATE_OUTBOX_DIR", help: "receipt outbox directory, default .meshgate/outbox/<provider-id>" },
   "heartbeat-ms": { env: "MESHGATE_HEARTBEAT_MS", help: "heartbeat period, default 5000" },
   "outbox-ms": { env: "MESHGATE_OUTBOX_MS", help: "receipt batch period, default 2000" },
@@ -46,7 +47,7 @@ export const FLAGS = {
 export type FlagName = keyof typeof FLAGS;
 
 const ENDPOINTS = ["chat", "completions", "embeddings"] as const;
-const HttpUrl = z
+export const HttpUrl = z
   .url()
   .refine((s) => /^https?:\/\//i.test(s), "must be an http(s) URL")
   .transform((s) => s.replace(/\/+$/, ""));
@@ -83,6 +84,7 @@ const RawConfig = z.object({
   region: z.string().min(1).max(64).default("local"),
   "max-concurrency": Int(1, 1_000_000).default(32),
   "chain-id": Int(1, Number.MAX_SAFE_INTEGER).default(31337),
+  "rpc-url": HttpUrl.optional(),
   "outbox-dir": z.string().min(1).optional(),
   "heartbeat-ms": Int(50, 600_000).default(5000),
   "outbox-ms": Int(50, 600_000).default(2000),
@@ -111,6 +113,8 @@ export interface AgentConfig {
   region: string;
   maxConcurrency: number;
   chainId: number;
+  /** The L2 RPC the wallet stakes through; without it the agent never touches the chain. */
+  rpcUrl?: string;
   outboxDir: string;
   heartbeatMs: number;
   outboxMs: number;
@@ -166,6 +170,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     region: c.region,
     maxConcurrency: c["max-concurrency"],
     chainId: c["chain-id"],
+    ...(c["rpc-url"] !== undefined ? { rpcUrl: c["rpc-url"] } : {}),
     outboxDir: resolve(c["outbox-dir"] ?? `.meshgate/outbox/${providerId}`),
     heartbeatMs: c["heartbeat-ms"],
     outboxMs: c["outbox-ms"],
@@ -173,8 +178,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   };
 }
 
-/** Exactly one of the key or its file; the key itself never appears in a message. */
-function readAccount(key: string | undefined, file: string | undefined): { account: PrivateKeyAccount; privateKey: `0x${string}` } {
+/** Exactly one of the key or its file; the key itself never appears in a message. Also used by `verify-receipt`. */
+export function readAccount(key: string | undefined, file: string | undefined): { account: PrivateKeyAccount; privateKey: `0x${string}` } {
   if (key !== undefined && file !== undefined) throw new ConfigError("give --wallet-key (MESHGATE_WALLET_KEY) or --wallet-key-file (MESHGATE_WALLET_KEY_FILE), not both");
   let text = key;
   if (file !== undefined) {

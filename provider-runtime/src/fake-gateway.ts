@@ -22,6 +22,13 @@ export interface FakeGatewayOptions {
   chainId?: number;
 }
 
+/** The `chain` object of GET /providers/v1/gateway (min_stake_base: USDC base units, decimal). */
+export interface FakeGatewayChain {
+  settlement: `0x${string}`;
+  usdc: `0x${string}`;
+  min_stake_base: string;
+}
+
 export class FakeGateway {
   readonly registers: Recorded[] = [];
   readonly heartbeats: Recorded[] = [];
@@ -37,6 +44,8 @@ export class FakeGateway {
    * endpoint; "reject" refuses each one in `rejected`, as the real gateway does a foreign receipt.
    */
   receiptsMode: "ack" | "missing" | "reject" = "ack";
+  /** What GET /providers/v1/gateway advertises as `chain`; undefined leaves the key out, as older gateways do. */
+  chain: FakeGatewayChain | null | undefined = undefined;
   /** Heartbeats are refused with 403 until the provider registers again (a registry reset). */
   forgotten = false;
   readonly account = privateKeyToAccount(generatePrivateKey());
@@ -92,7 +101,7 @@ export class FakeGateway {
   private async handle(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     const path = req.url ?? "/";
     if (req.method === "GET" && path === "/providers/v1/gateway") {
-      return { status: 200, body: { address: this.account.address, request_key: this.publicKey, chain_id: this.chainId } };
+      return { status: 200, body: { address: this.account.address, request_key: this.publicKey, chain_id: this.chainId, chain: this.chain } };
     }
     const kinds: Record<string, ProviderMessageKind> = {
       "/providers/v1/register": "register",

@@ -7,13 +7,24 @@ import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import { signProviderMessage, type ProviderMessageKind } from "../../workers/core/protocol/provider-messages";
 
+const Address = z
+  .string()
+  .refine((s) => isAddress(s, { strict: false }), "expected an address")
+  .transform((s) => getAddress(s));
+
 export const GatewayIdentity = z.object({
-  address: z
-    .string()
-    .refine((s) => isAddress(s, { strict: false }), "expected an address")
-    .transform((s) => getAddress(s)),
+  address: Address,
   request_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "expected a base64url Ed25519 public key"),
   chain_id: z.number().int().positive(),
+  /** Where providers stake, and how much (USDC base units). Null without a chain; absent from older gateways. */
+  chain: z
+    .object({
+      settlement: Address,
+      usdc: Address,
+      min_stake_base: z.string().regex(/^\d{1,78}$/, "expected a decimal integer").transform((s) => BigInt(s)),
+    })
+    .nullable()
+    .optional(),
 });
 export type GatewayIdentity = z.output<typeof GatewayIdentity>;
 

@@ -4,11 +4,18 @@
  * `{"event":"ready",…}` on stdout once registered. Bad configuration: one line on stderr, exit 2;
  * a refusal that will not change (gateway 4xx, wrong engine model): one line, exit 1; SIGTERM or
  * SIGINT: graceful drain, exit 0.
+ * `npm run provider -- verify-receipt …` instead checks a receipt's settlement proof (verify-receipt-cli.ts).
  */
 import { exitWithParent } from "../../scripts/lib/exit-with-parent";
 import type { AgentHandle } from "./agent";
 import { readConfig, type AgentConfig } from "./config";
 import { ConfigError, describe, FatalError } from "./errors";
+
+if (process.argv[2] === "verify-receipt") {
+  // A one-shot command, not the agent: its own flags (verify-receipt-cli.ts), no signals to handle.
+  const { verifyReceiptCli } = await import("./verify-receipt-cli");
+  process.exit(await verifyReceiptCli(process.argv.slice(3)));
+}
 
 function fail(code: number, message: string): never {
   process.stderr.write(`meshgate-provider: ${message}\n`);

@@ -1,9 +1,10 @@
 /**
- * The whole local network on one machine: embedded Postgres + the WebSocket proxy, three
- * simulated engines at three prices and speeds, the worker in workerd, a seeded account and
- * keys. `npm start` and the end-to-end tests both use this, so tests run what developers run.
+ * The whole local network on one machine: embedded Postgres + the WebSocket proxy, a local L2
+ * (anvil) with the contracts, three provider agents (each staked, in front of a simulated engine
+ * at its own price and speed), the worker in workerd, and an account funded by a real deposit.
+ * `npm start` and the end-to-end tests both use this, so tests run what developers run.
  */
-import { mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync } from "node:fs";
+import { mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync, rmSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { runMigrations } from "../../db/migrate";
@@ -14,6 +15,13 @@ import { spawnTs, type ReadyChild } from "./children";
 import { freePort } from "./ports";
 import { generatePrivateKey, privateKeyToAddress } from "viem/accounts";
 import { generateGatewayKeyPair } from "../../workers/core/protocol/gateway-auth";
+import { accountToBytes32 } from "../../workers/core/settlement/units";
+import { CUSTOMER_KEY, depositFor, fundWallet, startLocalChain, type ChainInfo, type LocalChain } from "./local-chain";
+
+/** The stake the local gateway requires of a provider (USDC); agents stake it on start. */
+export const LOCAL_MIN_STAKE_USDC = "100";
+/** What the demo customer deposits for the developer account (USDC base units). */
+const DEV_DEPOSIT_BASE = 1_000_000_000n;
 
 export const CHAT_MODEL = "meshgate/sim-llama-3.1-8b";
 export const EMBEDDING_MODEL = "meshgate/sim-embed-16";
@@ -40,6 +48,8 @@ export interface NetworkOptions {
   agents?: boolean;
   /** Worker vars to override (deadlines in tests). */
   vars?: Record<string, string>;
+  /** false: no chain (no stake required, no deposits or settlement; the gateway bench). Default true. */
+  chain?: boolean;
   cronEveryMs?: number;
   log?: (line: string) => void;
 }
@@ -56,6 +66,8 @@ export interface DevInfo {
   dashboardURL: string; databaseUrl: string; providers: DevProvider[]; gatewayPid: number; model: string; embeddingModel: string;
   /** The gateway's identity: its receipt address, and the file holding its request-signing key (local only). */
   gatewayAddress: string; gatewayKeyFile: string;
+  /** The local L2 and its contracts; null when started without a chain. */
+  chain: ChainInfo | null;
 }
 
 export interface Network { info: DevInfo; stop(): Promise<void> }
@@ -73,6 +85,17 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
   try {
     const specs = o.engines ?? DEFAULT_ENGINES;
     const withAgents = o.agents ?? true;
+    // The chain first: a persistent database only makes sense with the chain it was booked from.
+    let chain: LocalChain | null = null;
+    if (o.chain ?? true) {
+      chain = await startLocalChain({ stateDir: o.stateDir, persistent: o.persistent });
+      stops.push(chain.stop);
+      if (chain.fresh && o.persistent && existsSync(path.join(o.stateDir, "pg"))) {
+        log("the local chain is new: resetting the local database, whose deposits and payouts were on the old one");
+        rmSync(path.join(o.stateDir, "pg"), { recursive: true, force: true });
+        rmSync(path.join(o.stateDir, "credentials.json"), { force: true });
+      }
+    }
     const startEngine = async (spec: EngineSpec): Promise<Started> => {
       const port = await freePort();
       const entry = "provider-runtime/sim/main.ts";
@@ -98,6 +121,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     writeFileSync(bindingsFile, JSON.stringify({
       ...readWranglerVars(), ALLOW_PRIVATE_PROVIDER_URLS: "true", ...o.vars, DATABASE_URL: pg.url, WSPROXY: proxy.wsProxy, ADMIN_TOKEN: adminToken,
       GATEWAY_REQUEST_KEY: gatewayKey.requestKey, GATEWAY_ADDRESS: gatewayKey.address,
+      ...(chain ? chainBindings(chain) : {}), ...o.vars,
     }), { mode: 0o600 });
     const gateway: ReadyChild<{ url: string }> = await spawnTs("scripts/gateway.ts", [
       "--script", bundle, "--port", String(o.gatewayPort), "--bindings", bindingsFile, "--cron-every-ms", String(o.cronEveryMs ?? 10_000),
@@ -108,7 +132,9 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     const admin = adminClient(gatewayURL, adminToken);
     let engines: Started[] = bareEngines;
     if (withAgents) {
-      engines = await Promise.all(specs.map((spec) => startAgent(spec, gatewayURL, o.stateDir, stops, log)));
+      // The faucet gives each wallet gas and USDC (one owner, so one mint at a time); each agent stakes on start.
+      if (chain) for (const spec of specs) await fundWallet(chain.clients, chain.info, providerWallet(o.stateDir, spec.id).address, 1_000_000_000n);
+      engines = await Promise.all(specs.map((spec) => startAgent(spec, gatewayURL, o.stateDir, stops, log, chain)));
     } else {
       for (const e of engines) await admin("POST", "/admin/v1/providers", {
         id: e.spec.id, url: e.url, region: "local", max_waiting_requests: 64,
@@ -118,14 +144,17 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
         ],
       });
     }
+    // Stakes the agents just made become routable once the chain job has read them.
+    if (chain) await admin("POST", "/admin/v1/jobs/deposits/run");
     await admin("POST", "/admin/v1/jobs/probe/run");
-    const creds = await loadOrCreateCredentials(path.join(o.stateDir, "credentials.json"), admin, gatewayURL, o.persistent);
+    const creds = await loadOrCreateCredentials(path.join(o.stateDir, "credentials.json"), admin, gatewayURL, o.persistent, chain);
 
     const info: DevInfo = {
       baseURL: `${gatewayURL}/v1`, gatewayURL, ...creds, adminToken,
       dashboardURL: `${gatewayURL}/dashboard`, databaseUrl: pg.url, gatewayPid: gateway.pid,
       model: CHAT_MODEL, embeddingModel: EMBEDDING_MODEL,
       gatewayAddress: gatewayKey.address, gatewayKeyFile: path.join(o.stateDir, "gateway-key.json"),
+      chain: chain?.info ?? null,
       providers: engines.map((e) => ({
         id: e.spec.id, url: e.url, model: CHAT_MODEL, inputPrice: e.spec.inputPrice, outputPrice: e.spec.outputPrice,
         address: e.address, pid: e.pid, controlUrl: e.controlUrl, metricsUrl: e.metricsUrl,
@@ -140,12 +169,18 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
 }
 
 /** A provider agent in front of an in-process simulated engine, with a wallet of its own (kept across runs). */
-async function startAgent(spec: EngineSpec, gatewayURL: string, stateDir: string, stops: (() => Promise<void>)[], log: (l: string) => void): Promise<Started> {
-  const walletFile = path.join(stateDir, "wallets", `${spec.id}.key`);
-  if (!existsSync(walletFile)) {
-    mkdirSync(path.dirname(walletFile), { recursive: true });
-    writeFileSync(walletFile, generatePrivateKey(), { mode: 0o600 });
+/** A provider's wallet key file (made on first use, kept across runs), and its address. */
+function providerWallet(stateDir: string, id: string): { file: string; address: `0x${string}` } {
+  const file = path.join(stateDir, "wallets", `${id}.key`);
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, generatePrivateKey(), { mode: 0o600 });
   }
+  return { file, address: privateKeyToAddress(readFileSync(file, "utf8").trim() as `0x${string}`) };
+}
+
+async function startAgent(spec: EngineSpec, gatewayURL: string, stateDir: string, stops: (() => Promise<void>)[], log: (l: string) => void, chain: LocalChain | null): Promise<Started> {
+  const walletFile = providerWallet(stateDir, spec.id).file;
   const entry = "provider-runtime/src/main.ts";
   const args = [
     "--gateway", gatewayURL, "--engine", "sim", "--sim-ttft-ms", String(spec.ttftMs), "--sim-tokens-per-second", String(spec.tokensPerSecond),
@@ -153,6 +188,7 @@ async function startAgent(spec: EngineSpec, gatewayURL: string, stateDir: string
     "--model", CHAT_MODEL, "--price-in", spec.inputPrice, "--price-out", spec.outputPrice, "--port", String(await freePort()),
     "--wallet-key-file", walletFile, "--provider-id", spec.id, "--region", "local", "--max-concurrency", "64",
     "--outbox-dir", path.join(stateDir, "outbox", spec.id), "--drain-ms", "2000", "--heartbeat-ms", "2000",
+    ...(chain ? ["--rpc-url", chain.info.rpcUrl] : []),
   ];
   const child = await spawnTs<AgentReady>(entry, args, { name: spec.id, log, timeoutMs: 60_000 });
   stops.push(child.stop);
@@ -176,23 +212,30 @@ function adminClient(base: string, token: string): Admin {
   };
 }
 
-async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: string, persistent: boolean) {
+async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: string, persistent: boolean, chain: LocalChain | null) {
+  // Requests reserve their worst-case cost against the balance: the developer starts with 1,000 USDC,
+  // deposited on chain by the demo customer wallet and credited by the deposit job (a grant without a chain).
+  const fund = async (accountId: string) => {
+    if (!chain) {
+      await admin("POST", `/admin/v1/accounts/${accountId}/credit`, { amount_usdc: "1000", note: "local developer credit" });
+      return;
+    }
+    await depositFor(chain.clients, chain.info, CUSTOMER_KEY, accountToBytes32(accountId), DEV_DEPOSIT_BASE);
+    await admin("POST", "/admin/v1/jobs/deposits/run");
+  };
   if (persistent && existsSync(file)) {
     const saved = JSON.parse(readFileSync(file, "utf8")) as { accountId: string; apiKey: string; financeKey: string };
     const ok = await fetch(`${gatewayURL}/v1/models`, { headers: { authorization: `Bearer ${saved.apiKey}` } });
     if (ok.status === 200) {
-      // A developer account from before balances were enforced (or spent down) gets its credit back.
+      // A developer account spent down gets another deposit.
       const account = await admin("GET", `/admin/v1/accounts/${saved.accountId}`);
-      if (BigInt(String(account.balancePico)) < 100_000_000_000_000n) {
-        await admin("POST", `/admin/v1/accounts/${saved.accountId}/credit`, { amount_usdc: "1000", note: "local developer credit" });
-      }
+      if (BigInt(String(account.balancePico)) < 100_000_000_000_000n) await fund(saved.accountId);
       return saved;
     }
   }
   const account = await admin("POST", "/admin/v1/accounts", { name: "Local developer" });
   const accountId = String(account.id);
-  // Requests reserve their worst-case cost against the balance: the developer starts with some.
-  await admin("POST", `/admin/v1/accounts/${accountId}/credit`, { amount_usdc: "1000", note: "local developer credit" });
+  await fund(accountId);
   const key = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev inference", role: "inference" });
   const finance = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev finance", role: "finance" });
   const creds = { accountId, apiKey: String(key.secret), financeKey: String(finance.secret) };
@@ -213,6 +256,15 @@ function loadOrCreateSecret(file: string, make: () => string, persistent: boolea
   const v = make();
   if (persistent) writeFileSync(file, v, { mode: 0o600 });
   return v;
+}
+
+/** The worker's view of the local chain; the operator key is the settlement job's secret. */
+function chainBindings(chain: LocalChain): Record<string, string> {
+  return {
+    CHAIN_RPC_URL: chain.info.rpcUrl, CHAIN_ID: String(chain.info.chainId), SETTLEMENT_ADDRESS: chain.info.settlement, USDC_ADDRESS: chain.info.usdc,
+    CHAIN_START_BLOCK: chain.info.deployBlock, CHAIN_CONFIRMATIONS: "1", MIN_STAKE_USDC: LOCAL_MIN_STAKE_USDC,
+    OPERATOR_PRIVATE_KEY: chain.operatorKey,
+  };
 }
 
 /** The [vars] of wrangler.toml, so local runs use the same settings as a deploy. */

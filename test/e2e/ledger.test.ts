@@ -85,7 +85,7 @@ describe("npm run ledger:check", () => {
       expect(billed).toEqual({ prompt_tokens: receipt!.prompt_tokens, completion_tokens: receipt!.completion_tokens });
 
       const ok = await ledgerCheck();
-      expect(ok.stdout).toContain("books balance; every entry traces to a usage event or a credit grant");
+      expect(ok.stdout).toContain("books balance; every entry traces to its record");
       expect(ok.code).toBe(0);
 
       await db.query("insert into ledger_entries (kind, reference, account, amount_pico) values ('grant', '00000000-0000-0000-0000-000000000000', 'protocol:fees', 5)");

@@ -1,9 +1,10 @@
 /** The ledger in Postgres: postings written once per (kind, reference, account); balances are sums. */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
-import { creditGrants, ledgerEntries, usageEvents } from "../../../db/schema";
+import { creditGrants, deposits, ledgerEntries, settlementBatches, usageEvents, withdrawals } from "../../../db/schema";
 import { checkBooks, customerAccount, grantTransaction, type LedgerTransaction } from "../../core/money/ledger";
 import { traceProblems } from "../../core/money/ledger-audit";
+import { baseToPico } from "../../core/settlement/units";
 
 /** Writes the postings of these transactions; a posting already written is left as it was. */
 export async function writeTransactions(db: Db, txs: readonly LedgerTransaction[]): Promise<void> {
@@ -55,10 +56,13 @@ export interface LedgerAudit {
  * to its record. Reads every row, so it is an operator's tool, not a request-path query.
  */
 export async function auditLedger(db: Db): Promise<LedgerAudit> {
-  const [entries, usage, grants] = await Promise.all([
+  const [entries, usage, grants, credited, held, settled] = await Promise.all([
     db.select().from(ledgerEntries).orderBy(ledgerEntries.id),
     db.select({ requestId: usageEvents.requestId, accountId: usageEvents.accountId, providerId: usageEvents.providerId, costPico: usageEvents.costPico, feePico: usageEvents.feePico }).from(usageEvents),
     db.select().from(creditGrants),
+    db.select().from(deposits).where(eq(deposits.status, "credited")),
+    db.select().from(withdrawals),
+    db.select().from(settlementBatches).where(eq(settlementBatches.status, "settled")),
   ]);
   const txs = new Map<string, LedgerTransaction>();
   const totals: Record<string, bigint> = {};
@@ -73,6 +77,11 @@ export async function auditLedger(db: Db): Promise<LedgerAudit> {
   const sources = {
     usage: new Map(usage.map((u) => [u.requestId, u])),
     grants: new Map(grants.map((g) => [g.id, { accountId: g.accountId, amountPico: g.amountPico }])),
+    deposits: new Map(credited.map((d) => [`${d.chainId}:${d.txHash}:${d.logIndex}`, { accountId: d.accountId!, amountPico: baseToPico(d.amountBase) }])),
+    withdrawals: new Map(held.filter((w) => w.accountId && w.heldBase > 0n).map((w) => [`${w.chainId}:${w.txHash}:${w.logIndex}`, { accountId: w.accountId!, amountPico: baseToPico(w.heldBase) }])),
+    settlements: new Map(settled.map((b) => [b.id, {
+      providers: b.payouts.map((p) => ({ providerId: p.providerId, pico: baseToPico(BigInt(p.amountBase)) })), feePico: baseToPico(b.feeBase),
+    }])),
   };
   const all = [...txs.values()];
   return { transactions: all.length, postings: entries.length, totals, problems: [...checkBooks(all), ...traceProblems(all, sources)] };

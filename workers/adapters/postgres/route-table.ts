@@ -3,8 +3,11 @@ import type { Db } from "../../../db/client";
 import { latencyStats, providerModels, providers } from "../../../db/schema";
 import { latencyKey, type Endpoint, type LatencyStats, type ProviderOffer, type RouteTable } from "../../core/routing/types";
 
-/** Two queries: every provider's offers, and the latency table. */
-export async function loadRouteTable(db: Db, nowMs: number): Promise<RouteTable> {
+/**
+ * Two queries: every provider's offers, and the latency table. With a minimum stake, a provider is
+ * routable only once the chain job has read at least that much active stake for it.
+ */
+export async function loadRouteTable(db: Db, nowMs: number, minStakeBase = 0n): Promise<RouteTable> {
   const [offers, rows] = await Promise.all([
     db.select().from(providerModels).innerJoin(providers, eq(providerModels.providerId, providers.id)),
     db.select().from(latencyStats),
@@ -28,7 +31,7 @@ export async function loadRouteTable(db: Db, nowMs: number): Promise<RouteTable>
       lastHeartbeatMs: p.lastHeartbeatAt?.getTime() ?? 0,
       // A draining agent finishes what it runs and takes nothing new.
       suspended: p.suspended || p.draining,
-      stakeOk: true,
+      stakeOk: minStakeBase === 0n || (p.stakeBase !== null && p.stakeBase >= minStakeBase),
       waitingRequests: p.waitingRequests,
       maxWaitingRequests: p.maxWaitingRequests,
     })),

@@ -95,8 +95,9 @@ export class AccountAdmission {
   /** Restores a reservation persisted before an eviction. */
   restore(r: Reservation): void { this.reservations.set(r.requestId, r); }
 
+  /** A booked change of balance: a credit (grant, deposit), or a negative hold (a withdrawal requested on chain). */
   credit(amountPico: bigint): void {
-    if (amountPico <= 0n) throw new RangeError(`a credit must be positive, got ${amountPico}`);
+    if (amountPico === 0n) throw new RangeError("a booked change must not be zero");
     this.balancePico += amountPico;
   }
 

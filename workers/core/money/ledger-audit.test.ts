@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { adjustmentTransaction, checkBooks, grantTransaction, usageTransactionOf } from "./ledger";
+import {
+  adjustmentTransaction, checkBooks, depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalTransaction,
+} from "./ledger";
 import { traceProblems, type LedgerSources } from "./ledger-audit";
 
 const usage = { accountId: "a", providerId: "p", costPico: 1_000n, feePico: 50n };
@@ -21,7 +23,7 @@ describe("traceProblems", () => {
     const stray = usageTransactionOf({ requestId: "r9", ...usage });
     expect(traceProblems([...books, stray], sources)).toEqual(["usage r9: no usage event with this request id"]);
     expect(traceProblems([...books, grantTransaction({ grantId: "g2", accountId: "a", amountPico: 1n })], sources)).toEqual(["grant g2: no credit grant with this id"]);
-    expect(traceProblems([...books, { kind: "deposit", reference: "0xabc:1", postings: [] }], sources)).toEqual(["deposit 0xabc:1: no deposit records exist yet"]);
+    expect(traceProblems([...books, { kind: "deposit", reference: "0xabc:1", postings: [] }], sources)).toEqual(["deposit 0xabc:1: no credited deposit with this reference"]);
   });
 
   it("reads a usage event's books as its usage transaction plus its adjustment", () => {
@@ -33,5 +35,22 @@ describe("traceProblems", () => {
     expect(traceProblems(books, src)).toEqual(["usage r1: postings differ from what its record implies"]); // the top-up is missing
     const stray = adjustmentTransaction({ requestId: "r7", accountId: "a", providerId: "p", deltaCostPico: 1n, deltaFeePico: 0n });
     expect(traceProblems([...books, adjustment, stray], src)).toEqual(["adjustment r7: no usage transaction to adjust"]);
+  });
+
+  it("traces deposits, withdrawals and settlements to their records, amount by amount", () => {
+    const deposit = depositTransaction({ reference: "31337:0xd:0", accountId: "a", amountPico: 7_000_000n });
+    const withdrawal = withdrawalTransaction({ reference: "31337:0xw:1", accountId: "a", amountPico: 2_000_000n });
+    const settlement = settlementTransaction({ batchId: "0xb1", providers: [{ providerId: "p", pico: 1_000_000n }], feePico: 0n });
+    const src: LedgerSources = {
+      ...sources,
+      deposits: new Map([["31337:0xd:0", { accountId: "a", amountPico: 7_000_000n }]]),
+      withdrawals: new Map([["31337:0xw:1", { accountId: "a", amountPico: 2_000_000n }]]),
+      settlements: new Map([["0xb1", { providers: [{ providerId: "p", pico: 1_000_000n }], feePico: 0n }]]),
+    };
+    expect(checkBooks([...books, deposit, withdrawal, settlement])).toEqual([]);
+    expect(traceProblems([...books, deposit, withdrawal, settlement], src)).toEqual([]);
+    const overpaid = settlementTransaction({ batchId: "0xb1", providers: [{ providerId: "p", pico: 2_000_000n }], feePico: 0n });
+    expect(traceProblems([...books, overpaid], src)).toEqual(["settlement 0xb1: postings differ from what its record implies"]);
+    expect(traceProblems([...books, withdrawal], sources)).toEqual(["withdrawal 31337:0xw:1: no withdrawal with this reference"]);
   });
 });

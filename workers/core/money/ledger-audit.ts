@@ -3,14 +3,23 @@
  * implies (a usage event, a credit grant), and every charged usage event must have its transaction.
  * Balance checks are `checkBooks`; this adds "nothing in the ledger that no record explains".
  */
-import { grantTransaction, usageTransactionOf, type LedgerTransaction, type Posting } from "./ledger";
+import {
+  depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalTransaction, type LedgerTransaction, type Posting,
+} from "./ledger";
 
 export interface UsageFacts { accountId: string; providerId: string | null; costPico: bigint; feePico: bigint }
 export interface GrantFacts { accountId: string; amountPico: bigint }
+/** A credited deposit or a held withdrawal, by its ledger reference. */
+export interface FundsFacts { accountId: string; amountPico: bigint }
+/** A settled batch, by its id. */
+export interface SettlementFacts { providers: { providerId: string; pico: bigint }[]; feePico: bigint }
 
 export interface LedgerSources {
   usage: ReadonlyMap<string, UsageFacts>;
   grants: ReadonlyMap<string, GrantFacts>;
+  deposits?: ReadonlyMap<string, FundsFacts>;
+  withdrawals?: ReadonlyMap<string, FundsFacts>;
+  settlements?: ReadonlyMap<string, SettlementFacts>;
 }
 
 const key = (p: Posting) => `${p.account}=${p.amountPico}`;
@@ -58,6 +67,17 @@ function expectedTransaction(t: LedgerTransaction, s: LedgerSources): LedgerTran
     const g = s.grants.get(t.reference);
     return g ? grantTransaction({ grantId: t.reference, ...g }) : `grant ${t.reference}: no credit grant with this id`;
   }
-  // Deposits and settlements arrive with the settlement issue; until then nothing may claim to be one.
-  return `${t.kind} ${t.reference}: no ${t.kind} records exist yet`;
+  if (t.kind === "deposit") {
+    const d = s.deposits?.get(t.reference);
+    return d ? depositTransaction({ reference: t.reference, ...d }) : `deposit ${t.reference}: no credited deposit with this reference`;
+  }
+  if (t.kind === "withdrawal") {
+    const w = s.withdrawals?.get(t.reference);
+    return w ? withdrawalTransaction({ reference: t.reference, ...w }) : `withdrawal ${t.reference}: no withdrawal with this reference`;
+  }
+  if (t.kind === "settlement") {
+    const b = s.settlements?.get(t.reference);
+    return b ? settlementTransaction({ batchId: t.reference, ...b }) : `settlement ${t.reference}: no settled batch with this id`;
+  }
+  return `${t.kind} ${t.reference}: unknown kind`;
 }

@@ -13,8 +13,8 @@ export interface Posting {
 }
 
 export interface LedgerTransaction {
-  kind: "usage" | "adjustment" | "grant" | "deposit" | "settlement";
-  /** usage: the request id; grant: the grant id; deposit: txhash:logIndex; settlement: the batch id. */
+  kind: "usage" | "adjustment" | "grant" | "deposit" | "withdrawal" | "settlement";
+  /** usage: the request id; grant: the grant id; deposit, withdrawal: chainId:txhash:logIndex; settlement: the batch id. */
   reference: string;
   postings: Posting[];
 }
@@ -27,6 +27,10 @@ export const PROTOCOL_FEES = "protocol:fees";
 export const GRANTS = "protocol:grants";
 /** The source of on-chain deposits; negative by everything deposited. */
 export const DEPOSITS = "external:deposits";
+/** Where customer withdrawals go: positive by everything held for withdrawal on chain. */
+export const WITHDRAWALS = "external:withdrawals";
+/** Where settled payouts and fees go: positive by everything paid on chain. */
+export const PAYOUTS = "external:payouts";
 
 const BPS = 10_000n;
 
@@ -111,9 +115,36 @@ export function grantTransaction(g: { grantId: string; accountId: string; amount
   return fundingTransaction("grant", GRANTS, g.grantId, g.accountId, g.amountPico);
 }
 
-/** An on-chain deposit (reference = txhash:logIndex): DEPOSITS pays, the customer is credited. */
+/** An on-chain deposit (reference = chainId:txhash:logIndex): DEPOSITS pays, the customer is credited. */
 export function depositTransaction(d: { reference: string; accountId: string; amountPico: bigint }): LedgerTransaction {
   return fundingTransaction("deposit", DEPOSITS, d.reference, d.accountId, d.amountPico);
+}
+
+/** A withdrawal requested on chain (reference = chainId:txhash:logIndex): held off the customer's spendable balance at once. */
+export function withdrawalTransaction(w: { reference: string; accountId: string; amountPico: bigint }): LedgerTransaction {
+  if (w.amountPico <= 0n) throw new RangeError(`withdrawal amountPico must be positive, got ${w.amountPico}`);
+  return {
+    kind: "withdrawal",
+    reference: w.reference,
+    postings: [
+      { account: customerAccount(w.accountId), amountPico: -w.amountPico },
+      { account: WITHDRAWALS, amountPico: w.amountPico },
+    ],
+  };
+}
+
+/** A confirmed settlement batch (reference = the batch id): each provider and the fee pot are paid out on chain. */
+export function settlementTransaction(b: { batchId: string; providers: { providerId: string; pico: bigint }[]; feePico: bigint }): LedgerTransaction {
+  const postings = nonZero([
+    ...b.providers.map((p) => {
+      if (p.pico <= 0n) throw new RangeError(`a payout must be positive, got ${p.pico} for ${p.providerId}`);
+      return { account: providerAccount(p.providerId), amountPico: -p.pico };
+    }),
+    { account: PROTOCOL_FEES, amountPico: -b.feePico },
+  ]);
+  const total = postings.reduce((s, p) => s - p.amountPico, 0n);
+  if (total <= 0n) throw new RangeError("a settlement pays something");
+  return { kind: "settlement", reference: b.batchId, postings: [...postings, { account: PAYOUTS, amountPico: total }] };
 }
 
 /** Every account's balance: the sum of its postings. Accounts with no postings are absent. */

@@ -95,6 +95,10 @@ export const errors = {
     new ApiError(401, "invalid_request_error", "invalid_signature", "The message signature does not verify.", "signature", shouldNotRetry),
   conflict: (message: string, param: string | null = null) =>
     new ApiError(409, "invalid_request_error", "conflict", message, param, shouldNotRetry),
+  /** A feature whose configuration is absent here (e.g. no chain): not retryable until configured. */
+  notConfigured: (message: string) => new ApiError(503, "server_error", "not_configured", message, null, shouldNotRetry),
+  /** A job that cannot go on without an operator (an escrow shortfall, a deep reorg). */
+  jobBlocked: (message: string, code: string) => new ApiError(409, "invalid_request_error", code, message, null, shouldNotRetry),
   methodNotAllowed: () => new ApiError(405, "invalid_request_error", "method_not_allowed", "Method not allowed."),
   internal: (requestId: string) =>
     new ApiError(500, "server_error", "internal_error",

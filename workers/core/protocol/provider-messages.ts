@@ -67,7 +67,13 @@ export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 /** `{ payload, signature }` for a payload schema. */
 export const SignedMessage = <T extends z.ZodType>(payload: T) => z.object({ payload, signature: HexSignature });
 
-export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts";
+export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts" | "proof";
+
+/**
+ * A signed GET (the receipt proof) carries its message in headers: the payload is
+ * `{ address, timestamp, request_id }` rebuilt from them and the path, signed as kind "proof".
+ */
+export const SIGNED_GET_HEADERS = { address: "x-meshgate-address", timestamp: "x-meshgate-timestamp", signature: "x-meshgate-signature" } as const;
 
 export const ProviderMessageTypes = {
   ProviderMessage: [

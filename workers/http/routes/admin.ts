@@ -6,6 +6,7 @@ import { errors } from "../../core/openai/errors";
 import { fromZod } from "../../core/openai/schemas";
 import { formatUsdc, parseUsdcPerMTok } from "../../core/money/pricing";
 import { runProbe } from "../../jobs/probe";
+import { chainSyncJob, settlementJob } from "../../jobs/chain-jobs";
 import type { AppEnv } from "../app-env";
 import { readJson } from "../read-json";
 
@@ -109,7 +110,14 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .post("/providers/:id/suspend", async (c) => suspend(c, true))
   .post("/providers/:id/resume", async (c) => suspend(c, false))
-  .post("/jobs/probe/run", async (c) => json(c, { data: await runProbe(c.var.deps) }));
+  .post("/jobs/probe/run", async (c) => json(c, { data: await runProbe(c.var.deps) }))
+  .post("/jobs/deposits/run", async (c) => json(c, { data: await chainSyncJob(c.var.deps) }))
+  .post("/jobs/settlement/run", async (c) => {
+    const wait = c.req.query("wait_ms");
+    const parsed = wait === undefined ? undefined : z.coerce.number().int().min(0).max(120_000).safeParse(wait);
+    if (parsed && !parsed.success) throw errors.invalidRequest("wait_ms must be an integer number of milliseconds, 0 to 120000.", "wait_ms");
+    return json(c, { data: await settlementJob(c.var.deps, c.env, parsed?.data) });
+  });
 
 async function suspend(c: Context<AppEnv>, suspended: boolean) {
   const id = c.req.param("id") ?? "";

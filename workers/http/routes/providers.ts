@@ -10,6 +10,7 @@ import { parseUsdcPerMTok } from "../../core/money/pricing";
 import { checkProviderUrl } from "../../core/protocol/endpoint-policy";
 import { HeartbeatPayload, RegisterPayload, verifyProviderMessage } from "../../core/protocol/provider-messages";
 import { acceptReceipts } from "../../pipeline/receipts";
+import { receiptProof } from "./receipt-proof";
 import type { AppEnv } from "../app-env";
 import { readJson } from "../read-json";
 
@@ -52,7 +53,9 @@ async function signed<S extends z.ZodType>(c: Context<AppEnv>, kind: "register" 
 export const providerRoutes = new Hono<AppEnv>()
   .get("/gateway", async (c) => {
     const { cfg } = c.var.deps;
-    return c.json({ address: cfg.gatewayAddress, request_key: await c.var.deps.gatewayPublicKey(), chain_id: cfg.chainId });
+    // The chain a provider stakes on: the contract and the minimum (USDC base units). Never the RPC URL, which may carry a key.
+    const chain = cfg.chain && { settlement: cfg.chain.settlement, usdc: cfg.chain.usdc, min_stake_base: cfg.chain.minStakeBase.toString() };
+    return c.json({ address: cfg.gatewayAddress, request_key: await c.var.deps.gatewayPublicKey(), chain_id: cfg.chainId, chain: chain ?? null });
   })
   .post("/register", async (c) => {
     const p = await signed(c, "register", RegisterPayload);
@@ -89,4 +92,5 @@ export const providerRoutes = new Hono<AppEnv>()
   .post("/receipts", async (c) => {
     const p = await signed(c, "receipts", ReceiptsPayload);
     return c.json(await acceptReceipts(c.var.deps, p.address as `0x${string}`, p.receipts));
-  });
+  })
+  .get("/receipts/:requestId/proof", receiptProof);

@@ -1,0 +1,115 @@
+/**
+ * The local L2 for `npm start` and the end-to-end tests: anvil with the contracts deployed, plus
+ * the faucet moves a developer needs (USDC and gas for a wallet, a customer deposit). Anvil's dev
+ * keys are public: the owner, operator, treasury and demo customer here exist only on this chain.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { type Address, type Hex, parseSignature } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { ANVIL_KEYS, OPERATOR_KEY, OWNER_KEY, TREASURY_KEY } from "../../chain/accounts";
+import { startAnvil } from "../../chain/anvil";
+import { createLocalClients, type LocalClients } from "../../chain/clients";
+import { deployMeshgate } from "../../chain/deploy";
+import { MockUSDC, Settlement } from "../../contracts/generated/artifacts";
+
+/** The demo customer's wallet (anvil account 3): it deposits for the developer account. */
+export const CUSTOMER_KEY: Hex = ANVIL_KEYS[3];
+
+/** Local periods are short so that delays can be crossed with evm_increaseTime in tests. */
+const SETTLEMENT_PERIOD = 3_600n;
+const DISPUTE_WINDOW = 3_600n;
+const WITHDRAWAL_DELAY = 2n * 3_600n + 60n;
+
+export interface ChainInfo {
+  rpcUrl: string; chainId: number; usdc: Address; settlement: Address; deployBlock: string;
+  operator: Address; treasury: Address; owner: Address;
+}
+
+export interface LocalChain {
+  info: ChainInfo;
+  /** The settlement operator's key: for the gateway's secret binding and the Node job runner only. */
+  operatorKey: Hex;
+  clients: LocalClients;
+  /** true when the contracts were deployed now (a new chain), false when a saved chain was resumed. */
+  fresh: boolean;
+  stop(): Promise<void>;
+}
+
+export async function startLocalChain(o: { stateDir: string; persistent: boolean }): Promise<LocalChain> {
+  const dir = path.join(o.stateDir, "chain");
+  mkdirSync(dir, { recursive: true });
+  // A persistent network keeps its chain too (anvil dumps its state on exit and every 5 s).
+  const anvil = await startAnvil(o.persistent ? { args: ["--state", path.join(dir, "anvil-state.json"), "--state-interval", "5"] } : {});
+  try {
+    const clients = await createLocalClients(anvil.rpcUrl);
+    const saved = o.persistent ? await resume(path.join(dir, "deployment.json"), clients) : null;
+    if (saved) return { info: saved, operatorKey: OPERATOR_KEY, clients, fresh: false, stop: anvil.stop };
+    const operator = privateKeyToAccount(OPERATOR_KEY).address;
+    const treasury = privateKeyToAccount(TREASURY_KEY).address;
+    const d = await deployMeshgate({
+      rpcUrl: anvil.rpcUrl, ownerKey: OWNER_KEY, operator, treasury,
+      settlementPeriod: SETTLEMENT_PERIOD, disputeWindow: DISPUTE_WINDOW, withdrawalDelay: WITHDRAWAL_DELAY,
+    });
+    const info: ChainInfo = {
+      rpcUrl: anvil.rpcUrl, chainId: d.chainId, usdc: d.usdc, settlement: d.settlement, deployBlock: d.deployBlock.toString(),
+      operator, treasury, owner: privateKeyToAccount(OWNER_KEY).address,
+    };
+    writeFileSync(path.join(dir, "deployment.json"), JSON.stringify({ ...info, genesis: await genesisHash(clients) }));
+    return { info, operatorKey: OPERATOR_KEY, clients, fresh: true, stop: anvil.stop };
+  } catch (err) {
+    await anvil.stop();
+    throw err;
+  }
+}
+
+/** The saved deployment, if this chain is the one it was made on and the contract is still there. */
+async function resume(file: string, clients: LocalClients): Promise<ChainInfo | null> {
+  if (!existsSync(file)) return null;
+  const saved = JSON.parse(readFileSync(file, "utf8")) as ChainInfo & { genesis: string };
+  if (saved.genesis !== (await genesisHash(clients))) return null;
+  const code = await clients.publicClient.getCode({ address: saved.settlement });
+  if (!code || code === "0x") return null;
+  const { genesis: _g, ...info } = saved;
+  return { ...info, rpcUrl: clients.chain.rpcUrls.default.http[0]! };
+}
+
+const genesisHash = async (c: LocalClients) => (await c.publicClient.getBlock({ blockNumber: 0n })).hash;
+
+/** Gas money and USDC for a wallet (a provider's, so that it can stake). */
+export async function fundWallet(c: LocalClients, chain: ChainInfo, address: Address, usdcBase: bigint): Promise<void> {
+  await c.testClient.setBalance({ address, value: 10n ** 19n });
+  const owner = c.walletClient(OWNER_KEY);
+  const hash = await owner.writeContract({ address: chain.usdc, abi: MockUSDC.abi, functionName: "mint", args: [address, usdcBase] });
+  await c.publicClient.waitForTransactionReceipt({ hash });
+}
+
+/**
+ * A real deposit for `account` (bytes32) from `fromKey`: USDC minted to the wallet, then one
+ * `depositWithPermit` transaction, the way a customer's wallet funds an account on Base.
+ */
+export async function depositFor(c: LocalClients, chain: ChainInfo, fromKey: Hex, account: Hex, amountBase: bigint): Promise<{ txHash: Hex; blockNumber: bigint }> {
+  const wallet = c.walletClient(fromKey);
+  const from = wallet.account.address;
+  const minted = await c.walletClient(OWNER_KEY).writeContract({ address: chain.usdc, abi: MockUSDC.abi, functionName: "mint", args: [from, amountBase] });
+  await c.publicClient.waitForTransactionReceipt({ hash: minted });
+  const nonce = await c.publicClient.readContract({ address: chain.usdc, abi: MockUSDC.abi, functionName: "nonces", args: [from] });
+  // From the chain's clock, which tests move forward with evm_increaseTime.
+  const deadline = (await c.publicClient.getBlock()).timestamp + 3_600n;
+  const signature = await wallet.signTypedData({
+    domain: { name: "USD Coin", version: "2", chainId: chain.chainId, verifyingContract: chain.usdc },
+    types: { Permit: [
+      { name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" },
+      { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
+    ] },
+    primaryType: "Permit",
+    message: { owner: from, spender: chain.settlement, value: amountBase, nonce, deadline },
+  });
+  const { v, yParity, r, s } = parseSignature(signature);
+  const hash = await wallet.writeContract({
+    address: chain.settlement, abi: Settlement.abi, functionName: "depositWithPermit", args: [account, amountBase, deadline, Number(v ?? BigInt(yParity) + 27n), r, s],
+  });
+  const receipt = await c.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error(`deposit ${hash} reverted`);
+  return { txHash: hash, blockNumber: receipt.blockNumber };
+}

@@ -1,0 +1,103 @@
+/**
+ * What the chain-sync job writes: deposits credited once (the key is chain, tx, log), withdrawal
+ * holds, the event cursor, and each provider's stake. Events and the cursor move in one database
+ * transaction, so a crash re-reads a range and the keys make the repeat a no-op.
+ */
+import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import type { Db } from "../../../db/client";
+import { accounts, chainCursors, deposits, ledgerEntries, providers, withdrawals } from "../../../db/schema";
+import { customerAccount, depositTransaction, withdrawalTransaction } from "../../core/money/ledger";
+import { baseToPico, bytes32ToAccount, picoToBase } from "../../core/settlement/units";
+import type { DepositEvent, WithdrawalEvent } from "../chain/reader";
+import { balancesOf, writeTransactions } from "./ledger";
+
+export interface Booked { accountId: string; amountPico: bigint; entryId: number }
+
+export async function readCursor(db: Db, name: string): Promise<{ nextBlock: bigint; lastBlockHash: string | null } | null> {
+  const [row] = await db.select().from(chainCursors).where(eq(chainCursors.name, name));
+  return row ? { nextBlock: row.nextBlock, lastBlockHash: row.lastBlockHash } : null;
+}
+
+export const fundsReference = (chainId: number, txHash: string, logIndex: number) => `${chainId}:${txHash.toLowerCase()}:${logIndex}`;
+
+/**
+ * Books a confirmed range of events and advances the cursor past it. Returns the ledger changes
+ * made now (not those booked by an earlier run), for the accounts' guards.
+ */
+export async function bookFundEvents(db: Db, a: {
+  chainId: number; cursor: string; nextBlock: bigint; lastBlockHash: string;
+  deposits: DepositEvent[]; withdrawals: WithdrawalEvent[];
+}): Promise<{ booked: Booked[]; unmatched: number }> {
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db;
+    const named = [...a.deposits, ...a.withdrawals].map((e) => bytes32ToAccount(e.account)).filter((x): x is string => x !== null);
+    const known = new Set(named.length ? (await tx.select({ id: accounts.id }).from(accounts).where(inArray(accounts.id, named))).map((r) => r.id) : []);
+    const ours = (bytes32: string) => { const id = bytes32ToAccount(bytes32); return id && known.has(id) ? id : null; };
+    const booked: Booked[] = [];
+    let unmatched = 0;
+
+    for (const d of a.deposits) {
+      const accountId = ours(d.account);
+      const inserted = await tx.insert(deposits).values({
+        chainId: a.chainId, txHash: d.txHash.toLowerCase(), logIndex: d.logIndex, blockNumber: d.blockNumber, blockHash: d.blockHash,
+        account: d.account, accountId, fromAddress: d.from, amountBase: d.amountBase, status: accountId ? "credited" : "unmatched",
+      }).onConflictDoNothing().returning({ txHash: deposits.txHash });
+      if (inserted.length === 0) continue; // booked by an earlier run
+      if (!accountId) { unmatched++; continue; }
+      const reference = fundsReference(a.chainId, d.txHash, d.logIndex);
+      await writeTransactions(tx, [depositTransaction({ reference, accountId, amountPico: baseToPico(d.amountBase) })]);
+      booked.push({ accountId, amountPico: baseToPico(d.amountBase), entryId: await entryId(tx, "deposit", reference, accountId) });
+    }
+
+    for (const w of a.withdrawals) {
+      const accountId = ours(w.account);
+      const reference = fundsReference(a.chainId, w.txHash, w.logIndex);
+      // Hold what is still unspent, up to the request; the operator limits the on-chain amount to the hold.
+      const balance = accountId ? (await balancesOf(tx, [customerAccount(accountId)])).get(customerAccount(accountId))! : 0n;
+      const unspentBase = picoToBase(balance).base;
+      const heldBase = w.amountBase < unspentBase ? w.amountBase : unspentBase;
+      const inserted = await tx.insert(withdrawals).values({
+        chainId: a.chainId, txHash: w.txHash.toLowerCase(), logIndex: w.logIndex, account: w.account, accountId, owner: w.owner,
+        requestedBase: w.amountBase, heldBase, availableAt: new Date(Number(w.availableAt) * 1000), status: heldBase === w.amountBase ? "limited" : "held",
+      }).onConflictDoNothing().returning({ txHash: withdrawals.txHash });
+      if (inserted.length === 0 || !accountId || heldBase === 0n) continue;
+      await writeTransactions(tx, [withdrawalTransaction({ reference, accountId, amountPico: baseToPico(heldBase) })]);
+      booked.push({ accountId, amountPico: -baseToPico(heldBase), entryId: await entryId(tx, "withdrawal", reference, accountId) });
+    }
+
+    await tx.insert(chainCursors).values({ name: a.cursor, nextBlock: a.nextBlock, lastBlockHash: a.lastBlockHash })
+      .onConflictDoUpdate({ target: chainCursors.name, set: { nextBlock: a.nextBlock, lastBlockHash: a.lastBlockHash, updatedAt: sql`now()` } });
+    return { booked, unmatched };
+  });
+}
+
+async function entryId(db: Db, kind: "deposit" | "withdrawal", reference: string, accountId: string): Promise<number> {
+  const [row] = await db.select({ id: ledgerEntries.id }).from(ledgerEntries)
+    .where(and(eq(ledgerEntries.kind, kind), eq(ledgerEntries.reference, reference), eq(ledgerEntries.account, customerAccount(accountId))));
+  return row!.id;
+}
+
+/** Withdrawals whose on-chain amount is above what the ledger held: the operator must limit them. */
+export function withdrawalsToLimit(db: Db) {
+  return db.select().from(withdrawals).where(and(eq(withdrawals.status, "held"), sql`${withdrawals.availableAt} > now()`));
+}
+
+export async function markWithdrawalLimited(db: Db, w: { chainId: number; txHash: string; logIndex: number }, limitTxHash: string): Promise<void> {
+  await db.update(withdrawals).set({ status: "limited", limitTxHash })
+    .where(and(eq(withdrawals.chainId, w.chainId), eq(withdrawals.txHash, w.txHash), eq(withdrawals.logIndex, w.logIndex)));
+}
+
+export function providersWithAddress(db: Db) {
+  return db.select({ id: providers.id, address: providers.address }).from(providers).where(isNotNull(providers.address));
+}
+
+export async function recordStakes(db: Db, stakes: { providerId: string; stakeBase: bigint }[]): Promise<void> {
+  for (const s of stakes) {
+    await db.update(providers).set({ stakeBase: s.stakeBase, stakeCheckedAt: sql`now()` }).where(eq(providers.id, s.providerId));
+  }
+}
+
+/** Deposits of one account, newest first (admin and finance views). */
+export function depositsOf(db: Db, accountId: string, limit = 100) {
+  return db.select().from(deposits).where(eq(deposits.accountId, accountId)).orderBy(sql`${deposits.blockNumber} desc`).limit(limit);
+}
