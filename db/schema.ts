@@ -25,6 +25,8 @@ export const apiKeys = pgTable("api_keys", {
   /** SHA-256 of the whole secret, hex. */
   secretHash: text().notNull().unique(),
   role: text({ enum: ["inference", "finance"] }).notNull().default("inference"),
+  /** account: the key sees its own account; all: an operator's finance key, every account and the provider side. */
+  scope: text({ enum: ["account", "all"] }).notNull().default("account"),
   budgetPico: bigint({ mode: "bigint" }),
   rpm: integer(),
   tpm: integer(),
@@ -265,6 +267,49 @@ export const settlementBatches = pgTable("settlement_batches", {
   createdAt: createdAt(),
   settledAt: timestamp({ withTimezone: true }),
 }, (t) => [index().on(t.periodId), index().on(t.status)]);
+
+/**
+ * Usage pre-aggregated per hour and per day (bucket start, UTC), per account × key × model ×
+ * provider, updated in the same transaction as the usage events they count: finance queries read
+ * these, never a scan of usage_events.
+ */
+export const usageRollups = pgTable("usage_rollups", {
+  grain: text({ enum: ["hour", "day"] }).notNull(),
+  bucket: timestamp({ withTimezone: true }).notNull(),
+  accountId: uuid().notNull().references(() => accounts.id),
+  keyId: uuid().notNull().references(() => apiKeys.id),
+  model: text().notNull(),
+  /** "" when no provider served the request. */
+  providerId: text().notNull(),
+  requests: bigint({ mode: "number" }).notNull(),
+  failedRequests: bigint({ mode: "number" }).notNull().default(0),
+  promptTokens: bigint({ mode: "bigint" }).notNull(),
+  completionTokens: bigint({ mode: "bigint" }).notNull(),
+  costPico: bigint({ mode: "bigint" }).notNull(),
+  feePico: bigint({ mode: "bigint" }).notNull(),
+  /** Requests per time-to-first-token bucket (upper bounds in workers/core/finance): a p50 without raw rows. */
+  ttftHistogram: integer().array().notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.grain, t.bucket, t.accountId, t.keyId, t.model, t.providerId] }),
+  index().on(t.accountId, t.grain, t.bucket),
+  index().on(t.grain, t.bucket),
+  index().on(t.providerId, t.grain, t.bucket),
+]);
+
+/**
+ * Dashboard sign-ins: the cookie holds a random token, only its hash is stored; signing out or
+ * expiry ends it server-side. A finance session belongs to a finance key, a provider session to a
+ * provider wallet.
+ */
+export const dashboardSessions = pgTable("dashboard_sessions", {
+  tokenHash: text().primaryKey(),
+  kind: text({ enum: ["finance", "provider"] }).notNull(),
+  keyId: uuid().references(() => apiKeys.id),
+  providerId: text().references(() => providers.id),
+  createdAt: createdAt(),
+  expiresAt: timestamp({ withTimezone: true }).notNull(),
+  revokedAt: timestamp({ withTimezone: true }),
+});
 
 export type Account = typeof accounts.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;

@@ -15,6 +15,8 @@ const { values } = parseArgs({
     port: { type: "string", default: "8787" },
     bindings: { type: "string" },
     "cron-every-ms": { type: "string", default: "10000" },
+    /** How often the hourly settlement cron fires locally (0: never; tests run the job themselves). */
+    "settle-every-ms": { type: "string", default: "0" },
     /** A bundle without the gateway's Durable Objects (the bench's bare proxy). */
     bare: { type: "boolean", default: false },
   },
@@ -41,9 +43,10 @@ const mf = new Miniflare({
 const url = await mf.ready;
 const worker = await mf.getWorker();
 const cronEveryMs = Number(values["cron-every-ms"]);
-const cron = cronEveryMs > 0
-  ? setInterval(() => { worker.scheduled({ cron: "*/1 * * * *" }).catch((e: unknown) => console.error(`scheduled: ${String(e)}`)); }, cronEveryMs)
-  : undefined;
+const fire = (cron: string) => () => { worker.scheduled({ cron }).catch((e: unknown) => console.error(`scheduled: ${String(e)}`)); };
+const cron = cronEveryMs > 0 ? setInterval(fire("*/1 * * * *"), cronEveryMs) : undefined;
+const settleEveryMs = Number(values["settle-every-ms"]);
+const settleCron = settleEveryMs > 0 ? setInterval(fire("0 * * * *"), settleEveryMs) : undefined;
 
 console.log(JSON.stringify({ event: "ready", url: url.toString().replace(/\/$/, ""), pid: process.pid }));
 
@@ -52,6 +55,7 @@ async function stop() {
   if (stopping) return;
   stopping = true;
   if (cron) clearInterval(cron);
+  if (settleCron) clearInterval(settleCron);
   await mf.dispose().catch(() => undefined);
   process.exit(0);
 }

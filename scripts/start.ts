@@ -10,6 +10,8 @@ const verbose = process.env.MESHGATE_VERBOSE === "1";
 try {
   const net = await startNetwork({
     stateDir, persistent: true, gatewayPort: Number(process.env.PORT ?? 8787),
+    // A settlement period closes every 5 minutes locally (hourly in wrangler.toml).
+    settleEveryMs: 5 * 60_000,
     log: (line) => { if (verbose || /error|fail/i.test(line)) console.error(line); },
   });
   const { info } = net;
@@ -37,7 +39,7 @@ try {
 }
 
 function banner(info: Awaited<ReturnType<typeof startNetwork>>["info"], seconds: string): string {
-  const rows = info.providers.map((p) => `    ${p.id}  ${p.url}  in ${p.inputPrice} / out ${p.outputPrice} USDC per M tokens  (agent ${p.address ?? "-"} in front of a simulated engine, pid ${p.pid})`);
+  const rows = info.providers.map((p) => `    ${p.id}  ${p.url}  in ${p.inputPrice} / out ${p.outputPrice} USDC per M tokens  (agent ${p.address ?? "-"}, staked, in front of a simulated engine, pid ${p.pid})`);
   return `
 Meshgate local network ready in ${seconds} s
 
@@ -46,6 +48,8 @@ Meshgate local network ready in ${seconds} s
   account     ${info.accountId}
   admin token ${info.adminToken}
   finance key ${info.financeKey}
+  chain       ${info.chain ? `${info.chain.rpcUrl} (anvil, chain ${info.chain.chainId}): Settlement ${info.chain.settlement}, USDC ${info.chain.usdc}, operator ${info.chain.operator}` : "none"}
+              deposits and stakes are read every 10 s; a settlement period closes every 5 minutes
   providers:
 ${rows.join("\n")}
   everything above is in .meshgate/dev.json

@@ -51,6 +51,8 @@ export interface NetworkOptions {
   /** false: no chain (no stake required, no deposits or settlement; the gateway bench). Default true. */
   chain?: boolean;
   cronEveryMs?: number;
+  /** How often a settlement period closes (the hourly cron, fired locally); 0 or absent: never. */
+  settleEveryMs?: number;
   log?: (line: string) => void;
 }
 
@@ -124,7 +126,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       ...(chain ? chainBindings(chain) : {}), ...o.vars,
     }), { mode: 0o600 });
     const gateway: ReadyChild<{ url: string }> = await spawnTs("scripts/gateway.ts", [
-      "--script", bundle, "--port", String(o.gatewayPort), "--bindings", bindingsFile, "--cron-every-ms", String(o.cronEveryMs ?? 10_000),
+      "--script", bundle, "--port", String(o.gatewayPort), "--bindings", bindingsFile, "--cron-every-ms", String(o.cronEveryMs ?? 10_000), "--settle-every-ms", String(o.settleEveryMs ?? 0),
     ], { name: "gateway", log, timeoutMs: 60_000 });
     stops.push(gateway.stop);
     const gatewayURL = gateway.ready.url;

@@ -11,7 +11,11 @@ declare module "vitest" {
 }
 
 /** Short deadlines so that stall tests finish quickly; the behaviour is the same as production's. */
-export const E2E_VARS = { TTFT_DEADLINE_MS: "1500", IDLE_DEADLINE_MS: "2500", KEEPALIVE_MS: "1000", ROUTE_CACHE_MS: "500", HEARTBEAT_FRESH_MS: "4000" };
+export const E2E_VARS = {
+  TTFT_DEADLINE_MS: "1500", IDLE_DEADLINE_MS: "2500", KEEPALIVE_MS: "1000", ROUTE_CACHE_MS: "500", HEARTBEAT_FRESH_MS: "4000",
+  // Two payouts per settle transaction: a period with three providers is split into batches.
+  SETTLEMENT_MAX_PAYOUTS: "2",
+};
 
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "meshgate-e2e-"));
