@@ -220,10 +220,17 @@ export const withdrawals = pgTable("withdrawals", {
   heldBase: bigint({ mode: "bigint" }).notNull(),
   availableAt: timestamp({ withTimezone: true }).notNull(),
   /** held: the ledger holds less than was requested, and the operator must limit the on-chain amount; limited: it holds all of it (as requested, or after the limit). */
-  status: text({ enum: ["held", "limited"] }).notNull(),
+  status: text({ enum: ["held", "limited", "cancelled", "withdrawn"] }).notNull(),
   limitTxHash: text(),
+  /**
+   * The event that closed it (chainId:txhash:logIndex of `WithdrawalCancelled` or `Withdrawn`) and,
+   * for a withdrawal, what the contract paid. Closing books the difference with the hold: a cancel
+   * releases it all; a payout above the hold (not limited in time) is charged to the customer.
+   */
+  closedBy: text(),
+  paidBase: bigint({ mode: "bigint" }),
   createdAt: createdAt(),
-}, (t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] })]);
+}, (t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }), index().on(t.chainId, t.account)]);
 
 /**
  * A settlement period: receipts and provider earnings up to `cutoff`, committed by one Merkle root

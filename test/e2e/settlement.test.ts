@@ -282,6 +282,28 @@ describe("withdrawals", () => {
     const before = await usdcBalance(c, dev, customer.account.address);
     await wait(await customer.writeContract({ address: chain.settlement, abi: Settlement.abi, functionName: "withdraw", args: [bytes32] }));
     expect(await usdcBalance(c, dev, customer.account.address)).toBe(before + held);
+    await job("deposits");
+    const { rows } = await db.query("select status, paid_base::text as paid from withdrawals where account_id = $1", [account.id]);
+    expect(rows).toEqual([{ status: "withdrawn", paid: held.toString() }]);
+    expect(await ledgerCheck()).toContain("books balance");
+  });
+
+  it("a cancelled withdrawal gives the hold back to the spendable balance", async () => {
+    const account = (await (await admin(dev, "POST", "/admin/v1/accounts", { name: "changed my mind" })).json()) as { id: string };
+    const bytes32 = accountToBytes32(account.id);
+    await depositFor(c, chain, CUSTOMER_KEY, bytes32, 3_000_000n);
+    await job("deposits");
+    const customer = c.walletClient(CUSTOMER_KEY);
+    const wait = async (hash: `0x${string}`) => expect((await c.publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
+    await wait(await customer.writeContract({ address: chain.settlement, abi: Settlement.abi, functionName: "requestWithdrawal", args: [bytes32, 1_000_000n] }));
+    expect((await job("deposits")).data.withdrawals).toBe(1);
+    expect(await balance(`customer:${account.id}`)).toBe(2_000_000n * 1_000_000n);
+    await wait(await customer.writeContract({ address: chain.settlement, abi: Settlement.abi, functionName: "cancelWithdrawal", args: [bytes32] }));
+    expect((await job("deposits")).data.released).toBe(1);
+    expect((await job("deposits")).data.released).toBe(0);
+    expect(await balance(`customer:${account.id}`)).toBe(3_000_000n * 1_000_000n);
+    const view = (await (await admin(dev, "GET", `/admin/v1/accounts/${account.id}`)).json()) as { balance_usdc: string };
+    expect(view.balance_usdc).toBe("3");
     expect(await ledgerCheck()).toContain("books balance");
   });
 });

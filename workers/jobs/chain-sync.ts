@@ -21,6 +21,8 @@ export interface ChainSyncResult {
   range: { from: string; to: string } | null;
   deposits: number;
   withdrawals: number;
+  /** Closed withdrawals whose hold (or part of it) went back to the customer. */
+  released: number;
   unmatched: number;
   stakes: { providerId: string; stakeBase: string }[];
 }
@@ -44,7 +46,7 @@ export async function runChainSync(p: {
       throw new DeepReorgError(`block ${start - 1n} changed after it was booked (was ${cursor.lastBlockHash}, now ${now}): a reorg deeper than ${config.confirmations} confirmations; raise CHAIN_CONFIRMATIONS and reconcile deposits by hand`);
     }
   }
-  let deposits = 0, withdrawals = 0, unmatched = 0;
+  let deposits = 0, withdrawals = 0, released = 0, unmatched = 0;
   for (let from = start; from <= lastConfirmed; from += RANGE) {
     const to = from + RANGE - 1n < lastConfirmed ? from + RANGE - 1n : lastConfirmed;
     const events = await chain.fundEvents(from, to);
@@ -52,14 +54,15 @@ export async function runChainSync(p: {
       chainId: config.chainId, cursor: name, nextBlock: to + 1n, lastBlockHash: await chain.blockHash(to), ...events,
     });
     for (const b of booked.booked) await p.onBooked?.(b);
-    deposits += booked.booked.filter((b) => b.amountPico > 0n).length;
-    withdrawals += booked.booked.filter((b) => b.amountPico < 0n).length;
+    deposits += booked.booked.filter((b) => b.kind === "deposit").length;
+    withdrawals += booked.booked.filter((b) => b.kind === "withdrawal").length;
+    released += booked.booked.filter((b) => b.kind === "release").length;
     unmatched += booked.unmatched;
   }
   const stakes = await refreshStakes(db, chain);
   return {
     head: head.toString(), range: start <= lastConfirmed ? { from: start.toString(), to: lastConfirmed.toString() } : null,
-    deposits, withdrawals, unmatched, stakes: stakes.map((s) => ({ providerId: s.providerId, stakeBase: s.stakeBase.toString() })),
+    deposits, withdrawals, released, unmatched, stakes: stakes.map((s) => ({ providerId: s.providerId, stakeBase: s.stakeBase.toString() })),
   };
 }
 

@@ -9,6 +9,8 @@ import type { ChainConfig } from "../../chain-config";
 
 export interface DepositEvent { txHash: Hex; logIndex: number; blockNumber: bigint; blockHash: Hex; account: Hex; from: Address; amountBase: bigint }
 export interface WithdrawalEvent { txHash: Hex; logIndex: number; blockNumber: bigint; account: Hex; owner: Address; amountBase: bigint; availableAt: bigint }
+/** A pending withdrawal ended: cancelled by its owner, or paid (`paidBase`). */
+export interface WithdrawalClose { txHash: Hex; logIndex: number; blockNumber: bigint; account: Hex; kind: "cancelled" | "withdrawn"; paidBase: bigint }
 
 export function chainDefinition(c: Pick<ChainConfig, "chainId" | "rpcUrl">) {
   return defineChain({
@@ -29,18 +31,23 @@ export function chainReader(c: ChainConfig) {
     blockHash: async (blockNumber: bigint): Promise<Hex> => (await client.getBlock({ blockNumber })).hash,
 
     /** Deposits and withdrawal requests in [from, to], in chain order. */
-    async fundEvents(fromBlock: bigint, toBlock: bigint): Promise<{ deposits: DepositEvent[]; withdrawals: WithdrawalEvent[] }> {
+    async fundEvents(fromBlock: bigint, toBlock: bigint): Promise<{ deposits: DepositEvent[]; withdrawals: WithdrawalEvent[]; closes: WithdrawalClose[] }> {
       const logs = await client.getContractEvents({ ...contract, fromBlock, toBlock, strict: true });
       const deposits: DepositEvent[] = [];
       const withdrawals: WithdrawalEvent[] = [];
+      const closes: WithdrawalClose[] = [];
       for (const l of logs) {
         if (l.eventName === "Deposited") {
           deposits.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, blockHash: l.blockHash, account: l.args.account, from: l.args.from, amountBase: l.args.amount });
         } else if (l.eventName === "WithdrawalRequested") {
           withdrawals.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, account: l.args.account, owner: l.args.owner, amountBase: l.args.amount, availableAt: BigInt(l.args.availableAt) });
+        } else if (l.eventName === "WithdrawalCancelled") {
+          closes.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, account: l.args.account, kind: "cancelled", paidBase: 0n });
+        } else if (l.eventName === "Withdrawn") {
+          closes.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, account: l.args.account, kind: "withdrawn", paidBase: l.args.amount });
         }
       }
-      return { deposits, withdrawals };
+      return { deposits, withdrawals, closes };
     },
 
     stakeOf: (provider: Address) => client.readContract({ ...contract, functionName: "stakeOf", args: [provider] }),

@@ -79,6 +79,9 @@ export async function auditLedger(db: Db): Promise<LedgerAudit> {
     grants: new Map(grants.map((g) => [g.id, { accountId: g.accountId, amountPico: g.amountPico }])),
     deposits: new Map(credited.map((d) => [`${d.chainId}:${d.txHash}:${d.logIndex}`, { accountId: d.accountId!, amountPico: baseToPico(d.amountBase) }])),
     withdrawals: new Map(held.filter((w) => w.accountId && w.heldBase > 0n).map((w) => [`${w.chainId}:${w.txHash}:${w.logIndex}`, { accountId: w.accountId!, amountPico: baseToPico(w.heldBase) }])),
+    withdrawalCloses: new Map(held.filter((w) => w.accountId && w.closedBy && w.heldBase !== (w.paidBase ?? 0n)).map((w) => [w.closedBy!, {
+      accountId: w.accountId!, releasedPico: baseToPico(w.heldBase - (w.paidBase ?? 0n)),
+    }])),
     settlements: new Map(settled.map((b) => [b.id, {
       providers: b.payouts.map((p) => ({ providerId: p.providerId, pico: baseToPico(BigInt(p.amountBase)) })), feePico: baseToPico(b.feeBase),
     }])),

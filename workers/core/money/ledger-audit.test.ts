@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  adjustmentTransaction, checkBooks, depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalTransaction,
+  adjustmentTransaction, checkBooks, depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalCloseTransaction, withdrawalTransaction,
 } from "./ledger";
 import { traceProblems, type LedgerSources } from "./ledger-audit";
 
@@ -52,5 +52,11 @@ describe("traceProblems", () => {
     const overpaid = settlementTransaction({ batchId: "0xb1", providers: [{ providerId: "p", pico: 2_000_000n }], feePico: 0n });
     expect(traceProblems([...books, overpaid], src)).toEqual(["settlement 0xb1: postings differ from what its record implies"]);
     expect(traceProblems([...books, withdrawal], sources)).toEqual(["withdrawal 31337:0xw:1: no withdrawal with this reference"]);
+    // Cancelled: the hold comes back, traced to the withdrawal it closed.
+    const release = withdrawalCloseTransaction({ reference: "31337:0xc:0", accountId: "a", releasedPico: 2_000_000n });
+    const closes = new Map([["31337:0xc:0", { accountId: "a", releasedPico: 2_000_000n }]]);
+    expect(checkBooks([...books, withdrawal, release])).toEqual([]);
+    expect(traceProblems([...books, withdrawal, release], { ...src, withdrawalCloses: closes })).toEqual([]);
+    expect(traceProblems([...books, withdrawal, release], src)).toEqual(["withdrawal 31337:0xc:0: no withdrawal with this reference"]);
   });
 });

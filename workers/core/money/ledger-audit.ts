@@ -4,7 +4,8 @@
  * Balance checks are `checkBooks`; this adds "nothing in the ledger that no record explains".
  */
 import {
-  depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalTransaction, type LedgerTransaction, type Posting,
+  depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalCloseTransaction, withdrawalTransaction,
+  type LedgerTransaction, type Posting,
 } from "./ledger";
 
 export interface UsageFacts { accountId: string; providerId: string | null; costPico: bigint; feePico: bigint }
@@ -19,6 +20,8 @@ export interface LedgerSources {
   grants: ReadonlyMap<string, GrantFacts>;
   deposits?: ReadonlyMap<string, FundsFacts>;
   withdrawals?: ReadonlyMap<string, FundsFacts>;
+  /** Closed withdrawals, by the closing event's reference: what went back to (or was charged to) the customer. */
+  withdrawalCloses?: ReadonlyMap<string, { accountId: string; releasedPico: bigint }>;
   settlements?: ReadonlyMap<string, SettlementFacts>;
 }
 
@@ -73,7 +76,9 @@ function expectedTransaction(t: LedgerTransaction, s: LedgerSources): LedgerTran
   }
   if (t.kind === "withdrawal") {
     const w = s.withdrawals?.get(t.reference);
-    return w ? withdrawalTransaction({ reference: t.reference, ...w }) : `withdrawal ${t.reference}: no withdrawal with this reference`;
+    if (w) return withdrawalTransaction({ reference: t.reference, ...w });
+    const closed = s.withdrawalCloses?.get(t.reference);
+    return closed ? withdrawalCloseTransaction({ reference: t.reference, ...closed }) : `withdrawal ${t.reference}: no withdrawal with this reference`;
   }
   if (t.kind === "settlement") {
     const b = s.settlements?.get(t.reference);

@@ -133,6 +133,23 @@ export function withdrawalTransaction(w: { reference: string; accountId: string;
   };
 }
 
+/**
+ * A withdrawal closed on chain (reference = the closing event): what was held and not paid goes back
+ * to the customer (a cancel: all of it); paid above the hold (not limited in time), the excess is
+ * charged to the customer. `releasedPico` is held − paid, never zero.
+ */
+export function withdrawalCloseTransaction(w: { reference: string; accountId: string; releasedPico: bigint }): LedgerTransaction {
+  if (w.releasedPico === 0n) throw new RangeError("a withdrawal close that changes nothing books nothing");
+  return {
+    kind: "withdrawal",
+    reference: w.reference,
+    postings: [
+      { account: customerAccount(w.accountId), amountPico: w.releasedPico },
+      { account: WITHDRAWALS, amountPico: -w.releasedPico },
+    ],
+  };
+}
+
 /** A confirmed settlement batch (reference = the batch id): each provider and the fee pot are paid out on chain. */
 export function settlementTransaction(b: { batchId: string; providers: { providerId: string; pico: bigint }[]; feePico: bigint }): LedgerTransaction {
   const postings = nonZero([
