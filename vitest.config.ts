@@ -1,5 +1,22 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { readFileSync } from "node:fs";
+import { defineConfig, type Plugin } from "vitest/config";
+
+/**
+ * A package file imported as text: wrangler bundles it so through wrangler.toml's [[rules]], but the
+ * workerd pool applies those rules only to the project's own files (a node_modules import reaches
+ * it with Vite's `?v=` cache query, and is then evaluated as JavaScript).
+ */
+const textFromPackage = (specifier: string, file: string): Plugin => {
+  // A virtual module; the query keeps the pool's own Text rule (which matches the file name) off it.
+  const virtual = `\0${specifier}?text`;
+  return {
+    name: "meshgate:text-from-package",
+    enforce: "pre",
+    resolveId: (id) => (id === specifier ? virtual : null),
+    load: (id) => (id === virtual ? `export default ${JSON.stringify(readFileSync(file, "utf8"))};` : null),
+  };
+};
 
 // Four projects, run in order by `npm test`: pure unit tests (Node, ms each), the contracts on a
 // local anvil, the worker inside workerd against real Postgres, and the full local network (chain
@@ -47,6 +64,7 @@ export default defineConfig({
               },
             },
           })),
+          textFromPackage("chart.js/dist/chart.umd.min.js", "node_modules/chart.js/dist/chart.umd.min.js"),
         ],
         test: {
           name: "workers",
@@ -68,8 +86,10 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           globalSetup: ["test/e2e/global-setup.ts"],
-          // One shared network whose engines the tests switch into fault modes: one file at a time.
+          // One shared network whose engines the tests switch into fault modes: one file at a time,
+          // in one worker process, so a provider a test restarts (kill.test.ts) lives on for later files.
           fileParallelism: false,
+          isolate: false,
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

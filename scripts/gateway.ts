@@ -27,8 +27,22 @@ if (!values.script || !values.bindings) {
 }
 const bindings = JSON.parse(readFileSync(values.bindings, "utf8")) as Record<string, string>;
 
+/**
+ * wrangler.toml's `[[rules]] type = "Text"` globs: wrangler bundles such files (the dashboard's
+ * Chart.js, script and stylesheet) as separate text modules beside index.js, and workerd must load
+ * them as text, not as JavaScript.
+ */
+function textModuleGlobs(): string[] {
+  const toml = readFileSync("wrangler.toml", "utf8");
+  return toml.split(/^\[\[rules\]\]\s*$/m).slice(1)
+    .map((block) => block.split(/^\[/m)[0] ?? "")
+    .filter((block) => /^type\s*=\s*"Text"/m.test(block))
+    .flatMap((block) => [...(/^globs\s*=\s*\[([^\]]*)\]/m.exec(block)?.[1] ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1]!));
+}
+
 const mf = new Miniflare({
   scriptPath: values.script,
+  modulesRules: [{ type: "Text", include: textModuleGlobs() }],
   // Module names are resolved under this root; the bundle may live outside the repo (tests use a temp dir).
   modulesRoot: path.dirname(values.script),
   modules: true,

@@ -4,7 +4,8 @@ import path from "node:path";
 import { startNetwork } from "./lib/network";
 
 const started = Date.now();
-const stateDir = path.resolve(".meshgate");
+// MESHGATE_STATE_DIR: a second network beside the usual one (its own database, chain and keys).
+const stateDir = path.resolve(process.env.MESHGATE_STATE_DIR ?? ".meshgate");
 const verbose = process.env.MESHGATE_VERBOSE === "1";
 
 try {
@@ -12,12 +13,15 @@ try {
     stateDir, persistent: true, gatewayPort: Number(process.env.PORT ?? 8787),
     // A settlement period closes every 5 minutes locally (hourly in wrangler.toml).
     settleEveryMs: 5 * 60_000,
-    log: (line) => { if (verbose || /error|fail/i.test(line)) console.error(line); },
+    // A fresh database gets demo traffic and one settlement, so the dashboard is not empty.
+    seedTraffic: 300,
+    log: (line) => { if (verbose || /error|fail|seed/i.test(line)) console.error(line); },
   });
   const { info } = net;
   writeFileSync(path.join(stateDir, "dev.json"), JSON.stringify(info, null, 2), { mode: 0o600 });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(banner(info, seconds));
+  const shownDir = path.relative(process.cwd(), stateDir);
+  console.log(banner(info, seconds, shownDir.startsWith("..") ? stateDir : shownDir));
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -38,7 +42,7 @@ try {
   process.exit(1);
 }
 
-function banner(info: Awaited<ReturnType<typeof startNetwork>>["info"], seconds: string): string {
+function banner(info: Awaited<ReturnType<typeof startNetwork>>["info"], seconds: string, state: string): string {
   const rows = info.providers.map((p) => `    ${p.id}  ${p.url}  in ${p.inputPrice} / out ${p.outputPrice} USDC per M tokens  (agent ${p.address ?? "-"}, staked, in front of a simulated engine, pid ${p.pid})`);
   return `
 Meshgate local network ready in ${seconds} s
@@ -48,11 +52,14 @@ Meshgate local network ready in ${seconds} s
   account     ${info.accountId}
   admin token ${info.adminToken}
   finance key ${info.financeKey}
+  operator    ${info.operatorFinanceKey}   (finance key of scope "all": every account, provider earnings)
+  dashboard   ${info.dashboardURL}   sign in with the finance key above (or the operator's)
+              providers: ${info.dashboardURL}/provider/sign-in with a browser wallet holding a key from ${state}/wallets/
   chain       ${info.chain ? `${info.chain.rpcUrl} (anvil, chain ${info.chain.chainId}): Settlement ${info.chain.settlement}, USDC ${info.chain.usdc}, operator ${info.chain.operator}` : "none"}
               deposits and stakes are read every 10 s; a settlement period closes every 5 minutes
   providers:
 ${rows.join("\n")}
-  everything above is in .meshgate/dev.json
+  everything above is in ${state}/dev.json
 
 Try it:
 

@@ -9,6 +9,8 @@ import { authenticate } from "./http/middleware/authenticate";
 import { requestId } from "./http/middleware/request-id";
 import { renderError } from "./http/render-error";
 import { adminRoutes } from "./http/routes/admin";
+import { financeRoutes } from "./http/routes/finance";
+import { dashboardRoutes } from "./http/routes/dashboard";
 import { providerRoutes } from "./http/routes/providers";
 import { generationRoutes } from "./http/routes/v1/generation";
 import { inferenceRoutes } from "./http/routes/v1/inference";
@@ -37,7 +39,10 @@ export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
   app.route("/v1", modelRoutes);
   app.route("/v1", generationRoutes);
   app.route("/admin/v1", adminRoutes);
+  app.use("/finance/v1/*", authenticate("finance"));
+  app.route("/finance/v1", financeRoutes);
   app.route("/providers/v1", providerRoutes);
+  app.route("/dashboard", dashboardRoutes);
 
   app.notFound((c) => renderError(errors.notFound(`Route ${c.req.method} ${new URL(c.req.url).pathname}`), c.var.requestId ?? "none"));
   app.onError((err, c) => renderError(err, c.var.requestId ?? "none"));

@@ -28,6 +28,8 @@ export interface KeyRecord {
   id: string;
   accountId: string;
   role: "inference" | "finance";
+  /** account: sees its own account; all: an operator's finance key (every account, the provider side). */
+  scope: "account" | "all";
   revoked: boolean;
   allowedModels: string[] | null;
   /** Requests and tokens per minute; null: no limit. */

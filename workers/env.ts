@@ -20,6 +20,8 @@ export interface Env extends CloudflareBindings {
    * never parsed into Config, so the request path cannot reach it.
    */
   OPERATOR_PRIVATE_KEY?: string;
+  /** A block explorer's transaction URL prefix, e.g. "https://basescan.org/tx/"; unset: no explorer links. */
+  EXPLORER_TX_URL?: string;
 }
 
 const ms = z.coerce.number().int().positive();
@@ -41,6 +43,7 @@ const ConfigSchema = ChainSchema.extend({
   ALLOW_PRIVATE_PROVIDER_URLS: z.enum(["true", "false"]).default("false"),
   PROTOCOL_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
   ADMISSION: z.enum(["enforce", "off"]).default("enforce"),
+  EXPLORER_TX_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export interface Config {
@@ -68,6 +71,8 @@ export interface Config {
   admission: "enforce" | "off";
   /** The L2, or null when none is configured (then stakes are not required and nothing settles). */
   chain: ChainConfig | null;
+  /** Prefix of a transaction's page on a block explorer (the hash is appended); null: none. */
+  explorerTxUrl: string | null;
 }
 
 
@@ -102,6 +107,7 @@ export function readConfig(env: Env): Config {
     protocolFeeBps: e.PROTOCOL_FEE_BPS,
     admission: e.ADMISSION,
     chain: chainConfig(e),
+    explorerTxUrl: e.EXPLORER_TX_URL ?? null,
   };
   memo = { env, cfg };
   return cfg;

@@ -17,6 +17,7 @@ import { generatePrivateKey, privateKeyToAddress } from "viem/accounts";
 import { generateGatewayKeyPair } from "../../workers/core/protocol/gateway-auth";
 import { accountToBytes32 } from "../../workers/core/settlement/units";
 import { CUSTOMER_KEY, depositFor, fundWallet, startLocalChain, type ChainInfo, type LocalChain } from "./local-chain";
+import { seedTraffic } from "./seed-traffic";
 
 /** The stake the local gateway requires of a provider (USDC); agents stake it on start. */
 export const LOCAL_MIN_STAKE_USDC = "100";
@@ -53,6 +54,11 @@ export interface NetworkOptions {
   cronEveryMs?: number;
   /** How often a settlement period closes (the hourly cron, fired locally); 0 or absent: never. */
   settleEveryMs?: number;
+  /**
+   * On a fresh database only: this many demo requests through the gateway, then one settlement
+   * run, so the dashboard has something to show (`npm start`; the tests make their own traffic).
+   */
+  seedTraffic?: number;
   log?: (line: string) => void;
 }
 
@@ -65,6 +71,8 @@ export interface DevProvider {
 
 export interface DevInfo {
   baseURL: string; gatewayURL: string; apiKey: string; accountId: string; adminToken: string; financeKey: string;
+  /** A finance key of scope "all" (the operator's): every account, and the providers' earnings. */
+  operatorFinanceKey: string;
   dashboardURL: string; databaseUrl: string; providers: DevProvider[]; gatewayPid: number; model: string; embeddingModel: string;
   /** The gateway's identity: its receipt address, and the file holding its request-signing key (local only). */
   gatewayAddress: string; gatewayKeyFile: string;
@@ -149,7 +157,17 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     // Stakes the agents just made become routable once the chain job has read them.
     if (chain) await admin("POST", "/admin/v1/jobs/deposits/run");
     await admin("POST", "/admin/v1/jobs/probe/run");
-    const creds = await loadOrCreateCredentials(path.join(o.stateDir, "credentials.json"), admin, gatewayURL, o.persistent, chain);
+    const { created, ...creds } = await loadOrCreateCredentials(path.join(o.stateDir, "credentials.json"), admin, gatewayURL, o.persistent, chain);
+    if (o.seedTraffic && created) {
+      log(`seeding ${o.seedTraffic} demo requests and a settlement run`);
+      // A second key, so the dashboard has more than one to compare.
+      const batchKey = await admin("POST", "/admin/v1/keys", { account_id: creds.accountId, name: "dev batch jobs", role: "inference" });
+      const seeded = await seedTraffic({
+        baseURL: `${gatewayURL}/v1`, gatewayURL, adminToken, apiKeys: [creds.apiKey, String(batchKey.secret)], financeKey: creds.financeKey,
+        model: CHAT_MODEL, embeddingModel: EMBEDDING_MODEL, providerIds: specs.map((s) => s.id), requests: o.seedTraffic, settle: chain !== null, log,
+      });
+      log(`seeded: ${seeded.ok} requests served, ${seeded.failed} failed; settlement ${seeded.settlement}`);
+    }
 
     const info: DevInfo = {
       baseURL: `${gatewayURL}/v1`, gatewayURL, ...creds, adminToken,
@@ -225,14 +243,22 @@ async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: s
     await depositFor(chain.clients, chain.info, CUSTOMER_KEY, accountToBytes32(accountId), DEV_DEPOSIT_BASE);
     await admin("POST", "/admin/v1/jobs/deposits/run");
   };
+  // The operator's finance key (scope "all") belongs to an account of its own, which never spends.
+  const operatorKey = async () => {
+    const operator = await admin("POST", "/admin/v1/accounts", { name: "Meshgate operator" });
+    return String((await admin("POST", "/admin/v1/keys", { account_id: operator.id, name: "operator finance", role: "finance", scope: "all" })).secret);
+  };
   if (persistent && existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as { accountId: string; apiKey: string; financeKey: string };
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { accountId: string; apiKey: string; financeKey: string; operatorFinanceKey?: string };
     const ok = await fetch(`${gatewayURL}/v1/models`, { headers: { authorization: `Bearer ${saved.apiKey}` } });
     if (ok.status === 200) {
       // A developer account spent down gets another deposit.
       const account = await admin("GET", `/admin/v1/accounts/${saved.accountId}`);
       if (BigInt(String(account.balancePico)) < 100_000_000_000_000n) await fund(saved.accountId);
-      return saved;
+      // State from before operator keys existed gets one.
+      const creds = { ...saved, operatorFinanceKey: saved.operatorFinanceKey ?? await operatorKey() };
+      if (!saved.operatorFinanceKey) writeFileSync(file, JSON.stringify(creds), { mode: 0o600 });
+      return { ...creds, created: false };
     }
   }
   const account = await admin("POST", "/admin/v1/accounts", { name: "Local developer" });
@@ -240,9 +266,9 @@ async function loadOrCreateCredentials(file: string, admin: Admin, gatewayURL: s
   await fund(accountId);
   const key = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev inference", role: "inference" });
   const finance = await admin("POST", "/admin/v1/keys", { account_id: accountId, name: "dev finance", role: "finance" });
-  const creds = { accountId, apiKey: String(key.secret), financeKey: String(finance.secret) };
+  const creds = { accountId, apiKey: String(key.secret), financeKey: String(finance.secret), operatorFinanceKey: await operatorKey() };
   if (persistent) writeFileSync(file, JSON.stringify(creds), { mode: 0o600 });
-  return creds;
+  return { ...creds, created: true };
 }
 
 /** The gateway's identity: an Ed25519 key that signs requests to providers, and the address receipts name. */

@@ -1,17 +1,16 @@
 /** SIGKILL the cheapest provider while requests run: the client sees no error. */
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { spawnTs, type ReadyChild } from "../../scripts/lib/children";
+import { spawnTs } from "../../scripts/lib/children";
 import { byId, resetNetwork, sdk } from "../helpers/network-client";
 
 const dev = inject("dev");
 const client = sdk(dev);
 const simA = byId(dev, "sim-a");
-let restarted: ReadyChild<unknown> | undefined;
 
 beforeAll(() => resetNetwork(dev));
-afterAll(async () => {
-  await restarted?.stop();
-});
+// The restarted sim-a is left running for the files after this one (the e2e project runs every file
+// in one worker process); it stops with that process, its stdin pipe closing.
+afterAll(() => resetNetwork(dev));
 
 it("killing the cheapest provider mid-run costs the client no error", async () => {
   const served = new Map<string, number>();
@@ -40,5 +39,5 @@ it("killing the cheapest provider mid-run costs the client no error", async () =
   expect(served.get("sim-b")).toBeGreaterThan(0);
 
   // Bring sim-a back (same port, same wallet) for any test that runs after this one.
-  restarted = await spawnTs(simA.restart.entry, simA.restart.args, { name: "sim-a", timeoutMs: 60_000 });
+  await spawnTs(simA.restart.entry, simA.restart.args, { name: "sim-a", timeoutMs: 60_000 });
 });

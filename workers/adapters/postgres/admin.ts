@@ -9,6 +9,7 @@ export interface NewKey {
   accountId: string;
   name: string;
   role: "inference" | "finance";
+  scope: "account" | "all";
   prefix: string;
   secretHash: string;
   budgetPico: bigint | null;
@@ -42,7 +43,7 @@ export function adminStore(db: Db) {
     createKey: async (k: NewKey) => (await db.insert(apiKeys).values(k).returning())[0]!,
     listKeys: (accountId?: string) =>
       db.select({
-        id: apiKeys.id, accountId: apiKeys.accountId, name: apiKeys.name, prefix: apiKeys.prefix, role: apiKeys.role,
+        id: apiKeys.id, accountId: apiKeys.accountId, name: apiKeys.name, prefix: apiKeys.prefix, role: apiKeys.role, scope: apiKeys.scope,
         budgetPico: apiKeys.budgetPico, rpm: apiKeys.rpm, tpm: apiKeys.tpm, allowedModels: apiKeys.allowedModels,
         revokedAt: apiKeys.revokedAt, createdAt: apiKeys.createdAt,
       }).from(apiKeys).where(accountId ? eq(apiKeys.accountId, accountId) : undefined).orderBy(desc(apiKeys.createdAt)),

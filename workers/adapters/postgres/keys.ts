@@ -11,6 +11,7 @@ export async function findKeyByHash(db: Db, secretHash: string): Promise<(KeyRec
     id: row.id,
     accountId: row.accountId,
     role: row.role,
+    scope: row.scope,
     revoked: row.revokedAt !== null,
     allowedModels: row.allowedModels,
     rpm: row.rpm,

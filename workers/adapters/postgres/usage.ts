@@ -6,6 +6,10 @@ import { adjustmentTransaction, usageTransactionOf } from "../../core/money/ledg
 import { writeTransactions } from "./ledger";
 import type { Endpoint } from "../../core/routing/types";
 import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/routing/latency";
+import { foldUsage, topUpDeltas } from "../../core/finance/rollup";
+import { addRollups } from "./rollups";
+
+export { rebuildRollups } from "./rollups";
 
 /**
  * Usage events and their ledger postings, in one transaction: an event is never written without
@@ -18,10 +22,13 @@ export async function insertUsage(db: Db, records: readonly UsageRecord[]): Prom
       .returning({ requestId: usageEvents.requestId });
     const fresh = new Set(inserted.map((r) => r.requestId));
     // The first copy of each fresh event (a retried flush can carry one twice): it was the one written.
-    const charged = records.filter((r) => fresh.delete(r.requestId) && r.providerId !== null && r.costPico > 0n);
+    const written = records.filter((r) => fresh.delete(r.requestId));
+    const charged = written.filter((r) => r.providerId !== null && r.costPico > 0n);
     await writeTransactions(tx as unknown as Db, charged.map((r) => usageTransactionOf({
       requestId: r.requestId, accountId: r.accountId, providerId: r.providerId!, costPico: r.costPico, feePico: r.feePico,
     })));
+    // Only what was written now: a replayed event is already in its rollup rows.
+    await addRollups(tx as unknown as Db, foldUsage(written));
   });
 }
 
@@ -35,11 +42,20 @@ export async function topUpUsage(db: Db, t: {
   costPico: bigint; feePico: bigint; previousCostPico: bigint; previousFeePico: bigint;
 }): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const updated = await tx.update(usageEvents)
+    // The event as billed, locked: its rollup rows get the difference between that and the new bill.
+    const [before] = await tx.select({
+      accountId: usageEvents.accountId, keyId: usageEvents.keyId, model: usageEvents.model, providerId: usageEvents.providerId,
+      createdAt: usageEvents.createdAt, promptTokens: usageEvents.promptTokens, completionTokens: usageEvents.completionTokens,
+      costPico: usageEvents.costPico, feePico: usageEvents.feePico,
+    }).from(usageEvents).where(and(eq(usageEvents.requestId, t.requestId), eq(usageEvents.costPico, t.previousCostPico))).for("update");
+    if (!before) return false;
+    await tx.update(usageEvents)
       .set({ promptTokens: t.promptTokens, completionTokens: t.completionTokens, costPico: t.costPico, feePico: t.feePico })
-      .where(and(eq(usageEvents.requestId, t.requestId), eq(usageEvents.costPico, t.previousCostPico)))
-      .returning({ requestId: usageEvents.requestId });
-    if (updated.length === 0) return false;
+      .where(eq(usageEvents.requestId, t.requestId));
+    await addRollups(tx as unknown as Db, topUpDeltas({ ...before, createdAtMs: before.createdAt.getTime() }, {
+      promptTokens: BigInt(t.promptTokens - before.promptTokens), completionTokens: BigInt(t.completionTokens - before.completionTokens),
+      costPico: t.costPico - before.costPico, feePico: t.feePico - before.feePico,
+    }));
     if (t.costPico === t.previousCostPico) return true; // other counts, same charge: nothing to book
     await writeTransactions(tx as unknown as Db, [adjustmentTransaction({
       requestId: t.requestId, accountId: t.accountId, providerId: t.providerId,

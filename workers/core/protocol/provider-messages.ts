@@ -67,7 +67,8 @@ export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 /** `{ payload, signature }` for a payload schema. */
 export const SignedMessage = <T extends z.ZodType>(payload: T) => z.object({ payload, signature: HexSignature });
 
-export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts" | "proof";
+/** "dashboard": a provider signs in to its dashboard; the payload is `{ address, timestamp, nonce }` (the gateway's challenge). */
+export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts" | "proof" | "dashboard";
 
 /**
  * A signed GET (the receipt proof) carries its message in headers: the payload is
@@ -94,7 +95,8 @@ interface SignablePayload {
   timestamp: number;
 }
 
-function typedData(chainId: number, kind: ProviderMessageKind, payload: SignablePayload) {
+/** The EIP-712 typed data a provider message is signed as (a browser wallet is handed this to sign). */
+export function providerTypedData(chainId: number, kind: ProviderMessageKind, payload: SignablePayload) {
   return {
     domain: providerMessageDomain(chainId),
     types: ProviderMessageTypes,
@@ -114,7 +116,7 @@ export async function signProviderMessage(account: LocalAccount, chainId: number
     throw new Error(`payload.address ${String(payload.address)} is not the signing account ${account.address}`);
   }
   if (!Number.isSafeInteger(payload.timestamp) || payload.timestamp < 0) throw new RangeError(`Invalid timestamp ${payload.timestamp}`);
-  return account.signTypedData(typedData(chainId, kind, payload));
+  return account.signTypedData(providerTypedData(chainId, kind, payload));
 }
 
 /** true only if `signature` recovers to `payload.address` for this kind and payload; false on any malformed input. */
@@ -122,7 +124,7 @@ export async function verifyProviderMessage(chainId: number, kind: ProviderMessa
   try {
     if (!isAddress(payload.address)) return false;
     if (!Number.isSafeInteger(payload.timestamp) || payload.timestamp < 0) return false;
-    const signer = await recoverTypedDataAddress({ ...typedData(chainId, kind, payload), signature });
+    const signer = await recoverTypedDataAddress({ ...providerTypedData(chainId, kind, payload), signature });
     return isAddressEqual(signer, payload.address);
   } catch {
     return false;

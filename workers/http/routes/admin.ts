@@ -20,6 +20,8 @@ const NewKeyBody = z.object({
   account_id: z.uuid(),
   name: z.string().max(200).default(""),
   role: z.enum(["inference", "finance"]).default("inference"),
+  /** "all": an operator's finance key that reads every account (finance keys only). */
+  scope: z.enum(["account", "all"]).default("account"),
   budget_usdc: z.string().regex(/^\d+(\.\d{1,12})?$/).optional(),
   rpm: z.number().int().positive().optional(),
   tpm: z.number().int().positive().optional(),
@@ -82,10 +84,11 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .post("/keys", async (c) => {
     const b = await body(c, NewKeyBody);
+    if (b.scope === "all" && b.role !== "finance") throw errors.invalidRequest("Only a finance key can have the scope 'all'.", "scope");
     if (!(await c.var.deps.admin.accountExists(b.account_id))) throw errors.invalidRequest(`Account '${b.account_id}' does not exist.`, "account_id");
     const secret = newKeySecret();
     const row = await c.var.deps.admin.createKey({
-      accountId: b.account_id, name: b.name, role: b.role, prefix: keyDisplayPrefix(secret), secretHash: await sha256Hex(secret),
+      accountId: b.account_id, name: b.name, role: b.role, scope: b.scope, prefix: keyDisplayPrefix(secret), secretHash: await sha256Hex(secret),
       budgetPico: b.budget_usdc ? usdcToPico(b.budget_usdc) : null, rpm: b.rpm ?? null, tpm: b.tpm ?? null, allowedModels: b.allowed_models ?? null,
     });
     const { secretHash: _hidden, ...visible } = row;

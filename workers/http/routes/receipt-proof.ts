@@ -10,6 +10,7 @@ import { SIGNED_GET_HEADERS, verifyProviderMessage } from "../../core/protocol/p
 import { periodTree } from "../../core/settlement/merkle";
 import { receiptInPeriod } from "../../adapters/postgres/settlement";
 import type { AppEnv } from "../app-env";
+import type { Deps } from "../../deps";
 
 const MESSAGE_WINDOW_MS = 60_000;
 
@@ -27,15 +28,23 @@ export async function receiptProof(c: Context<AppEnv>) {
   }
   const payload = { address: address as Hex, timestamp, request_id: requestId };
   if (!(await verifyProviderMessage(deps.cfg.chainId, "proof", payload, signature as Hex))) throw errors.invalidSignature();
+  return c.json(await receiptProofFor(deps, requestId, address));
+}
 
+/**
+ * The proof of `requestId`'s receipt for the provider whose wallet `signer` signed it (the signed
+ * GET above, or the provider's dashboard session). Throws 404 for anyone else's receipt, 409 while
+ * its period is not closed.
+ */
+export async function receiptProofFor(deps: Pick<Deps, "cfg" | "withDb">, requestId: string, signer: string) {
   const found = await deps.withDb((db) => receiptInPeriod(db, requestId));
   // Someone else's receipt is reported as absent: its existence is not the caller's business.
-  if (!found || found.receipt.signer.toLowerCase() !== address.toLowerCase()) throw errors.notFound(`Receipt '${requestId}'`);
+  if (!found || found.receipt.signer.toLowerCase() !== signer.toLowerCase()) throw errors.notFound(`Receipt '${requestId}'`);
   const r = found.receipt;
   if (!found.period) throw errors.conflict("The receipt is not in a closed settlement period yet; ask again after the next settlement.");
   const proof = periodTree(found.digests).proof(r.digest as Hex);
   if (!proof) throw new Error(`receipt ${requestId} is assigned to period ${found.period.id} but not in its tree`);
-  return c.json({
+  return {
     request_id: requestId,
     receipt: {
       requestId: r.requestId, model: r.model, promptTokens: r.promptTokens, completionTokens: r.completionTokens,
@@ -48,5 +57,5 @@ export async function receiptProof(c: Context<AppEnv>) {
     period: { id: found.period.id, merkle_root: found.period.merkleRoot, receipts: found.period.receiptCount, cutoff: found.period.cutoff.toISOString(), status: found.period.status },
     batches: found.batches.map((b) => ({ batch_id: b.id, part: b.part, status: b.status, tx_hash: b.txHash, block_number: b.blockNumber?.toString() ?? null })),
     chain: { chain_id: deps.cfg.chainId, settlement: deps.cfg.chain?.settlement ?? null },
-  });
+  };
 }

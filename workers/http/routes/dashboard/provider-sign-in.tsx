@@ -1,0 +1,90 @@
+/**
+ * The provider's sign-in. The gateway hands out a short-lived HMAC'd nonce (also held in a cookie,
+ * so it only works in the browser that asked for it); the wallet signs `{ address, timestamp,
+ * nonce }` as an EIP-712 provider message of kind "dashboard" (eth_signTypedData_v4); the wallet
+ * must be the one a registered provider is bound to.
+ */
+import { Hono, type Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { z } from "zod";
+import type { Hex } from "viem";
+import { CHALLENGE_TTL_MS, checkChallenge, issueChallenge } from "../../../core/auth/wallet-challenge";
+import { verifyProviderMessage } from "../../../core/protocol/provider-messages";
+import { walletTypedDataJson } from "../../../core/protocol/wallet-typed-data";
+import type { AppEnv } from "../../app-env";
+import { Layout, renderPage } from "./layout";
+import { endSession, startSession } from "./session";
+
+const CHALLENGE_COOKIE = "mg_challenge";
+const CHALLENGE_COOKIE_OPTIONS = { path: "/dashboard/provider", httpOnly: true, secure: true, sameSite: "Strict" } as const;
+/** The signed timestamp is the gateway's own (from the challenge call); the wallet may take a while to sign. */
+const SIGNATURE_WINDOW_MS = CHALLENGE_TTL_MS;
+
+const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+const ChallengeBody = z.object({ address: Address, nonce: z.string().max(200) });
+const SignInForm = z.object({ address: Address, nonce: z.string().max(200), timestamp: z.coerce.number().int().nonnegative(), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/) });
+
+/** The challenge's secret: the deployment's admin token (HMAC'd under a label of its own in core/auth/wallet-challenge). */
+const secretOf = (c: Context<AppEnv>) => c.var.deps.cfg.adminToken;
+
+async function liveNonce(c: Context<AppEnv>, nonce: string): Promise<boolean> {
+  return nonce === getCookie(c, CHALLENGE_COOKIE) && checkChallenge(secretOf(c), nonce, c.var.deps.now());
+}
+
+const SignInPage = ({ nonce, error }: { nonce: string; error?: string }) => (
+  <Layout title="Sign in with your wallet" nav={null}>
+    <section class="signin" aria-labelledby="wallet-heading">
+      <h2 id="wallet-heading">Provider dashboard</h2>
+      <p>Sign a message with the wallet your provider registered with. It costs nothing and sends no transaction.</p>
+      <form id="wallet-form" method="post" action="/dashboard/provider/sign-in">
+        <input type="hidden" name="nonce" value={nonce} />
+        <input type="hidden" name="address" value="" />
+        <input type="hidden" name="timestamp" value="" />
+        <input type="hidden" name="signature" value="" />
+        <button type="button" id="wallet-sign-in">Sign in with your wallet</button>
+      </form>
+      <p id="wallet-status" role="status" aria-live="polite" class={error ? "error" : "muted"}>{error ?? ""}</p>
+      <p>Finance? <a href="/dashboard/sign-in">Sign in with a finance key</a>.</p>
+    </section>
+  </Layout>
+);
+
+async function showSignIn(c: Context<AppEnv>, error?: string, status: 200 | 400 | 403 = 200) {
+  const nonce = await issueChallenge(secretOf(c), c.var.deps.now());
+  setCookie(c, CHALLENGE_COOKIE, nonce, { ...CHALLENGE_COOKIE_OPTIONS, maxAge: CHALLENGE_TTL_MS / 1000 });
+  return renderPage(c, <SignInPage nonce={nonce} error={error} />, status);
+}
+
+export const providerSignInRoutes = new Hono<AppEnv>()
+  .get("/sign-in", (c) => showSignIn(c))
+  // The message for the wallet to sign: the gateway computes the payload hash (keccak256 of the canonical JSON).
+  .post("/challenge", async (c) => {
+    const body = ChallengeBody.safeParse(await c.req.json().catch(() => null));
+    if (!body.success) return c.json({ error: "Send { address, nonce }." }, 400);
+    if (!(await liveNonce(c, body.data.nonce))) return c.json({ error: "The sign-in page has expired; reload it." }, 400);
+    const timestamp = c.var.deps.now();
+    const typedData = walletTypedDataJson(c.var.deps.cfg.chainId, "dashboard", { address: body.data.address as Hex, timestamp, nonce: body.data.nonce });
+    return c.json({ typedData, timestamp });
+  })
+  .post("/sign-in", async (c) => {
+    const form = SignInForm.safeParse(await c.req.parseBody());
+    if (!form.success) return showSignIn(c, "The wallet's answer was incomplete; try again.", 400);
+    const { address, nonce, timestamp, signature } = form.data;
+    const now = c.var.deps.now();
+    if (!(await liveNonce(c, nonce)) || timestamp > now + 60_000 || now - timestamp > SIGNATURE_WINDOW_MS) {
+      return showSignIn(c, "The sign-in page has expired; try again.", 400);
+    }
+    const payload = { address: address as Hex, timestamp, nonce };
+    if (!(await verifyProviderMessage(c.var.deps.cfg.chainId, "dashboard", payload, signature as Hex))) {
+      return showSignIn(c, "The signature does not match the wallet.", 403);
+    }
+    const provider = await c.var.deps.registry.providerByAddress(address);
+    if (!provider) return showSignIn(c, `The wallet ${address} is not a registered provider's.`, 403);
+    deleteCookie(c, CHALLENGE_COOKIE, CHALLENGE_COOKIE_OPTIONS);
+    await startSession(c, { kind: "provider", providerId: provider.id });
+    return c.redirect("/dashboard/provider", 303);
+  })
+  .post("/sign-out", async (c) => {
+    await endSession(c);
+    return c.redirect("/dashboard/provider/sign-in", 303);
+  });
