@@ -116,7 +116,7 @@ describe("the probe job", () => {
 
   it("reports every provider, and one whose engine refuses connections as not ok (its heartbeat not refreshed)", async () => {
     const ok = await adminJson<{ data: Record<string, unknown>[] }>("POST", "/jobs/probe/run");
-    expect(ok.data).toHaveLength(2);
+    // Other files share this database and may have registered providers of their own.
     for (const id of ["wk-a", "wk-b"]) {
       expect(ok.data.find((r) => r.providerId === id)).toMatchObject({ model, ok: true, error: null, ttftMs: expect.any(Number) });
     }
@@ -128,7 +128,7 @@ describe("the probe job", () => {
     expect(refused.data.find((r) => r.providerId === "wk-b")).toMatchObject({ ok: false, ttftMs: null, error: expect.stringMatching(/connection|reset|closed|refused/i) });
 
     const beats = await sql<{ id: string; fresh: boolean }>(
-      "select id, last_heartbeat_at > now() - interval '1 minute' as fresh from providers order by id");
+      "select id, last_heartbeat_at > now() - interval '1 minute' as fresh from providers where id in ('wk-a', 'wk-b') order by id");
     expect(beats).toEqual([{ id: "wk-a", fresh: true }, { id: "wk-b", fresh: false }]);
   });
 });
