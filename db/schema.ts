@@ -152,6 +152,8 @@ export const ledgerEntries = pgTable("ledger_entries", {
 }, (t) => [
   unique().on(t.kind, t.reference, t.account),
   index().on(t.account, t.createdAt),
+  // The finance API pages an account's postings newest first by id.
+  index().on(t.account, t.id),
 ]);
 
 /**

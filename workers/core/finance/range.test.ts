@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { pricePerMTokPico, recentHours, rollupSegments } from "./range";
+import { pricePerMTokPico, recentHours, reportRange, rollupSegments } from "./range";
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -61,5 +61,19 @@ describe("pricePerMTokPico", () => {
     expect(pricePerMTokPico(200_000_000n, 1_000n)).toBe(200_000_000_000n);
     expect(pricePerMTokPico(1n, 3n)).toBe(333_333n); // 333,333.33… rounds down
     expect(pricePerMTokPico(2n, 3n)).toBe(666_667n); // 666,666.67 rounds up
+  });
+});
+
+describe("reportRange", () => {
+  const now = Date.UTC(2026, 10, 26, 15, 30);
+  it("defaults to the 30 whole UTC days up to the end of today", () => {
+    expect(reportRange({}, now, false)).toEqual({ from: new Date(Date.UTC(2026, 9, 28)), to: new Date(Date.UTC(2026, 10, 27)) });
+  });
+  it("refuses a reversed range and one longer than the cap (31 days by hour, 400 otherwise)", () => {
+    expect(reportRange({ from: new Date(now), to: new Date(now - 1) }, now, false)).toMatchObject({ error: "invalid_range" });
+    const to = new Date(Date.UTC(2026, 10, 1));
+    expect(reportRange({ from: new Date(to.getTime() - 32 * 86_400_000), to }, now, true)).toMatchObject({ error: "range_too_long" });
+    expect(reportRange({ from: new Date(to.getTime() - 32 * 86_400_000), to }, now, false)).not.toHaveProperty("error");
+    expect(reportRange({ from: new Date(to.getTime() - 401 * 86_400_000), to }, now, false)).toMatchObject({ error: "range_too_long" });
   });
 });

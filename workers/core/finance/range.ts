@@ -51,3 +51,24 @@ export function pricePerMTokPico(costPico: bigint, tokens: bigint): bigint | nul
   if (tokens <= 0n) return null;
   return (costPico * 1_000_000n * 2n + tokens) / (2n * tokens);
 }
+
+const DAY = 86_400_000;
+/** The longest range one report may cover (day rows: ~400 per key × model × provider). */
+export const MAX_RANGE_DAYS = 400;
+/** Hourly answers are 24× longer: a month of them at most. */
+export const MAX_HOURLY_RANGE_DAYS = 31;
+export const DEFAULT_RANGE_DAYS = 30;
+
+/**
+ * A report's [from, to): by default the 30 whole UTC days up to the end of today. The Finance API
+ * and the dashboard both use this, so a page and its CSV link answer the same rows.
+ */
+export function reportRange(p: { from?: Date; to?: Date }, nowMs: number, hourly: boolean):
+  { from: Date; to: Date } | { error: "invalid_range" | "range_too_long"; message: string } {
+  const to = p.to ?? new Date(Math.floor(nowMs / DAY) * DAY + DAY);
+  const from = p.from ?? new Date(to.getTime() - DEFAULT_RANGE_DAYS * DAY);
+  const maxDays = hourly ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS;
+  if (from > to) return { error: "invalid_range", message: "'from' must not be after 'to'." };
+  if (to.getTime() - from.getTime() > maxDays * DAY) return { error: "range_too_long", message: `The range may cover at most ${maxDays} days${hourly ? " by hour" : ""}.` };
+  return { from, to };
+}

@@ -3,6 +3,7 @@
  * A key sees its own account; an operator's key (scope "all") sees every account, may narrow to
  * one with `account_id`, and alone sees the provider side. Usage is read from the rollups.
  */
+import { reportRange } from "../../core/finance/range";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { chainReader } from "../../adapters/chain/reader";
@@ -17,13 +18,6 @@ import {
   depositJson, earningJson, ledgerJson, providerOverviewJson, seriesJson, settlementJson, summaryJson, traceJson, usageCsv, usageRowJson,
   usageTotalsJson, type ChainView,
 } from "./finance-format";
-
-const DAY_MS = 86_400_000;
-/** The longest range one query may cover (day rows: ~400 per key × model × provider). */
-const MAX_RANGE_DAYS = 400;
-/** Hourly answers are 24× longer: a month of them at most. */
-const MAX_HOURLY_RANGE_DAYS = 31;
-const DEFAULT_RANGE_DAYS = 30;
 
 const DateParam = z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
   error: "must be an ISO 8601 date (2026-04-01, midnight UTC) or date-time (2026-04-01T12:00:00Z)",
@@ -61,12 +55,10 @@ function query<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.infer<S> {
 }
 
 /** [from, to): by default the last 30 whole UTC days up to the end of today. */
-function range(p: { from?: Date; to?: Date }, nowMs: number, maxDays = MAX_RANGE_DAYS): { from: Date; to: Date } {
-  const to = p.to ?? new Date(Math.floor(nowMs / DAY_MS) * DAY_MS + DAY_MS);
-  const from = p.from ?? new Date(to.getTime() - DEFAULT_RANGE_DAYS * DAY_MS);
-  if (from > to) throw errors.invalidRequest("'from' must not be after 'to'.", "from", "invalid_range");
-  if (to.getTime() - from.getTime() > maxDays * DAY_MS) throw errors.invalidRequest(`The range may cover at most ${maxDays} days.`, "to", "range_too_long");
-  return { from, to };
+function range(p: { from?: Date; to?: Date }, nowMs: number, hourly = false): { from: Date; to: Date } {
+  const r = reportRange(p, nowMs, hourly);
+  if ("error" in r) throw errors.invalidRequest(r.message, r.error === "invalid_range" ? "from" : "to", r.error);
+  return r;
 }
 
 /** The key's own account; an operator's key sees all, or the one account it names. */
@@ -104,7 +96,7 @@ async function chainView(c: Context<AppEnv>): Promise<ChainView> {
 export const financeRoutes = new Hono<AppEnv>()
   .get("/usage", async (c) => {
     const p = query(c, UsageParams);
-    const r = range(p, c.var.deps.now(), p.group_by === "hour" ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
+    const r = range(p, c.var.deps.now(), p.group_by === "hour");
     const scope = scopeOf(c, p.account_id);
     const providerId = p.provider_id === "none" ? "" : p.provider_id;
     const rows = await c.var.deps.withDb((db) => usageReport(db, scope, {
@@ -121,7 +113,7 @@ export const financeRoutes = new Hono<AppEnv>()
   })
   .get("/series", async (c) => {
     const p = query(c, SeriesParams);
-    const r = range(p, c.var.deps.now(), p.grain === "hour" ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
+    const r = range(p, c.var.deps.now(), p.grain === "hour");
     const scope = scopeOf(c, p.account_id);
     const points = await c.var.deps.withDb((db) => usageSeries(db, scope, { ...r, grain: p.grain }));
     return c.json({ object: "list", grain: p.grain, from: r.from.toISOString(), to: r.to.toISOString(), data: points.map(seriesJson) });

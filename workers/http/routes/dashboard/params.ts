@@ -4,14 +4,11 @@
  * and /finance/v1/usage?format=csv with the same query return the same rows.
  */
 import { z } from "zod";
+import { reportRange } from "../../../core/finance/range";
 import type { FinanceScope, UsageGroup } from "../../../adapters/postgres/finance";
 import type { FinanceSession } from "./session";
 
-const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
-const DEFAULT_DAYS = 30;
-const MAX_DAYS = 400;
-const MAX_HOURLY_DAYS = 31;
 
 const DateParam = z.union([z.iso.date(), z.iso.datetime({ offset: true })])
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s));
@@ -29,15 +26,12 @@ export type UsageFilters = z.infer<typeof UsageFilters>;
 
 export interface UsageQueryOf { from: Date; to: Date; groupBy: UsageGroup; model?: string; keyId?: string; providerId?: string }
 
-/** The filters as a usage query: [from, to) defaults to the 30 whole UTC days up to the end of today, as the API's. */
+/** The filters as a usage query, over the Finance API's default range and limits. */
 export function usageQueryOf(f: UsageFilters, nowMs: number): UsageQueryOf | { error: string } {
-  const to = f.to ?? new Date(Math.floor(nowMs / DAY_MS) * DAY_MS + DAY_MS);
-  const from = f.from ?? new Date(to.getTime() - DEFAULT_DAYS * DAY_MS);
-  const maxDays = f.group_by === "hour" ? MAX_HOURLY_DAYS : MAX_DAYS;
-  if (from > to) return { error: "'From' must not be after 'until'." };
-  if (to.getTime() - from.getTime() > maxDays * DAY_MS) return { error: `The range may cover at most ${maxDays} days${f.group_by === "hour" ? " by hour" : ""}.` };
+  const r = reportRange(f, nowMs, f.group_by === "hour");
+  if ("error" in r) return { error: r.message };
   return {
-    from, to, groupBy: f.group_by, model: f.model, keyId: f.key_id,
+    from: r.from, to: r.to, groupBy: f.group_by, model: f.model, keyId: f.key_id,
     // "none": requests no provider served (stored as "").
     providerId: f.provider_id === "none" ? "" : f.provider_id,
   };

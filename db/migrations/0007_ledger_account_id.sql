@@ -1,0 +1,1 @@
+CREATE INDEX "ledger_entries_account_id_index" ON "ledger_entries" USING btree ("account","id");
