@@ -33,16 +33,21 @@ const TIMEOUT_MS = 10_000;
 /** The gateway's address (receipts name it) and the key that signs the requests it sends us. */
 export async function fetchGatewayIdentity(gatewayUrl: string, signal: AbortSignal): Promise<GatewayIdentity> {
   const res = await fetch(`${gatewayUrl}/providers/v1/gateway`, { signal: AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]) });
+  return readGatewayJson(res, "GET /providers/v1/gateway", GatewayIdentity);
+}
+
+/** A gateway answer as `schema` describes it: a non-2xx is a GatewayReply, a body that is not it says what is wrong. */
+export async function readGatewayJson<S extends z.ZodType>(res: Response, what: string, schema: S): Promise<z.output<S>> {
   const text = await res.text();
   if (!res.ok) throw new GatewayReply(res.status, text);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error(`GET /providers/v1/gateway answered ${res.status} with a body that is not JSON`);
+    throw new Error(`${what} answered ${res.status} with a body that is not JSON`);
   }
-  const parsed = GatewayIdentity.safeParse(json);
-  if (!parsed.success) throw new Error(`GET /providers/v1/gateway: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new Error(`${what}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return parsed.data;
 }
 

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { signProviderMessage, SIGNED_GET_HEADERS } from "../../workers/core/protocol/provider-messages";
 import { receiptDigest, receiptDomain, SignedReceiptWire, verifyReceipt as verifyReceiptSignature, type Receipt } from "../../workers/core/protocol/receipt";
 import { verifyProof } from "../../workers/core/settlement/merkle";
-import { GatewayReply } from "./gateway-client";
+import { readGatewayJson } from "./gateway-client";
 import { assertChainId, l2PublicClient, settlementAbi } from "./l2";
 
 const Bytes32 = z
@@ -83,17 +83,7 @@ export async function fetchReceiptProof(gatewayUrl: string, account: LocalAccoun
     headers: { [SIGNED_GET_HEADERS.address]: account.address, [SIGNED_GET_HEADERS.timestamp]: String(timestamp), [SIGNED_GET_HEADERS.signature]: signature },
     signal: AbortSignal.timeout(10_000),
   });
-  const text = await res.text();
-  if (!res.ok) throw new GatewayReply(res.status, text);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`GET /providers/v1/receipts/${requestId}/proof answered ${res.status} with a body that is not JSON`);
-  }
-  const parsed = ReceiptProof.safeParse(json);
-  if (!parsed.success) throw new Error(`GET /providers/v1/receipts/${requestId}/proof: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  return parsed.data;
+  return readGatewayJson(res, `GET /providers/v1/receipts/${requestId}/proof`, ReceiptProof);
 }
 
 /** The four checks; each is independent, so a result names every problem, not just the first. */
