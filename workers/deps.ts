@@ -18,7 +18,7 @@ export interface RegistryStore {
   providerByAddress(address: string): Promise<{ id: string; address: string | null } | null>;
   storeReceipts(rows: NewReceipt[]): Promise<string[]>;
   usageFor(requestIds: string[]): Promise<Map<string, BilledUsage>>;
-  topUpUsage(t: Parameters<typeof topUpUsage>[1]): Promise<boolean>;
+  topUpUsage(t: Parameters<typeof topUpUsage>[1]): Promise<TopUp>;
   storedReceipts(requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>>;
   reservationsFor(requestIds: string[]): Promise<Awaited<ReturnType<typeof reservationsFor>>>;
   receiptFor(requestId: string): Promise<ReceiptRow | null>;
@@ -82,7 +82,7 @@ import { SettleQueue } from "./adapters/settle-queue";
 import { openDb } from "./adapters/postgres/neon";
 import { findKeyByHash } from "./adapters/postgres/keys";
 import { loadRouteTable } from "./adapters/postgres/route-table";
-import { findUsage, topUpUsage } from "./adapters/postgres/usage";
+import { findUsage, topUpUsage, type TopUp } from "./adapters/postgres/usage";
 import { adminStore } from "./adapters/postgres/admin";
 import { providerByAddress, receiptFor, recordHeartbeat, registerProvider, reservationsFor, storedReceipts, storeReceipts, usageFor } from "./adapters/postgres/registry";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";

@@ -104,7 +104,7 @@ beforeAll(async () => {
     requestId: aRequests[0]!, accountId: a.accountId, providerId: ev!.provider_id, promptTokens: ev!.prompt_tokens + 2,
     completionTokens: ev!.completion_tokens + 3, costPico: previousCostPico + 1_000_000n, feePico: BigInt(ev!.fee_pico) + 50_000n,
     previousCostPico, previousFeePico: BigInt(ev!.fee_pico),
-  }))).toBe(true);
+  }))).toMatchObject({ applied: true, customerPosting: { amountPico: -1_000_000n } });
 }, 60_000);
 
 const BOUNDS = "'{25,50,100,200,400,800,1600,3200,6400}'::int[]"; // written out here, not imported: an independent check

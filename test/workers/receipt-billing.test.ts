@@ -103,9 +103,13 @@ describe("billing from a receipt", () => {
       promptTokens: 10, completionTokens: 3, costPico: delivered, feePico: 0n, status: "partial", errorCode: "client_disconnected",
       receiptStatus: "none", ttftMs: 5, durationMs: 50, edge: "local", attempts: 1, createdAtMs: Date.now(),
     }]));
+    const guard = env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(k.accountId));
+    const before = (await guard.snapshot(k.accountId)).balancePico;
     expect(await postReceipt(requestId, 10, 7)).toEqual({ accepted: [requestId], rejected: [] });
     const generated = 10n * IN + 7n * OUT;
     expect(await usageRow(requestId)).toMatchObject({ completion_tokens: 7, cost_pico: String(generated) });
+    // The account's guard was told the correction at once (no reload from the books needed).
+    expect((await guard.snapshot(k.accountId)).balancePico).toBe(before - (generated - delivered));
     const adjustment = await sql<{ account: string; amount_pico: string }>(
       "select account, amount_pico::text from ledger_entries where kind = 'adjustment' and reference = $1", [requestId]);
     expect(adjustment.find((p) => p.account === `customer:${k.accountId}`)?.amount_pico).toBe(String(-(generated - delivered)));

@@ -115,13 +115,20 @@ async function topUpFromReceipt(deps: Deps, providerId: string, r: Receipt, u: B
   if (delta > 0n) deltaFee = deltaFee < 0n ? 0n : deltaFee > delta ? delta : deltaFee;
   else deltaFee = deltaFee > 0n ? 0n : deltaFee < delta ? delta : deltaFee;
   const fee = u.feePico + deltaFee;
-  return deps.registry.topUpUsage({
-    requestId: r.requestId, accountId: u.accountId, providerId, promptTokens: r.promptTokens, completionTokens: r.completionTokens,
-    costPico: cost, feePico: fee, previousCostPico: u.costPico, previousFeePico: u.feePico,
-  }).catch((err: unknown) => {
+  try {
+    const topUp = await deps.registry.topUpUsage({
+      requestId: r.requestId, accountId: u.accountId, providerId, promptTokens: r.promptTokens, completionTokens: r.completionTokens,
+      costPico: cost, feePico: fee, previousCostPico: u.costPico, previousFeePico: u.feePico,
+    });
+    // The account's guard learns the correction now, not at its next load from the books.
+    if (topUp.applied && topUp.customerPosting) {
+      await deps.guard.credit(u.accountId, topUp.customerPosting.amountPico, topUp.customerPosting.entryId);
+    }
+    return topUp.applied;
+  } catch (err) {
     console.error(`top-up of ${r.requestId} failed: ${err instanceof Error ? err.message : String(err)}`);
     return false;
-  });
+  }
 }
 
 /** A request that was admitted but never metered is billed from its receipt after this long. */

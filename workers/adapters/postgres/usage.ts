@@ -1,8 +1,8 @@
 import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
-import { latencyStats, usageEvents } from "../../../db/schema";
+import { latencyStats, ledgerEntries, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
-import { adjustmentTransaction, usageTransactionOf } from "../../core/money/ledger";
+import { adjustmentTransaction, customerAccount, usageTransactionOf } from "../../core/money/ledger";
 import { writeTransactions } from "./ledger";
 import type { Endpoint } from "../../core/routing/types";
 import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/routing/latency";
@@ -37,10 +37,13 @@ export async function insertUsage(db: Db, records: readonly UsageRecord[]): Prom
  * event's new figures and the adjustment postings commit together, once, and only if the event is
  * still as it was billed.
  */
+/** applied: the event now carries the new counts; customerPosting: the adjustment's posting on the customer, if money moved. */
+export type TopUp = { applied: false } | { applied: true; customerPosting: { amountPico: bigint; entryId: number } | null };
+
 export async function topUpUsage(db: Db, t: {
   requestId: string; accountId: string; providerId: string; promptTokens: number; completionTokens: number;
   costPico: bigint; feePico: bigint; previousCostPico: bigint; previousFeePico: bigint;
-}): Promise<boolean> {
+}): Promise<TopUp> {
   return db.transaction(async (tx) => {
     // The event as billed, locked: its rollup rows get the difference between that and the new bill.
     const [before] = await tx.select({
@@ -48,7 +51,7 @@ export async function topUpUsage(db: Db, t: {
       createdAt: usageEvents.createdAt, promptTokens: usageEvents.promptTokens, completionTokens: usageEvents.completionTokens,
       costPico: usageEvents.costPico, feePico: usageEvents.feePico,
     }).from(usageEvents).where(and(eq(usageEvents.requestId, t.requestId), eq(usageEvents.costPico, t.previousCostPico))).for("update");
-    if (!before) return false;
+    if (!before) return { applied: false };
     await tx.update(usageEvents)
       .set({ promptTokens: t.promptTokens, completionTokens: t.completionTokens, costPico: t.costPico, feePico: t.feePico })
       .where(eq(usageEvents.requestId, t.requestId));
@@ -56,12 +59,16 @@ export async function topUpUsage(db: Db, t: {
       promptTokens: BigInt(t.promptTokens - before.promptTokens), completionTokens: BigInt(t.completionTokens - before.completionTokens),
       costPico: t.costPico - before.costPico, feePico: t.feePico - before.feePico,
     }));
-    if (t.costPico === t.previousCostPico) return true; // other counts, same charge: nothing to book
-    await writeTransactions(tx as unknown as Db, [adjustmentTransaction({
+    if (t.costPico === t.previousCostPico) return { applied: true, customerPosting: null }; // other counts, same charge: nothing to book
+    const adjustment = adjustmentTransaction({
       requestId: t.requestId, accountId: t.accountId, providerId: t.providerId,
       deltaCostPico: t.costPico - t.previousCostPico, deltaFeePico: t.feePico - t.previousFeePico,
-    })]);
-    return true;
+    });
+    await writeTransactions(tx as unknown as Db, [adjustment]);
+    const customer = customerAccount(t.accountId);
+    const [entry] = await tx.select({ id: ledgerEntries.id }).from(ledgerEntries)
+      .where(and(eq(ledgerEntries.kind, "adjustment"), eq(ledgerEntries.reference, t.requestId), eq(ledgerEntries.account, customer)));
+    return { applied: true, customerPosting: { amountPico: adjustment.postings.find((p) => p.account === customer)!.amountPico, entryId: entry!.id } };
   });
 }
 
