@@ -129,9 +129,8 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     const gatewayKey = await loadOrCreateGatewayKey(path.join(o.stateDir, "gateway-key.json"), o.persistent);
     const bindingsFile = path.join(o.stateDir, "bindings.json");
     writeFileSync(bindingsFile, JSON.stringify({
-      ...readWranglerVars(), ALLOW_PRIVATE_PROVIDER_URLS: "true", ...o.vars, DATABASE_URL: pg.url, WSPROXY: proxy.wsProxy, ADMIN_TOKEN: adminToken,
+      ...readWranglerVars(), ALLOW_PRIVATE_PROVIDER_URLS: "true", ...(chain ? chainBindings(chain) : {}), ...o.vars, DATABASE_URL: pg.url, WSPROXY: proxy.wsProxy, ADMIN_TOKEN: adminToken,
       GATEWAY_REQUEST_KEY: gatewayKey.requestKey, GATEWAY_ADDRESS: gatewayKey.address,
-      ...(chain ? chainBindings(chain) : {}), ...o.vars,
     }), { mode: 0o600 });
     const gateway: ReadyChild<{ url: string }> = await spawnTs("scripts/gateway.ts", [
       "--script", bundle, "--port", String(o.gatewayPort), "--bindings", bindingsFile, "--cron-every-ms", String(o.cronEveryMs ?? 10_000), "--settle-every-ms", String(o.settleEveryMs ?? 0),

@@ -5,11 +5,11 @@
  */
 import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
-import { accounts, chainCursors, deposits, ledgerEntries, providers, withdrawals } from "../../../db/schema";
+import { accounts, chainCursors, deposits, providers, withdrawals } from "../../../db/schema";
 import { customerAccount, depositTransaction, withdrawalCloseTransaction, withdrawalTransaction } from "../../core/money/ledger";
 import { baseToPico, bytes32ToAccount, picoToBase } from "../../core/settlement/units";
 import type { DepositEvent, WithdrawalClose, WithdrawalEvent } from "../chain/reader";
-import { balancesOf, writeTransactions } from "./ledger";
+import { balancesOf, customerEntryId, writeTransactions } from "./ledger";
 
 /** A ledger change for one account: a deposit, a withdrawal hold, or a hold released when a withdrawal closed. */
 export interface Booked { kind: "deposit" | "withdrawal" | "release"; accountId: string; amountPico: bigint; entryId: number }
@@ -59,7 +59,7 @@ export async function bookFundEvents(db: Db, a: {
         if (!accountId) { unmatched++; continue; }
         const amountPico = baseToPico(e.amountBase);
         await writeTransactions(tx, [depositTransaction({ reference, accountId, amountPico })]);
-        booked.push({ kind: "deposit", accountId, amountPico, entryId: await entryId(tx, "deposit", reference, accountId) });
+        booked.push({ kind: "deposit", accountId, amountPico, entryId: await customerEntryId(tx, "deposit", reference, accountId) });
       } else if (e.type === "withdrawal") {
         // Hold what is still unspent, up to the request; the operator limits the on-chain amount to the hold.
         const balance = accountId ? (await balancesOf(tx, [customerAccount(accountId)])).get(customerAccount(accountId))! : 0n;
@@ -71,7 +71,7 @@ export async function bookFundEvents(db: Db, a: {
         }).onConflictDoNothing().returning({ txHash: withdrawals.txHash });
         if (inserted.length === 0 || !accountId || heldBase === 0n) continue;
         await writeTransactions(tx, [withdrawalTransaction({ reference, accountId, amountPico: baseToPico(heldBase) })]);
-        booked.push({ kind: "withdrawal", accountId, amountPico: -baseToPico(heldBase), entryId: await entryId(tx, "withdrawal", reference, accountId) });
+        booked.push({ kind: "withdrawal", accountId, amountPico: -baseToPico(heldBase), entryId: await customerEntryId(tx, "withdrawal", reference, accountId) });
       } else {
         const closed = await closeWithdrawal(tx, a.chainId, e, reference);
         if (closed) booked.push(closed);
@@ -94,13 +94,7 @@ async function closeWithdrawal(tx: Db, chainId: number, e: WithdrawalClose, refe
   const releasedPico = baseToPico(open.heldBase - e.paidBase);
   if (!open.accountId || releasedPico === 0n) return null;
   await writeTransactions(tx, [withdrawalCloseTransaction({ reference, accountId: open.accountId, releasedPico })]);
-  return { kind: "release", accountId: open.accountId, amountPico: releasedPico, entryId: await entryId(tx, "withdrawal", reference, open.accountId) };
-}
-
-async function entryId(db: Db, kind: "deposit" | "withdrawal", reference: string, accountId: string): Promise<number> {
-  const [row] = await db.select({ id: ledgerEntries.id }).from(ledgerEntries)
-    .where(and(eq(ledgerEntries.kind, kind), eq(ledgerEntries.reference, reference), eq(ledgerEntries.account, customerAccount(accountId))));
-  return row!.id;
+  return { kind: "release", accountId: open.accountId, amountPico: releasedPico, entryId: await customerEntryId(tx, "withdrawal", reference, open.accountId) };
 }
 
 /** Withdrawals whose on-chain amount is above what the ledger held: the operator must limit them. */

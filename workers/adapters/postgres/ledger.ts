@@ -15,6 +15,14 @@ export async function writeTransactions(db: Db, txs: readonly LedgerTransaction[
   }
 }
 
+/** The id of a transaction's posting on the customer: the account's guard adds a change only if its last load did not see it. */
+export async function customerEntryId(db: Db, kind: LedgerTransaction["kind"], reference: string, accountId: string): Promise<number> {
+  const [row] = await db.select({ id: ledgerEntries.id }).from(ledgerEntries)
+    .where(and(eq(ledgerEntries.kind, kind), eq(ledgerEntries.reference, reference), eq(ledgerEntries.account, customerAccount(accountId))));
+  if (!row) throw new Error(`no ${kind} posting ${reference} on customer ${accountId}`);
+  return row.id;
+}
+
 /** Balances of these ledger accounts (0n for one with no postings). */
 export async function balancesOf(db: Db, accounts: readonly string[]): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>(accounts.map((a) => [a, 0n]));
@@ -30,11 +38,10 @@ export async function grantCredit(db: Db, accountId: string, amountPico: bigint,
   return db.transaction(async (tx) => {
     const [grant] = await tx.insert(creditGrants).values({ accountId, amountPico, note }).returning({ id: creditGrants.id });
     await writeTransactions(tx as unknown as Db, [grantTransaction({ grantId: grant!.id, accountId, amountPico })]);
-    const [entry] = await tx.select({ id: ledgerEntries.id }).from(ledgerEntries)
-      .where(and(eq(ledgerEntries.kind, "grant"), eq(ledgerEntries.reference, grant!.id), eq(ledgerEntries.account, customerAccount(accountId))));
+    const entryId = await customerEntryId(tx as unknown as Db, "grant", grant!.id, accountId);
     const balance = (await balancesOf(tx as unknown as Db, [customerAccount(accountId)])).get(customerAccount(accountId))!;
     // The customer posting's id: the account's guard adds the grant only if its last load did not see it.
-    return { id: grant!.id, balancePico: balance, entryId: entry!.id };
+    return { id: grant!.id, balancePico: balance, entryId };
   });
 }
 

@@ -1,9 +1,9 @@
 import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
-import { latencyStats, ledgerEntries, usageEvents } from "../../../db/schema";
+import { latencyStats, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
 import { adjustmentTransaction, customerAccount, usageTransactionOf } from "../../core/money/ledger";
-import { writeTransactions } from "./ledger";
+import { customerEntryId, writeTransactions } from "./ledger";
 import type { Endpoint } from "../../core/routing/types";
 import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/routing/latency";
 import { foldUsage, topUpDeltas } from "../../core/finance/rollup";
@@ -66,9 +66,8 @@ export async function topUpUsage(db: Db, t: {
     });
     await writeTransactions(tx as unknown as Db, [adjustment]);
     const customer = customerAccount(t.accountId);
-    const [entry] = await tx.select({ id: ledgerEntries.id }).from(ledgerEntries)
-      .where(and(eq(ledgerEntries.kind, "adjustment"), eq(ledgerEntries.reference, t.requestId), eq(ledgerEntries.account, customer)));
-    return { applied: true, customerPosting: { amountPico: adjustment.postings.find((p) => p.account === customer)!.amountPico, entryId: entry!.id } };
+    const entryId = await customerEntryId(tx as unknown as Db, "adjustment", t.requestId, t.accountId);
+    return { applied: true, customerPosting: { amountPico: adjustment.postings.find((p) => p.account === customer)!.amountPico, entryId } };
   });
 }
 

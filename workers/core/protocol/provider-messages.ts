@@ -74,6 +74,9 @@ export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "rec
  * A signed GET (the receipt proof) carries its message in headers: the payload is
  * `{ address, timestamp, request_id }` rebuilt from them and the path, signed as kind "proof".
  */
+/** Signed messages older or newer than this are refused: a captured message cannot be replayed later. */
+export const MESSAGE_WINDOW_MS = 60_000;
+
 export const SIGNED_GET_HEADERS = { address: "x-meshgate-address", timestamp: "x-meshgate-timestamp", signature: "x-meshgate-signature" } as const;
 
 export const ProviderMessageTypes = {

@@ -8,7 +8,7 @@ import { errors } from "../../core/openai/errors";
 import { fromZod } from "../../core/openai/schemas";
 import { parseUsdcPerMTok } from "../../core/money/pricing";
 import { checkProviderUrl } from "../../core/protocol/endpoint-policy";
-import { HeartbeatPayload, RegisterPayload, verifyProviderMessage } from "../../core/protocol/provider-messages";
+import { HeartbeatPayload, MESSAGE_WINDOW_MS, RegisterPayload, verifyProviderMessage } from "../../core/protocol/provider-messages";
 import { acceptReceipts } from "../../pipeline/receipts";
 import { receiptProof } from "./receipt-proof";
 import type { AppEnv } from "../app-env";
@@ -20,8 +20,6 @@ const ReceiptsPayload = z.object({
   timestamp: z.number().int(),
   receipts: z.array(z.string().max(8_192)).min(1).max(500),
 });
-/** Signed messages older or newer than this are refused: a captured message cannot be replayed later. */
-const MESSAGE_WINDOW_MS = 60_000;
 
 const Envelope = z.object({
   payload: z.looseObject({ address: z.string().regex(/^0x[0-9a-fA-F]{40}$/), timestamp: z.number().int() }),

@@ -6,13 +6,12 @@
 import type { Context } from "hono";
 import type { Hex } from "viem";
 import { errors } from "../../core/openai/errors";
-import { SIGNED_GET_HEADERS, verifyProviderMessage } from "../../core/protocol/provider-messages";
+import { MESSAGE_WINDOW_MS, SIGNED_GET_HEADERS, verifyProviderMessage } from "../../core/protocol/provider-messages";
 import { periodTree } from "../../core/settlement/merkle";
 import { receiptInPeriod } from "../../adapters/postgres/settlement";
 import type { AppEnv } from "../app-env";
 import type { Deps } from "../../deps";
 
-const MESSAGE_WINDOW_MS = 60_000;
 
 export async function receiptProof(c: Context<AppEnv>) {
   const { deps } = c.var;
