@@ -18,7 +18,7 @@ const textFromPackage = (specifier: string, file: string): Plugin => {
   };
 };
 
-// Four projects, run in order by `npm test`: pure unit tests (Node, ms each), the contracts on a
+// Five projects, run in order by `npm test`: pure unit tests (Node, ms each), the architecture rules, the contracts on a
 // local anvil, the worker inside workerd against real Postgres, and the full local network (chain
 // included) driven by the openai SDK.
 export default defineConfig({
@@ -28,6 +28,14 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["workers/**/*.test.ts", "provider-runtime/**/*.test.ts", "scripts/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        // The architecture: import direction, file sizes, no database casts (test/architecture/*.ts, pure over the tree).
+        test: {
+          name: "architecture",
+          include: ["test/architecture/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -40,8 +40,12 @@ const SIGNED_POOL = 40_000;
 type TargetName = "direct" | "agent" | "gateway + agent";
 const TARGETS: TargetName[] = ["direct", "agent", "gateway + agent"];
 
-
-interface Row { concurrency: number; target: TargetName; result: CannonResult; agentCpuUs: number }
+interface Row {
+  concurrency: number;
+  target: TargetName;
+  result: CannonResult;
+  agentCpuUs: number;
+}
 
 /** Signs `count` requests for the agent ahead of time: signing is the gateway's work, not the agent's. */
 async function signedPool(requestKey: string, body: string, count: number): Promise<Record<string, string>[]> {
@@ -49,7 +53,15 @@ async function signedPool(requestKey: string, body: string, count: number): Prom
   const now = Date.now();
   const pool: Record<string, string>[] = [];
   for (let i = 0; i < count; i++) {
-    pool.push(await signGatewayRequest(key, { method: "POST", path: "/v1/chat/completions", requestId: `gen-bench-${now}-${i}`, timestampMs: now, body }));
+    pool.push(
+      await signGatewayRequest(key, {
+        method: "POST",
+        path: "/v1/chat/completions",
+        requestId: `gen-bench-${now}-${i}`,
+        timestampMs: now,
+        body,
+      }),
+    );
   }
   return pool;
 }
@@ -59,12 +71,23 @@ async function receiptThroughput(): Promise<{ signedPerSec: number; verifiedPerS
   const account = privateKeyToAccount(generatePrivateKey());
   const domain = receiptDomain(31337);
   const receipt = (i: number): Receipt => ({
-    requestId: `gen-${i}`, model: "bench", promptTokens: 12, completionTokens: 16, inputPrice: 100_000n, outputPrice: 200_000n,
-    provider: account.address, gateway: account.address, responseHash: `0x${"ab".repeat(32)}`, timestamp: BigInt(Date.now()),
+    requestId: `gen-${i}`,
+    model: "bench",
+    promptTokens: 12,
+    completionTokens: 16,
+    inputPrice: 100_000n,
+    outputPrice: 200_000n,
+    provider: account.address,
+    gateway: account.address,
+    responseHash: `0x${"ab".repeat(32)}`,
+    timestamp: BigInt(Date.now()),
   });
   const signedOnes: { r: Receipt; sig: `0x${string}` }[] = [];
   let t0 = performance.now();
-  while (performance.now() - t0 < 1_000) { const r = receipt(signedOnes.length); signedOnes.push({ r, sig: await signReceipt(account, domain, r) }); }
+  while (performance.now() - t0 < 1_000) {
+    const r = receipt(signedOnes.length);
+    signedOnes.push({ r, sig: await signReceipt(account, domain, r) });
+  }
   const signedPerSec = signedOnes.length / ((performance.now() - t0) / 1000);
   let verified = 0;
   t0 = performance.now();
@@ -82,26 +105,70 @@ async function main(): Promise<string> {
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
 
   process.stderr.write("bench (agent): starting Postgres, the gateway (workerd), an engine and an agent…\n");
-  const host = await spawnTs<{ info: DevInfo; pid: number }>("bench/network-host.ts", [
-    "--state-dir", path.join(dir, "network"), "--gateway-port", String(await freePort()), "--engines", "[]",
-  ], { name: "network", log, timeoutMs: 180_000 });
+  const host = await spawnTs<{ info: DevInfo; pid: number }>(
+    "bench/network-host.ts",
+    ["--state-dir", path.join(dir, "network"), "--gateway-port", String(await freePort()), "--engines", "[]"],
+    { name: "network", log, timeoutMs: 180_000 },
+  );
   cleanups.push(() => stopChild(host.child, 30_000));
   const { info } = host.ready;
 
-  const engine = await spawnTs<{ url: string }>("provider-runtime/sim/main.ts", [
-    "--port", String(await freePort()), "--model", info.model, "--ttft-ms", "0", "--tokens-per-second", "0", "--max-running", "256", "--name", "bench-engine",
-  ], { name: "engine", log });
+  const engine = await spawnTs<{ url: string }>(
+    "provider-runtime/sim/main.ts",
+    [
+      "--port",
+      String(await freePort()),
+      "--model",
+      info.model,
+      "--ttft-ms",
+      "0",
+      "--tokens-per-second",
+      "0",
+      "--max-running",
+      "256",
+      "--name",
+      "bench-engine",
+    ],
+    { name: "engine", log },
+  );
   cleanups.push(() => stopChild(engine.child));
   const walletFile = path.join(dir, "wallet.key");
   writeFileSync(walletFile, generatePrivateKey(), { mode: 0o600 });
-  const agent = await spawnTs<{ url: string; address: string }>("provider-runtime/src/main.ts", [
-    "--gateway", info.gatewayURL, "--engine-url", engine.ready.url, "--model", info.model, "--price-in", "0.10", "--price-out", "0.20",
-    "--port", String(await freePort()), "--wallet-key-file", walletFile, "--provider-id", "bench-agent", "--region", "local",
-    "--max-concurrency", "256", "--outbox-dir", path.join(dir, "outbox"), "--heartbeat-ms", "2000",
-  ], { name: "agent", log, timeoutMs: 60_000 });
+  const agent = await spawnTs<{ url: string; address: string }>(
+    "provider-runtime/src/main.ts",
+    [
+      "--gateway",
+      info.gatewayURL,
+      "--engine-url",
+      engine.ready.url,
+      "--model",
+      info.model,
+      "--price-in",
+      "0.10",
+      "--price-out",
+      "0.20",
+      "--port",
+      String(await freePort()),
+      "--wallet-key-file",
+      walletFile,
+      "--provider-id",
+      "bench-agent",
+      "--region",
+      "local",
+      "--max-concurrency",
+      "256",
+      "--outbox-dir",
+      path.join(dir, "outbox"),
+      "--heartbeat-ms",
+      "2000",
+    ],
+    { name: "agent", log, timeoutMs: 60_000 },
+  );
   cleanups.push(() => stopChild(agent.child, 10_000));
 
-  const workerd = descendants(info.gatewayPid).filter((p) => p.comm === "workerd").map((p) => p.pid);
+  const workerd = descendants(info.gatewayPid)
+    .filter((p) => p.comm === "workerd")
+    .map((p) => p.pid);
   let pinning = "not pinned: taskset is not installed or one core";
   if (hasTaskset() && os.cpus().length >= 2) {
     for (const pid of [agent.pid, info.gatewayPid, ...workerd]) pin(pid, "0");
@@ -109,7 +176,12 @@ async function main(): Promise<string> {
     pinning = "core 0: the agent and the gateway (workerd + its host); core 1: the engine and the load generator; Postgres unpinned";
   }
 
-  const body = JSON.stringify({ model: info.model, messages: [{ role: "user", content: "Say hello to the benchmark." }], max_tokens: MAX_TOKENS, ignore_eos: true });
+  const body = JSON.stringify({
+    model: info.model,
+    messages: [{ role: "user", content: "Say hello to the benchmark." }],
+    max_tokens: MAX_TOKENS,
+    ignore_eos: true,
+  });
   const json = { "content-type": "application/json" };
   const targets: Record<TargetName, Target> = {
     direct: { url: `${engine.ready.url}/v1/chat/completions`, headers: json, body },
@@ -122,7 +194,9 @@ async function main(): Promise<string> {
   const check = await fetch(targets["gateway + agent"].url, { method: "POST", headers: targets["gateway + agent"].headers, body });
   const checkText = await check.text();
   if (!check.ok || check.headers.get("x-meshgate-provider") !== "bench-agent") {
-    throw new Error(`the gateway does not route to the agent: ${check.status} ${check.headers.get("x-meshgate-provider")} ${checkText.slice(0, 200)}`);
+    throw new Error(
+      `the gateway does not route to the agent: ${check.status} ${check.headers.get("x-meshgate-provider")} ${checkText.slice(0, 200)}`,
+    );
   }
 
   const rows: Row[] = [];
@@ -138,7 +212,12 @@ async function main(): Promise<string> {
       await cannon(targets[name], c, WARMUP_SEC, next);
       const cpu0 = cpuMs([agent.pid]);
       const result = await cannon(targets[name], c, DURATION_SEC, next);
-      rows.push({ concurrency: c, target: name, result, agentCpuUs: result.ok > 0 ? ((cpuMs([agent.pid]) - cpu0) * 1000) / result.ok : Number.NaN });
+      rows.push({
+        concurrency: c,
+        target: name,
+        result,
+        agentCpuUs: result.ok > 0 ? ((cpuMs([agent.pid]) - cpu0) * 1000) / result.ok : Number.NaN,
+      });
     }
   }
   process.stderr.write("bench (agent): receipts signed and verified per second…\n");
@@ -149,25 +228,61 @@ async function main(): Promise<string> {
 function report(rows: Row[], receipts: { signedPerSec: number; verifiedPerSec: number }, pinning: string, runtimeSec: number): string {
   const out: string[] = ["# Meshgate provider agent bench", ""];
   out.push(`- node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown"})`, `- CPU layout: ${pinning}`);
-  out.push(`- POST /v1/chat/completions, max_tokens ${MAX_TOKENS}, engine ttft 0 ms and no token pacing; autocannon, ${WARMUP_SEC} s warm-up + ${DURATION_SEC} s per cell, 2xx latencies only`, "");
-  out.push(table(["concurrency", "target", "req/s", "p50 ms", "p99 ms", "non-2xx/errors", "agent CPU µs/req"],
-    rows.map((r) => [r.concurrency, r.target, int(r.result.rps), fmt(r.result.latencyMs.p50), fmt(r.result.latencyMs.p99),
-      `${r.result.non2xx}/${r.result.errors + r.result.timeouts}`, r.target === "direct" ? "—" : int(r.agentCpuUs)])));
+  out.push(
+    `- POST /v1/chat/completions, max_tokens ${MAX_TOKENS}, engine ttft 0 ms and no token pacing; autocannon, ${WARMUP_SEC} s warm-up + ${DURATION_SEC} s per cell, 2xx latencies only`,
+    "",
+  );
+  out.push(
+    table(
+      ["concurrency", "target", "req/s", "p50 ms", "p99 ms", "non-2xx/errors", "agent CPU µs/req"],
+      rows.map((r) => [
+        r.concurrency,
+        r.target,
+        int(r.result.rps),
+        fmt(r.result.latencyMs.p50),
+        fmt(r.result.latencyMs.p99),
+        `${r.result.non2xx}/${r.result.errors + r.result.timeouts}`,
+        r.target === "direct" ? "—" : int(r.agentCpuUs),
+      ]),
+    ),
+  );
   out.push("");
   const cell = (c: number, t: TargetName) => rows.find((r) => r.concurrency === c && r.target === t)!.result;
   out.push("The agent's added latency (difference of the percentiles, agent vs direct):", "");
-  out.push(table(["concurrency", "added p50", "added p99", "agent req/s (% of direct)"], CONCURRENCIES.map((c) => {
-    const d = cell(c, "direct"), a = cell(c, "agent");
-    return [c, `${signed(a.latencyMs.p50 - d.latencyMs.p50)} ms`, `${signed(a.latencyMs.p99 - d.latencyMs.p99)} ms`, `${int(a.rps)} (${Math.round((100 * a.rps) / d.rps)}%)`];
-  })));
+  out.push(
+    table(
+      ["concurrency", "added p50", "added p99", "agent req/s (% of direct)"],
+      CONCURRENCIES.map((c) => {
+        const d = cell(c, "direct"),
+          a = cell(c, "agent");
+        return [
+          c,
+          `${signed(a.latencyMs.p50 - d.latencyMs.p50)} ms`,
+          `${signed(a.latencyMs.p99 - d.latencyMs.p99)} ms`,
+          `${int(a.rps)} (${Math.round((100 * a.rps) / d.rps)}%)`,
+        ];
+      }),
+    ),
+  );
   out.push("");
-  out.push(`Receipts (EIP-712, viem, one core of this process): ${int(receipts.signedPerSec)} signed/s, ${int(receipts.verifiedPerSec)} verified/s.`, "");
+  out.push(
+    `Receipts (EIP-712, viem, one core of this process): ${int(receipts.signedPerSec)} signed/s, ${int(receipts.verifiedPerSec)} verified/s.`,
+    "",
+  );
   const added32 = cell(32, "agent").latencyMs.p50 - cell(32, "direct").latencyMs.p50;
   out.push("## Goal", "");
-  out.push(table(["goal", "target", "measured", "met"], [["agent's added p50 at concurrency 32", "≤ 1 ms", `${signed(added32)} ms`, added32 <= 1 ? "yes" : "**no**"]]));
+  out.push(
+    table(
+      ["goal", "target", "measured", "met"],
+      [["agent's added p50 at concurrency 32", "≤ 1 ms", `${signed(added32)} ms`, added32 <= 1 ? "yes" : "**no**"]],
+    ),
+  );
   out.push("", `Start-up and measurements: ${fmt(runtimeSec, 1)} s. JSON: artifacts/bench-agent.json`);
   mkdirSync(path.join(ROOT, "artifacts"), { recursive: true });
-  writeFileSync(path.join(ROOT, "artifacts/bench-agent.json"), JSON.stringify({ at: new Date().toISOString(), pinning, rows, receipts, runtimeSec }, null, 2));
+  writeFileSync(
+    path.join(ROOT, "artifacts/bench-agent.json"),
+    JSON.stringify({ at: new Date().toISOString(), pinning, rows, receipts, runtimeSec }, null, 2),
+  );
   return out.join("\n");
 }
 

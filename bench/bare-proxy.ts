@@ -5,7 +5,10 @@
  */
 import { Hono, type Context } from "hono";
 
-interface Bindings { UPSTREAM: string; STREAM_UPSTREAM: string }
+interface Bindings {
+  UPSTREAM: string;
+  STREAM_UPSTREAM: string;
+}
 type Ctx = Context<{ Bindings: Bindings }>;
 
 const forward = (c: Ctx, base: string, path: string) =>

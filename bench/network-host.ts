@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { startNetwork, type EngineSpec, type Network } from "../scripts/lib/network";
-import { exitWithParent } from "../scripts/lib/exit-with-parent";
+import { exitWithParent } from "../provider-runtime/src/exit-with-parent";
 
 const { values } = parseArgs({
   options: { "state-dir": { type: "string" }, "gateway-port": { type: "string" }, engines: { type: "string" } },
@@ -28,8 +28,13 @@ async function stop(code = 0) {
 exitWithParent(() => void stop());
 try {
   net = await startNetwork({
-    stateDir: values["state-dir"], persistent: false, gatewayPort: Number(values["gateway-port"]),
-    engines: JSON.parse(values.engines) as EngineSpec[], cronEveryMs: 0, agents: false, chain: false,
+    stateDir: values["state-dir"],
+    persistent: false,
+    gatewayPort: Number(values["gateway-port"]),
+    engines: JSON.parse(values.engines) as EngineSpec[],
+    cronEveryMs: 0,
+    agents: false,
+    chain: false,
     log: (line) => console.error(line),
   });
 } catch (err) {

@@ -50,7 +50,15 @@ async function main(): Promise<string> {
   cleanups.push(() => anvil.stop());
   const c = await createLocalClients(anvil.rpcUrl);
   const [operator, treasury] = [devAccount(1).address, devAccount(2).address];
-  const d = await deployMeshgate({ rpcUrl: anvil.rpcUrl, ownerKey: OWNER_KEY, operator, treasury, settlementPeriod: 3600, disputeWindow: 3600, withdrawalDelay: 7201 });
+  const d = await deployMeshgate({
+    rpcUrl: anvil.rpcUrl,
+    ownerKey: OWNER_KEY,
+    operator,
+    treasury,
+    settlementPeriod: 3600,
+    disputeWindow: 3600,
+    withdrawalDelay: 7201,
+  });
   const gasOf = async (hash: Promise<Hash>) => {
     const r = await c.publicClient.waitForTransactionReceipt({ hash: await hash });
     if (r.status !== "success") throw new Error(`transaction ${r.transactionHash} reverted`);
@@ -59,8 +67,10 @@ async function main(): Promise<string> {
   const customer = c.walletClient(ANVIL_KEYS[3]);
   const provider = c.walletClient(ANVIL_KEYS[4]);
   const op = c.walletClient(OPERATOR_KEY);
-  const usdcAs = (w: ReturnType<LocalClients["walletClient"]>) => ({ address: d.usdc, abi: MockUSDC.abi, account: w.account, chain: c.chain }) as const;
-  const settlementAs = (w: ReturnType<LocalClients["walletClient"]>) => ({ address: d.settlement, abi: Settlement.abi, account: w.account, chain: c.chain }) as const;
+  const usdcAs = (w: ReturnType<LocalClients["walletClient"]>) =>
+    ({ address: d.usdc, abi: MockUSDC.abi, account: w.account, chain: c.chain }) as const;
+  const settlementAs = (w: ReturnType<LocalClients["walletClient"]>) =>
+    ({ address: d.settlement, abi: Settlement.abi, account: w.account, chain: c.chain }) as const;
 
   // Customer funds: enough for every batch below. The first deposit ever also turns escrow and the
   // contract's USDC balance nonzero (one-off); then a new account and a top-up are measured.
@@ -68,9 +78,18 @@ async function main(): Promise<string> {
   await gasOf(customer.writeContract({ ...usdcAs(customer), functionName: "approve", args: [d.settlement, maxUint256] }));
   const ops: [string, number][] = [];
   const account = (s: string) => keccak256(toHex(s));
-  ops.push(["deposit (first ever)", await gasOf(customer.writeContract({ ...settlementAs(customer), functionName: "deposit", args: [account("first"), 1n] }))]);
-  ops.push(["deposit (new account)", await gasOf(customer.writeContract({ ...settlementAs(customer), functionName: "deposit", args: [account("a"), 10n ** 14n] }))]);
-  ops.push(["deposit (top-up)", await gasOf(customer.writeContract({ ...settlementAs(customer), functionName: "deposit", args: [account("a"), 10n ** 14n] }))]);
+  ops.push([
+    "deposit (first ever)",
+    await gasOf(customer.writeContract({ ...settlementAs(customer), functionName: "deposit", args: [account("first"), 1n] })),
+  ]);
+  ops.push([
+    "deposit (new account)",
+    await gasOf(customer.writeContract({ ...settlementAs(customer), functionName: "deposit", args: [account("a"), 10n ** 14n] })),
+  ]);
+  ops.push([
+    "deposit (top-up)",
+    await gasOf(customer.writeContract({ ...settlementAs(customer), functionName: "deposit", args: [account("a"), 10n ** 14n] })),
+  ]);
 
   // depositWithPermit from a fresh holder (a new account), permit signed with viem.
   const deadline = (await c.publicClient.getBlock()).timestamp + 3600n;
@@ -79,11 +98,28 @@ async function main(): Promise<string> {
     await provider.signTypedData({
       domain: { name: "USD Coin", version: "2", chainId: c.chain.id, verifyingContract: d.usdc },
       primaryType: "Permit",
-      types: { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+      types: {
+        Permit: [
+          { name: "owner", type: "address" },
+          { name: "spender", type: "address" },
+          { name: "value", type: "uint256" },
+          { name: "nonce", type: "uint256" },
+          { name: "deadline", type: "uint256" },
+        ],
+      },
       message: { owner: provider.account.address, spender: d.settlement, value: 10n ** 9n, nonce: 0n, deadline },
     }),
   );
-  ops.push(["depositWithPermit (new account, first permit)", await gasOf(provider.writeContract({ ...settlementAs(provider), functionName: "depositWithPermit", args: [account("p"), 10n ** 9n, deadline, 27 + permit.yParity, permit.r, permit.s] }))]);
+  ops.push([
+    "depositWithPermit (new account, first permit)",
+    await gasOf(
+      provider.writeContract({
+        ...settlementAs(provider),
+        functionName: "depositWithPermit",
+        args: [account("p"), 10n ** 9n, deadline, 27 + permit.yParity, permit.r, permit.s],
+      }),
+    ),
+  ]);
   await gasOf(provider.writeContract({ ...usdcAs(provider), functionName: "approve", args: [d.settlement, maxUint256] }));
   ops.push(["stake (first)", await gasOf(provider.writeContract({ ...settlementAs(provider), functionName: "stake", args: [10n ** 9n] }))]);
 
@@ -92,19 +128,46 @@ async function main(): Promise<string> {
   await gasOf(customer.writeContract({ ...usdcAs(customer), functionName: "transfer", args: [known, 1n] }));
   const transferNew = await gasOf(customer.writeContract({ ...usdcAs(customer), functionName: "transfer", args: [fresh, 1_000n] }));
   const transferKnown = await gasOf(customer.writeContract({ ...usdcAs(customer), functionName: "transfer", args: [known, 1_000n] }));
-  const auth = { from: customer.account.address, to: known, value: 1_000n, validAfter: 0n, validBefore: deadline, nonce: keccak256(toHex("x402")) };
+  const auth = {
+    from: customer.account.address,
+    to: known,
+    value: 1_000n,
+    validAfter: 0n,
+    validBefore: deadline,
+    nonce: keccak256(toHex("x402")),
+  };
   const authSig = parseSignature(
     await customer.signTypedData({
       domain: { name: "USD Coin", version: "2", chainId: c.chain.id, verifyingContract: d.usdc },
       primaryType: "TransferWithAuthorization",
-      types: { TransferWithAuthorization: [{ name: "from", type: "address" }, { name: "to", type: "address" }, { name: "value", type: "uint256" }, { name: "validAfter", type: "uint256" }, { name: "validBefore", type: "uint256" }, { name: "nonce", type: "bytes32" }] },
+      types: {
+        TransferWithAuthorization: [
+          { name: "from", type: "address" },
+          { name: "to", type: "address" },
+          { name: "value", type: "uint256" },
+          { name: "validAfter", type: "uint256" },
+          { name: "validBefore", type: "uint256" },
+          { name: "nonce", type: "bytes32" },
+        ],
+      },
       message: auth,
     }),
   );
-  const transferAuth = await gasOf(op.writeContract({ ...usdcAs(op), functionName: "transferWithAuthorization", args: [auth.from, auth.to, auth.value, auth.validAfter, auth.validBefore, auth.nonce, 27 + authSig.yParity, authSig.r, authSig.s] }));
+  const transferAuth = await gasOf(
+    op.writeContract({
+      ...usdcAs(op),
+      functionName: "transferWithAuthorization",
+      args: [auth.from, auth.to, auth.value, auth.validAfter, auth.validBefore, auth.nonce, 27 + authSig.yParity, authSig.r, authSig.s],
+    }),
+  );
 
   // Batches. A warm-up settle gives the treasury a balance, as it has in steady state.
-  const settle = (to: Address[]) => op.writeContract({ ...settlementAs(op), functionName: "settle", args: [nextBatch(), keccak256("0x01"), to, to.map(() => 1_000_000n), 1_000n] });
+  const settle = (to: Address[]) =>
+    op.writeContract({
+      ...settlementAs(op),
+      functionName: "settle",
+      args: [nextBatch(), keccak256("0x01"), to, to.map(() => 1_000_000n), 1_000n],
+    });
   await gasOf(settle([provider.account.address]));
   const rows: { n: number; first: number; known: number }[] = [];
   for (const n of SIZES) {
@@ -116,7 +179,11 @@ async function main(): Promise<string> {
   // The largest batch under the cap: binary search over eth_estimateGas, first-time and known payees.
   const estimate = async (to: Address[]) => {
     try {
-      return await c.publicClient.estimateContractGas({ ...settlementAs(op), functionName: "settle", args: [nextBatch(), keccak256("0x01"), to, to.map(() => 1_000_000n), 1_000n] });
+      return await c.publicClient.estimateContractGas({
+        ...settlementAs(op),
+        functionName: "settle",
+        args: [nextBatch(), keccak256("0x01"), to, to.map(() => 1_000_000n), 1_000n],
+      });
     } catch {
       return maxUint256; // above the node's block gas limit
     }
@@ -130,7 +197,8 @@ async function main(): Promise<string> {
     }
     return lo;
   };
-  const r1 = rows[0]!, rN = rows[rows.length - 1]!;
+  const r1 = rows[0]!,
+    rN = rows[rows.length - 1]!;
   const marginalFirst = (rN.first - r1.first) / (rN.n - 1);
   const marginalKnown = (rN.known - r1.known) / (rN.n - 1);
   const extrapolate = (base: number, marginal: number) => 1 + Math.floor((Number(GAS_CAP) - base) / marginal);
@@ -140,9 +208,17 @@ async function main(): Promise<string> {
   for (let i = 0; i < pool.length; i += 400) await gasOf(settle(pool.slice(i, i + 400))); // now known
   const maxKnown = await largest(pool);
 
-  const perPayout = (r: { n: number; first: number; known: number }, k: "first" | "known") => (r.n === 1 ? "—" : int((r[k] - r1[k]) / (r.n - 1)));
+  const perPayout = (r: { n: number; first: number; known: number }, k: "first" | "known") =>
+    r.n === 1 ? "—" : int((r[k] - r1[k]) / (r.n - 1));
   const settleTable = table(
-    ["providers N", "settle gas, first-time payees", "marginal/payout", "settle gas, known payees", "marginal/payout", "gas/payout (known, avg)"],
+    [
+      "providers N",
+      "settle gas, first-time payees",
+      "marginal/payout",
+      "settle gas, known payees",
+      "marginal/payout",
+      "gas/payout (known, avg)",
+    ],
     rows.map((r) => [r.n, int(r.first), perPayout(r, "first"), int(r.known), perPayout(r, "known"), int(r.known / r.n)]),
   );
   const capTable = table(
@@ -152,7 +228,12 @@ async function main(): Promise<string> {
       ["known", int(maxKnown), int(extrapolate(r1.known, marginalKnown))],
     ],
   );
-  const periodRows = rows.map((r) => [`one settle, ${r.n} provider${r.n === 1 ? "" : "s"} (known)`, int(r.known), usd(r.known), usd((r.known * 1e6) / REQUESTS)]);
+  const periodRows = rows.map((r) => [
+    `one settle, ${r.n} provider${r.n === 1 ? "" : "s"} (known)`,
+    int(r.known),
+    usd(r.known),
+    usd((r.known * 1e6) / REQUESTS),
+  ]);
   const perRequest = (label: string, gas: number) => [label, int(gas * REQUESTS), usd(gas * REQUESTS), usd(gas * 1e6)];
   const costTable = table(
     ["per period", "gas", "USD per period", "USD per 1M requests"],
@@ -163,7 +244,10 @@ async function main(): Promise<string> {
       perRequest(`EIP-3009 transferWithAuthorization per request (${int(transferAuth)} gas)`, transferAuth),
     ],
   );
-  const opsTable = table(["operation", "gasUsed"], ops.map(([name, gas]) => [name, int(gas)]));
+  const opsTable = table(
+    ["operation", "gasUsed"],
+    ops.map(([name, gas]) => [name, int(gas)]),
+  );
   return [
     "## Settlement gas (local anvil, receipts' gasUsed)",
     "",

@@ -1,7 +1,7 @@
 /**
  * A local anvil node for `npm start`, tests and benches. Spawns the platform binary of
- * `@foundry-rs/anvil` directly (the npm wrapper, once killed, left anvil holding its port; see
- * /work/shared/recipes/chain.md) and makes sure it dies with us:
+ * `@foundry-rs/anvil` directly (the npm wrapper, once killed, left anvil holding its port) and
+ * makes sure it dies with us:
  *  - `stop()` sends SIGTERM (SIGKILL after a grace period) and resolves once it has exited;
  *  - on a normal exit of this process it is SIGKILLed synchronously;
  *  - if this process is killed outright, a tiny watchdog shell holding a pipe from us sees the pipe

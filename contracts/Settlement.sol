@@ -5,10 +5,8 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC3009} from "@openzeppelin/contracts/interfaces/draft-IERC3009.sol";
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SettlementRoles} from "./SettlementRoles.sol";
 
 /**
  * @title Meshgate Settlement
@@ -31,28 +29,16 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
  * money can leave; the same delay holds unstaking, so a provider cannot escape a slash. The operator can
  * move escrow only to providers and the treasury (never to itself), bounded by `escrow`; the owner can
  * pause and replace the operator or treasury, and cannot move funds.
+ *
+ * The roles live in `SettlementRoles`, the structs, events and errors in `ISettlement`.
  */
-contract Settlement is Ownable2Step, Pausable, ReentrancyGuard {
+contract Settlement is SettlementRoles, ReentrancyGuard {
     using SafeERC20 for IERC20;
-
-    struct Withdrawal {
-        uint256 amount;
-        uint64 availableAt;
-    }
-
-    struct Stake {
-        uint256 amount;
-        uint256 unstaking;
-        uint64 unstakeAvailableAt;
-    }
 
     IERC20 public immutable usdc;
     uint64 public immutable settlementPeriod;
     uint64 public immutable disputeWindow;
     uint64 public immutable withdrawalDelay;
-
-    address public operator;
-    address public treasury;
 
     /// @notice Customer funds held: deposits − withdrawals − payouts − fees.
     uint256 public escrow;
@@ -67,46 +53,6 @@ contract Settlement is Ownable2Step, Pausable, ReentrancyGuard {
     /// @notice batchId → Merkle root of its receipts; nonzero once settled.
     mapping(bytes32 => bytes32) public batchRoots;
 
-    event OperatorChanged(address operator);
-    event TreasuryChanged(address treasury);
-    event Deposited(bytes32 indexed account, address indexed from, uint256 amount);
-    event WithdrawalRequested(bytes32 indexed account, address indexed owner, uint256 amount, uint64 availableAt);
-    event WithdrawalCancelled(bytes32 indexed account);
-    event WithdrawalLimited(bytes32 indexed account, uint256 amount);
-    event Withdrawn(bytes32 indexed account, address indexed to, uint256 amount);
-    event Staked(address indexed provider, uint256 amount, uint256 total);
-    event UnstakeRequested(address indexed provider, uint256 amount, uint64 availableAt);
-    event StakeWithdrawn(address indexed provider, uint256 amount);
-    event Settled(bytes32 indexed batchId, bytes32 merkleRoot, uint256 total, uint256 fee, uint256 payouts);
-    event Paid(bytes32 indexed batchId, address indexed provider, uint256 amount);
-    event EarningsWithdrawn(address indexed provider, uint256 amount);
-    event Slashed(address indexed provider, uint256 amount, bytes32 evidenceHash);
-
-    error InvalidDelays();
-    error ZeroAddress();
-    error ZeroAmount();
-    error ZeroAccount();
-    error NotOperator(address caller);
-    error NotAccountOwner(bytes32 account, address caller);
-    error ExceedsDeposits(uint256 amount, uint256 deposits);
-    error WithdrawalAlreadyPending(bytes32 account);
-    error NoPendingWithdrawal(bytes32 account);
-    error WithdrawalNotReady(uint64 availableAt);
-    error WithdrawalAlreadyAvailable(uint64 availableAt);
-    error LimitAbovePending(uint256 amount, uint256 pending);
-    error InsufficientStake(uint256 amount, uint256 available);
-    error NothingToWithdraw();
-    error UnstakeNotReady(uint64 availableAt);
-    error ZeroBatch();
-    error BatchAlreadySettled(bytes32 batchId);
-    error LengthMismatch(uint256 providers, uint256 amounts);
-    error InsufficientEscrow(uint256 total, uint256 escrow);
-
-    modifier onlyOperator() {
-        if (msg.sender != operator) revert NotOperator(msg.sender);
-        _;
-    }
-
     modifier onlyAccountOwner(bytes32 account) {
         if (msg.sender != accountOwner[account]) revert NotAccountOwner(account, msg.sender);
         _;
@@ -120,39 +66,13 @@ contract Settlement is Ownable2Step, Pausable, ReentrancyGuard {
         uint64 settlementPeriod_,
         uint64 disputeWindow_,
         uint64 withdrawalDelay_
-    ) Ownable(owner_) {
-        if (address(usdc_) == address(0) || operator_ == address(0) || treasury_ == address(0)) revert ZeroAddress();
+    ) SettlementRoles(owner_, operator_, treasury_) {
+        if (address(usdc_) == address(0)) revert ZeroAddress();
         if (uint256(withdrawalDelay_) <= uint256(settlementPeriod_) + disputeWindow_) revert InvalidDelays();
         usdc = usdc_;
         settlementPeriod = settlementPeriod_;
         disputeWindow = disputeWindow_;
         withdrawalDelay = withdrawalDelay_;
-        operator = operator_;
-        treasury = treasury_;
-        emit OperatorChanged(operator_);
-        emit TreasuryChanged(treasury_);
-    }
-
-    // ---- owner ----
-
-    function setOperator(address operator_) external onlyOwner {
-        if (operator_ == address(0)) revert ZeroAddress();
-        operator = operator_;
-        emit OperatorChanged(operator_);
-    }
-
-    function setTreasury(address treasury_) external onlyOwner {
-        if (treasury_ == address(0)) revert ZeroAddress();
-        treasury = treasury_;
-        emit TreasuryChanged(treasury_);
-    }
-
-    function pause() external onlyOwner {
-        _pause();
-    }
-
-    function unpause() external onlyOwner {
-        _unpause();
     }
 
     // ---- customers ----

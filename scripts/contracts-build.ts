@@ -90,7 +90,11 @@ function main(): void {
   for (const [file, source] of Object.entries(generateArtifacts())) {
     const abs = path.join(ROOT, file);
     let current: string | null = null;
-    try { current = readFileSync(abs, "utf8"); } catch { /* not generated yet */ }
+    try {
+      current = readFileSync(abs, "utf8");
+    } catch {
+      /* not generated yet */
+    }
     if (current === source) continue;
     if (check) {
       stale += 1;

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { exitWithParent } from "./lib/exit-with-parent";
+import { exitWithParent } from "../provider-runtime/src/exit-with-parent";
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,9 @@ const bindings = JSON.parse(readFileSync(values.bindings, "utf8")) as Record<str
  */
 function textModuleGlobs(): string[] {
   const toml = readFileSync("wrangler.toml", "utf8");
-  return toml.split(/^\[\[rules\]\]\s*$/m).slice(1)
+  return toml
+    .split(/^\[\[rules\]\]\s*$/m)
+    .slice(1)
     .map((block) => block.split(/^\[/m)[0] ?? "")
     .filter((block) => /^type\s*=\s*"Text"/m.test(block))
     .flatMap((block) => [...(/^globs\s*=\s*\[([^\]]*)\]/m.exec(block)?.[1] ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1]!));
@@ -57,7 +59,9 @@ const mf = new Miniflare({
 const url = await mf.ready;
 const worker = await mf.getWorker();
 const cronEveryMs = Number(values["cron-every-ms"]);
-const fire = (cron: string) => () => { worker.scheduled({ cron }).catch((e: unknown) => console.error(`scheduled: ${String(e)}`)); };
+const fire = (cron: string) => () => {
+  worker.scheduled({ cron }).catch((e: unknown) => console.error(`scheduled: ${String(e)}`));
+};
 const cron = cronEveryMs > 0 ? setInterval(fire("*/1 * * * *"), cronEveryMs) : undefined;
 const settleEveryMs = Number(values["settle-every-ms"]);
 const settleCron = settleEveryMs > 0 ? setInterval(fire("0 * * * *"), settleEveryMs) : undefined;

@@ -7,11 +7,12 @@
  * USDC_ADDRESS, CHAIN_ID, CHAIN_CONFIRMATIONS, OPERATOR_PRIVATE_KEY; optional SETTLEMENT_WAIT_MS.
  * Prints the run as one JSON line; exit 0 settled or nothing to do, 3 pending or retryable, 1 error.
  */
-import { createNodeDb } from "../db/node";
-import type { Db } from "../db/client";
-import { readChainConfig } from "../workers/chain-config";
-import { chainReader } from "../workers/adapters/chain/reader";
+import { openNodeDb } from "../db/node";
+import type { WithDb } from "../db/client";
+import { readChainConfig } from "../workers/config";
 import { operator } from "../workers/adapters/chain/operator";
+import { chainReader } from "../workers/adapters/chain/reader";
+import { pgSettlementStore } from "../workers/adapters/postgres/settlement";
 import { runSettlement, type CrashPoint } from "../workers/jobs/settlement";
 
 const CRASH_POINTS: CrashPoint[] = ["recorded", "signed", "sent", "confirmed"];
@@ -34,14 +35,23 @@ try {
 }
 if (!config) fail("CHAIN_RPC_URL is required");
 
-const { db, close } = createNodeDb(env.DATABASE_URL);
+const { db, close } = openNodeDb(env.DATABASE_URL);
+// One pool for the whole run; each store call is still its own unit of work on it.
+const onePool: WithDb = (fn) => fn(db);
 try {
+  // The ports the worker wires in workers/wire.ts, over node-postgres.
   const chain = chainReader(config);
   const run = await runSettlement({
-    db: db as unknown as Db, chain, operator: operator(chain, env.OPERATOR_PRIVATE_KEY), config, now: Date.now,
+    store: pgSettlementStore(onePool),
+    chain,
+    operator: operator(chain, env.OPERATOR_PRIVATE_KEY),
+    config,
+    now: Date.now,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     // A real crash: no finally blocks, no flushed buffers, the process is simply gone.
-    checkpoint: (at) => { if (at === crashAt) process.kill(process.pid, "SIGKILL"); },
+    checkpoint: (at) => {
+      if (at === crashAt) process.kill(process.pid, "SIGKILL");
+    },
   });
   console.log(JSON.stringify(run));
   await close();

@@ -10,12 +10,16 @@ const verbose = process.env.MESHGATE_VERBOSE === "1";
 
 try {
   const net = await startNetwork({
-    stateDir, persistent: true, gatewayPort: Number(process.env.PORT ?? 8787),
+    stateDir,
+    persistent: true,
+    gatewayPort: Number(process.env.PORT ?? 8787),
     // A settlement period closes every 5 minutes locally (hourly in wrangler.toml).
     settleEveryMs: 5 * 60_000,
     // A fresh database gets demo traffic and one settlement, so the dashboard is not empty.
     seedTraffic: 300,
-    log: (line) => { if (verbose || /error|fail|seed/i.test(line)) console.error(line); },
+    log: (line) => {
+      if (verbose || /error|fail|seed/i.test(line)) console.error(line);
+    },
   });
   const { info } = net;
   writeFileSync(path.join(stateDir, "dev.json"), JSON.stringify(info, null, 2), { mode: 0o600 });
@@ -43,7 +47,10 @@ try {
 }
 
 function banner(info: Awaited<ReturnType<typeof startNetwork>>["info"], seconds: string, state: string): string {
-  const rows = info.providers.map((p) => `    ${p.id}  ${p.url}  in ${p.inputPrice} / out ${p.outputPrice} USDC per M tokens  (agent ${p.address ?? "-"}, staked, in front of a simulated engine, pid ${p.pid})`);
+  const rows = info.providers.map(
+    (p) =>
+      `    ${p.id}  ${p.url}  in ${p.inputPrice} / out ${p.outputPrice} USDC per M tokens  (agent ${p.address ?? "-"}, staked, in front of a simulated engine, pid ${p.pid})`,
+  );
   return `
 Meshgate local network ready in ${seconds} s
 

@@ -2,8 +2,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { errors } from "./core/openai/errors";
-import type { Deps } from "./deps";
-import type { Env } from "./env";
+import type { Deps } from "./ports";
+import type { Env } from "./config";
 import type { AppEnv } from "./http/app-env";
 import { authenticate } from "./http/middleware/authenticate";
 import { requestId } from "./http/middleware/request-id";
@@ -13,7 +13,9 @@ import { financeRoutes } from "./http/routes/finance";
 import { dashboardRoutes } from "./http/routes/dashboard";
 import { providerRoutes } from "./http/routes/providers";
 import { generationRoutes } from "./http/routes/v1/generation";
-import { inferenceRoutes } from "./http/routes/v1/inference";
+import { chatRoutes } from "./http/routes/v1/chat";
+import { completionRoutes } from "./http/routes/v1/completions";
+import { embeddingRoutes } from "./http/routes/v1/embeddings";
 import { modelRoutes } from "./http/routes/v1/models";
 
 export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
@@ -31,11 +33,14 @@ export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
         await drain(c.req.raw.body, 8 * c.var.deps.cfg.bodyLimitBytes);
         throw errors.bodyTooLarge(c.var.deps.cfg.bodyLimitBytes);
       },
-    })(c, next));
+    })(c, next),
+  );
 
   app.get("/health", (c) => c.json({ ok: true }));
   app.use("/v1/*", authenticate("inference"));
-  app.route("/v1", inferenceRoutes);
+  app.route("/v1", chatRoutes);
+  app.route("/v1", completionRoutes);
+  app.route("/v1", embeddingRoutes);
   app.route("/v1", modelRoutes);
   app.route("/v1", generationRoutes);
   app.route("/admin/v1", adminRoutes);

@@ -1,10 +1,10 @@
 import { createApp } from "./app";
-import { depsFor } from "./deps";
-import type { Env } from "./env";
+import { depsFor } from "./wire";
+import type { Env } from "./config";
 import { runProbe } from "./jobs/probe";
-import { chainSyncJob, SETTLEMENT_CRON, settlementJob } from "./jobs/chain-jobs";
+import { chainSyncJob, SETTLEMENT_CRON } from "./jobs/chain-jobs";
 
-export { AccountGuard } from "./guard/account-guard";
+export { AccountGuard } from "./adapters/account-guard/account-guard";
 
 const app = createApp(depsFor);
 
@@ -13,7 +13,7 @@ export default {
   scheduled: (event, env, ctx) => {
     const deps = depsFor(env, ctx);
     if (event.cron === SETTLEMENT_CRON) {
-      if (deps.cfg.chain) ctx.waitUntil(settlementJob(deps, env));
+      if (deps.cfg.chain) ctx.waitUntil(deps.jobs.settle());
       return;
     }
     ctx.waitUntil(runProbe(deps));

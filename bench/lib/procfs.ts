@@ -2,16 +2,31 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 
-export interface Proc { pid: number; comm: string; ppid: number; cpuTicks: number; childCpuTicks: number }
+export interface Proc {
+  pid: number;
+  comm: string;
+  ppid: number;
+  cpuTicks: number;
+  childCpuTicks: number;
+}
 
 const CLK_TCK = (() => {
-  try { return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100; } catch { return 100; }
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
 })();
 
 export function readProc(pid: number): Proc | null {
   let s: string;
-  try { s = readFileSync(`/proc/${pid}/stat`, "utf8"); } catch { return null; }
-  const open = s.indexOf("("), close = s.lastIndexOf(")");
+  try {
+    s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  const open = s.indexOf("("),
+    close = s.lastIndexOf(")");
   // Fields after the comm: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17).
   const f = s.slice(close + 2).split(" ");
   const n = (i: number) => Number(f[i - 3]);
@@ -33,7 +48,12 @@ export function descendants(root: number, procs = allProcs()): Proc[] {
   const byParent = new Map<number, Proc[]>();
   for (const p of procs) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p]);
   const out: Proc[] = [];
-  const walk = (pid: number) => { for (const c of byParent.get(pid) ?? []) { out.push(c); walk(c.pid); } };
+  const walk = (pid: number) => {
+    for (const c of byParent.get(pid) ?? []) {
+      out.push(c);
+      walk(c.pid);
+    }
+  };
   walk(root);
   return out;
 }
@@ -53,23 +73,33 @@ export function postgresCpuMs(postmaster: number): number {
   return cpuMs([postmaster], true) + cpuMs(descendants(postmaster).map((p) => p.pid));
 }
 
-export interface Memory { rssKb: number; hwmKb: number }
+export interface Memory {
+  rssKb: number;
+  hwmKb: number;
+}
 
 export function memory(pid: number): Memory | null {
   let s: string;
-  try { s = readFileSync(`/proc/${pid}/status`, "utf8"); } catch { return null; }
+  try {
+    s = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return null;
+  }
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? 0);
   return { rssKb: kb("VmRSS"), hwmKb: kb("VmHWM") };
 }
 
 /** Busy and total jiffies per core, from /proc/stat. */
 export function coreTimes(): { busy: number; total: number }[] {
-  return readFileSync("/proc/stat", "utf8").split("\n").filter((l) => /^cpu\d+ /.test(l)).map((l) => {
-    const v = l.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // without guest, already counted in user
-    return { busy: total - idle, total };
-  });
+  return readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => {
+      const v = l.trim().split(/\s+/).slice(1).map(Number);
+      const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
+      const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // without guest, already counted in user
+      return { busy: total - idle, total };
+    });
 }
 
 /** Busy percentage of each core between two coreTimes() snapshots. */
@@ -84,7 +114,11 @@ export function coreBusy(before: ReturnType<typeof coreTimes>, after: ReturnType
 let tasksetPath: string | null | undefined;
 export function hasTaskset(): boolean {
   if (tasksetPath === undefined) {
-    try { tasksetPath = execFileSync("which", ["taskset"], { encoding: "utf8" }).trim() || null; } catch { tasksetPath = null; }
+    try {
+      tasksetPath = execFileSync("which", ["taskset"], { encoding: "utf8" }).trim() || null;
+    } catch {
+      tasksetPath = null;
+    }
   }
   return tasksetPath !== null;
 }

@@ -27,12 +27,16 @@ export async function serveEmbeddings(ctx: SimContext, body: unknown, mode: SimM
   const counts = inputs.map(countPromptTokens);
   const longest = Math.max(...counts);
   if (longest >= ctx.config.contextLength) {
-    return sendError(io.res, 400, invalidRequest(
-      `This model's maximum context length is ${ctx.config.contextLength} tokens. However, your request has ` +
-        `${longest} input tokens. Please reduce the length of the input.`,
-      "input",
-      "context_length_exceeded",
-    ));
+    return sendError(
+      io.res,
+      400,
+      invalidRequest(
+        `This model's maximum context length is ${ctx.config.contextLength} tokens. However, your request has ` +
+          `${longest} input tokens. Please reduce the length of the input.`,
+        "input",
+        "context_length_exceeded",
+      ),
+    );
   }
   if (mode.mode === "drop_after_n") {
     dropConnection(io.res.socket);

@@ -12,7 +12,15 @@ let client: OpenAI;
 const user = (content: string) => [{ role: "user" as const, content }];
 
 beforeAll(async () => {
-  engine = await startSimEngine({ port: 0, model: MODEL, embeddingModel: EMBED, ttftMs: 0, tokensPerSecond: 0, contextLength: 512, name: "unit" });
+  engine = await startSimEngine({
+    port: 0,
+    model: MODEL,
+    embeddingModel: EMBED,
+    ttftMs: 0,
+    tokensPerSecond: 0,
+    contextLength: 512,
+    name: "unit",
+  });
   client = new OpenAI({ baseURL: `${engine.url}/v1`, apiKey: "sim", maxRetries: 0 });
 });
 afterAll(() => engine.close());
@@ -50,17 +58,26 @@ describe("OpenAI surface", () => {
     const health = await fetch(`${engine.url}/health`);
     expect([health.status, health.headers.get("x-meshgate-simulator")]).toEqual([200, "1"]);
     const models = await client.models.list();
-    expect(models.data.map((m) => [m.id, m.owned_by])).toEqual([[MODEL, "meshgate-simulator"], [EMBED, "meshgate-simulator"]]);
+    expect(models.data.map((m) => [m.id, m.owned_by])).toEqual([
+      [MODEL, "meshgate-simulator"],
+      [EMBED, "meshgate-simulator"],
+    ]);
     expect(models.data[0]).toMatchObject({ object: "model", max_model_len: 512 });
   });
 
   it("answers a chat with the exact usage of its token rule", async () => {
-    const { data, response } = await client.chat.completions.create({ model: MODEL, messages: user("say something nice"), seed: 7 }).withResponse();
+    const { data, response } = await client.chat.completions
+      .create({ model: MODEL, messages: user("say something nice"), seed: 7 })
+      .withResponse();
     expect(response.headers.get("x-meshgate-simulator")).toBe("1");
     expect(data).toMatchObject({ object: "chat.completion", model: MODEL, choices: [{ index: 0, finish_reason: "stop", logprobs: null }] });
     expect(data.id).toMatch(/^chatcmpl-/);
     const content = data.choices[0]!.message.content!;
-    expect(data.usage).toEqual({ prompt_tokens: 4, completion_tokens: countPromptTokens(content), total_tokens: 4 + countPromptTokens(content) });
+    expect(data.usage).toEqual({
+      prompt_tokens: 4,
+      completion_tokens: countPromptTokens(content),
+      total_tokens: 4 + countPromptTokens(content),
+    });
   });
 
   it("is deterministic in prompt and seed, and streams the same text", async () => {
@@ -84,7 +101,11 @@ describe("OpenAI surface", () => {
     expect(res.usage).toEqual({ prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
 
     const raw = await postJson(`${engine.url}/v1/chat/completions`, {
-      model: MODEL, messages: user("one two"), max_tokens: 5, stream: true, stream_options: { include_usage: true },
+      model: MODEL,
+      messages: user("one two"),
+      max_tokens: 5,
+      stream: true,
+      stream_options: { include_usage: true },
     });
     expect(raw.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const data = sseData((await readRaw(raw)).text);
@@ -96,7 +117,8 @@ describe("OpenAI surface", () => {
   });
 
   it("honours stop strings, streaming or not", async () => {
-    const base = (await client.chat.completions.create({ model: MODEL, messages: user("stop test"), seed: 4 })).choices[0]!.message.content!;
+    const base = (await client.chat.completions.create({ model: MODEL, messages: user("stop test"), seed: 4 })).choices[0]!.message
+      .content!;
     const stop = ` ${base.split(" ")[3]}`;
     const want = base.slice(0, base.indexOf(stop));
     const res = await client.chat.completions.create({ model: MODEL, messages: user("stop test"), seed: 4, stop: [stop, "zzz"] });
@@ -120,7 +142,10 @@ describe("OpenAI surface", () => {
     const res = await client.completions.create({ model: MODEL, prompt: ["a b c", "d e"], max_tokens: 4 });
     expect(res.id).toMatch(/^cmpl-/);
     expect(res).toMatchObject({ object: "text_completion", usage: { prompt_tokens: 5, completion_tokens: 8, total_tokens: 13 } });
-    expect(res.choices.map((c) => [c.index, c.finish_reason])).toEqual([[0, "length"], [1, "length"]]);
+    expect(res.choices.map((c) => [c.index, c.finish_reason])).toEqual([
+      [0, "length"],
+      [1, "length"],
+    ]);
     const stream = await client.completions.create({ model: MODEL, prompt: "a b c", max_tokens: 4, stream: true });
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
@@ -128,7 +153,10 @@ describe("OpenAI surface", () => {
   });
 
   it("tokenizes as vLLM's /tokenize does, with the count its usage reports", async () => {
-    const messages = [{ role: "system", content: "be brief" }, { role: "user", content: "say something nice" }];
+    const messages = [
+      { role: "system", content: "be brief" },
+      { role: "user", content: "say something nice" },
+    ];
     const { data } = await client.chat.completions.create({ model: MODEL, messages: messages as never, max_tokens: 2 }).withResponse();
     const chat = await postJson(`${engine.url}/tokenize`, { model: MODEL, messages });
     expect(chat.status).toBe(200);
@@ -152,11 +180,15 @@ describe("OpenAI surface", () => {
   });
 
   it("answers errors in OpenAI's shape", async () => {
-    await expect(client.chat.completions.create({ model: "nope", messages: user("x") })).rejects.toMatchObject({ status: 404, code: "model_not_found" });
+    await expect(client.chat.completions.create({ model: "nope", messages: user("x") })).rejects.toMatchObject({
+      status: 404,
+      code: "model_not_found",
+    });
     await expect(client.embeddings.create({ model: MODEL, input: "x" })).rejects.toMatchObject({ status: 404, code: "model_not_found" });
     const long = "word ".repeat(600);
     await expect(client.chat.completions.create({ model: MODEL, messages: user(long) })).rejects.toMatchObject({
-      status: 400, message: expect.stringContaining("maximum context length"),
+      status: 400,
+      message: expect.stringContaining("maximum context length"),
     });
     await expect(client.completions.create({ model: MODEL, prompt: "a", max_tokens: 600 })).rejects.toMatchObject({ status: 400 });
     const bad = await fetch(`${engine.url}/v1/chat/completions`, { method: "POST", body: "{nope" });
@@ -195,7 +227,11 @@ describe("metrics and lifetime", () => {
     engine.setMode({ mode: "trickle", interval_ms: 25 });
     const before = await metricValue(engine.metricsUrl, "vllm:generation_tokens_total");
     const abort = new AbortController();
-    const res = await postJson(`${engine.url}/v1/completions`, { model: MODEL, prompt: "a", max_tokens: 40, ignore_eos: true, stream: true }, { signal: abort.signal });
+    const res = await postJson(
+      `${engine.url}/v1/completions`,
+      { model: MODEL, prompt: "a", max_tokens: 40, ignore_eos: true, stream: true },
+      { signal: abort.signal },
+    );
     const reader = res.body!.getReader();
     await reader.read();
     abort.abort();

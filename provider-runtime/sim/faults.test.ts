@@ -10,10 +10,15 @@ const MODEL = "meshgate/sim-llama-8b";
 let engine: SimEngine;
 let client: OpenAI;
 const chatUrl = () => `${engine.url}/v1/chat/completions`;
-const stream = (extra: object = {}) => ({ model: MODEL, messages: [{ role: "user" as const, content: "fault" }], max_tokens: 6, stream: true, ...extra });
+const stream = (extra: object = {}) => ({
+  model: MODEL,
+  messages: [{ role: "user" as const, content: "fault" }],
+  max_tokens: 6,
+  stream: true,
+  ...extra,
+});
 const control = (body: unknown) => postJson(engine.controlUrl, body);
-const contentChunks = (data: string[]) =>
-  data.filter((d) => d.startsWith("{") && d.includes('"content":"') && !d.includes('"content":""'));
+const contentChunks = (data: string[]) => data.filter((d) => d.startsWith("{") && d.includes('"content":"') && !d.includes('"content":""'));
 
 beforeAll(async () => {
   engine = await startSimEngine({ model: MODEL, embeddingModel: "meshgate/sim-embed", ttftMs: 0, tokensPerSecond: 0 });
@@ -43,7 +48,9 @@ describe("control endpoint", () => {
 });
 
 // Reaching our own non-loopback address makes the request come from a non-loopback peer.
-const externalIp = Object.values(networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+const externalIp = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
 
 describe("control endpoint from the network", () => {
   it.skipIf(!externalIp)("refuses non-loopback clients with 403", async () => {
@@ -154,7 +161,12 @@ describe("CLI", () => {
 
     const [line] = await once(good.stdout, "data");
     const ready = JSON.parse(String(line));
-    expect(ready).toMatchObject({ event: "ready", pid: good.pid, controlUrl: `${ready.url}/sim/control`, metricsUrl: `${ready.url}/metrics` });
+    expect(ready).toMatchObject({
+      event: "ready",
+      pid: good.pid,
+      controlUrl: `${ready.url}/sim/control`,
+      metricsUrl: `${ready.url}/metrics`,
+    });
     expect((await fetch(`${ready.url}/health`)).status).toBe(200);
     good.kill("SIGTERM");
     expect((await once(good, "exit"))[0]).toBe(0);

@@ -49,7 +49,11 @@ export async function readJsonBody(req: IncomingMessage): Promise<JsonBody> {
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
   if (size > MAX_BODY_BYTES) {
-    return { ok: false, status: 413, error: invalidRequest(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, null, "request_too_large") };
+    return {
+      ok: false,
+      status: 413,
+      error: invalidRequest(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, null, "request_too_large"),
+    };
   }
   try {
     return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString("utf8")) };

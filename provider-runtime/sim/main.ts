@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { SimEngineOptions, startSimEngine } from "./engine";
-import { exitWithParent } from "../../scripts/lib/exit-with-parent";
+import { exitWithParent } from "../src/exit-with-parent";
 
 const FLAGS = {
   port: { type: "string" },
@@ -76,7 +76,10 @@ let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
-  engine.close().then(() => process.exit(0), () => process.exit(1));
+  engine.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

@@ -20,7 +20,10 @@ export class SimMetrics {
   active = 0;
   promptTokens = 0;
   generationTokens = 0;
-  private readonly success = new Map<FinishReason, number>([["stop", 0], ["length", 0]]);
+  private readonly success = new Map<FinishReason, number>([
+    ["stop", 0],
+    ["length", 0],
+  ]);
   private readonly received = new Map<InferencePath, number>(INFERENCE_PATHS.map((p) => [p, 0]));
 
   constructor(private readonly labels: SimMetricsLabels) {}
@@ -53,17 +56,13 @@ export class SimMetrics {
     family("meshgate_sim_info", "gauge", "Meshgate simulated engine (test/demo only, not a real model).", [
       [`name="${escapeLabel(this.labels.name)}",${model}`, 1],
     ]);
-    family("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", [
-      [model, this.running],
-    ]);
+    family("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", [[model, this.running]]);
     family("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", [[model, this.waiting]]);
     family("vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.", [
       [model, Math.min(1, this.running / Math.max(1, this.labels.maxRunning))],
     ]);
     family("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", [[model, this.promptTokens]]);
-    family("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", [
-      [model, this.generationTokens],
-    ]);
+    family("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", [[model, this.generationTokens]]);
     family("vllm:request_success_total", "counter", "Count of successfully processed requests.", [
       ...[...this.success].map(([reason, count]): [string, number] => [`finished_reason="${reason}",${model}`, count]),
     ]);

@@ -83,7 +83,11 @@ async function serveInference(ctx: SimContext, path: InferencePath, req: Incomin
 /** Loopback only: the control endpoint changes behaviour for everyone, so it must not be reachable remotely. */
 async function serveControl(ctx: SimContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (!isLoopback(req.socket.remoteAddress)) {
-    return sendError(res, 403, { message: "The simulator control endpoint answers loopback clients only.", type: "permission_error", code: "forbidden" });
+    return sendError(res, 403, {
+      message: "The simulator control endpoint answers loopback clients only.",
+      type: "permission_error",
+      code: "forbidden",
+    });
   }
   if (req.method === "GET") return sendJson(res, 200, ctx.modes.current());
   if (req.method !== "POST") return methodNotAllowed(res, "GET, POST");
@@ -119,7 +123,12 @@ function faultError(status: number, message: string | undefined): SimErrorBody {
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {
-  sendError(res, 405, { message: `Method not allowed; use ${allow}.`, type: "invalid_request_error", code: "method_not_allowed" }, { allow });
+  sendError(
+    res,
+    405,
+    { message: `Method not allowed; use ${allow}.`, type: "invalid_request_error", code: "method_not_allowed" },
+    { allow },
+  );
 }
 
 function isInferencePath(path: string): path is InferencePath {

@@ -18,9 +18,7 @@ export function serveTokenize(ctx: SimContext, body: unknown, res: ServerRespons
   const parsed = isChat ? ChatTokenize.safeParse(body) : PromptTokenize.safeParse(body);
   if (!parsed.success) return sendError(res, 400, invalidFromZod(parsed.error));
   if (parsed.data.model !== ctx.config.model) return sendError(res, 404, modelNotFound(parsed.data.model));
-  const count = isChat
-    ? chatPromptTokens(ChatTokenize.parse(body).messages)
-    : countPromptTokens(PromptTokenize.parse(body).prompt);
+  const count = isChat ? chatPromptTokens(ChatTokenize.parse(body).messages) : countPromptTokens(PromptTokenize.parse(body).prompt);
   // The simulator has no token ids; vLLM lists them, and nobody here reads them.
   sendJson(res, 200, { count, max_model_len: ctx.config.contextLength, tokens: [], token_strs: null });
 }

@@ -90,10 +90,18 @@ export async function startAgent(cfg: AgentConfig, opts: AgentOptions = {}): Pro
       periodMs: cfg.heartbeatMs,
       post,
       nextTimestamp,
-      reregister: async () => void (await postSigned(post, "/providers/v1/register", "register", buildRegisterPayload(cfg, offer, nextTimestamp()))),
+      reregister: async () =>
+        void (await postSigned(post, "/providers/v1/register", "register", buildRegisterPayload(cfg, offer, nextTimestamp()))),
       log,
     });
-    const sender: OutboxSender = startOutboxSender({ outbox, post, address: cfg.account.address, periodMs: cfg.outboxMs, nextTimestamp, log });
+    const sender: OutboxSender = startOutboxSender({
+      outbox,
+      post,
+      address: cfg.account.address,
+      periodMs: cfg.outboxMs,
+      nextTimestamp,
+      log,
+    });
 
     let stopping: Promise<void> | undefined;
     const shutdown = async () => {

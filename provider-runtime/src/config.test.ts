@@ -113,7 +113,11 @@ describe("the CLI", () => {
 
   it("stops at start with one clear line on stderr and exit code 2", async () => {
     const [missing, badPrice] = await Promise.all([run(BASE.slice(2)), run([...BASE, "--price-out=-1"])]);
-    expect(missing).toEqual({ code: 2, stdout: "", stderr: "meshgate-provider: --gateway (MESHGATE_GATEWAY) is required: gateway base URL (required)\n" });
+    expect(missing).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "meshgate-provider: --gateway (MESHGATE_GATEWAY) is required: gateway base URL (required)\n",
+    });
     expect(badPrice.code).toBe(2);
     expect(badPrice.stderr.split("\n")).toHaveLength(2);
     expect(badPrice.stderr).toMatch(/^meshgate-provider: --price-out \(MESHGATE_PRICE_OUT\): /);

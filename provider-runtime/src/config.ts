@@ -70,7 +70,14 @@ const RawConfig = z.object({
   model: z.string().min(1),
   endpoints: z
     .string()
-    .transform((s) => [...new Set(s.split(",").map((e) => e.trim()).filter(Boolean))])
+    .transform((s) => [
+      ...new Set(
+        s
+          .split(",")
+          .map((e) => e.trim())
+          .filter(Boolean),
+      ),
+    ])
     .pipe(z.array(z.enum(ENDPOINTS)).min(1))
     .default(["chat", "completions"]),
   "context-length": Int(1, 100_000_000).optional(),
@@ -79,8 +86,14 @@ const RawConfig = z.object({
   "public-url": HttpUrl.optional(),
   port: Int(0, 65_535).default(8080),
   host: z.string().min(1).default("127.0.0.1"),
-  "wallet-key": z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 0x followed by 64 hex digits").optional(),
-  "provider-id": z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "2-63 characters of a-z, 0-9 and '-', not starting with '-'").optional(),
+  "wallet-key": z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/, "expected 0x followed by 64 hex digits")
+    .optional(),
+  "provider-id": z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "2-63 characters of a-z, 0-9 and '-', not starting with '-'")
+    .optional(),
   region: z.string().min(1).max(64).default("local"),
   "max-concurrency": Int(1, 1_000_000).default(32),
   "chain-id": Int(1, Number.MAX_SAFE_INTEGER).default(31337),
@@ -126,7 +139,9 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let values: Partial<Record<FlagName, string>>;
   try {
     const options = Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }]));
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as { values: Partial<Record<FlagName, string>> });
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as {
+      values: Partial<Record<FlagName, string>>;
+    });
   } catch (err) {
     throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
@@ -152,7 +167,12 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     gatewayUrl: c.gateway,
     engine:
       c.engine === "sim"
-        ? { kind: "sim", ttftMs: c["sim-ttft-ms"], tokensPerSecond: c["sim-tokens-per-second"], ...(c["sim-embedding-model"] ? { embeddingModel: c["sim-embedding-model"] } : {}) }
+        ? {
+            kind: "sim",
+            ttftMs: c["sim-ttft-ms"],
+            tokensPerSecond: c["sim-tokens-per-second"],
+            ...(c["sim-embedding-model"] ? { embeddingModel: c["sim-embedding-model"] } : {}),
+          }
         : { kind: "vllm", url: c["engine-url"] },
     model: c.model,
     endpoints: c.endpoints,
@@ -180,17 +200,24 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 /** Exactly one of the key or its file; the key itself never appears in a message. Also used by `verify-receipt`. */
 export function readAccount(key: string | undefined, file: string | undefined): { account: PrivateKeyAccount; privateKey: `0x${string}` } {
-  if (key !== undefined && file !== undefined) throw new ConfigError("give --wallet-key (MESHGATE_WALLET_KEY) or --wallet-key-file (MESHGATE_WALLET_KEY_FILE), not both");
+  if (key !== undefined && file !== undefined)
+    throw new ConfigError("give --wallet-key (MESHGATE_WALLET_KEY) or --wallet-key-file (MESHGATE_WALLET_KEY_FILE), not both");
   let text = key;
   if (file !== undefined) {
     try {
       text = readFileSync(file, "utf8").trim();
     } catch (err) {
-      throw new ConfigError(`--wallet-key-file (MESHGATE_WALLET_KEY_FILE): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new ConfigError(
+        `--wallet-key-file (MESHGATE_WALLET_KEY_FILE): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
-    if (!/^0x[0-9a-fA-F]{64}$/.test(text)) throw new ConfigError(`--wallet-key-file (MESHGATE_WALLET_KEY_FILE): ${file} does not hold 0x followed by 64 hex digits`);
+    if (!/^0x[0-9a-fA-F]{64}$/.test(text))
+      throw new ConfigError(`--wallet-key-file (MESHGATE_WALLET_KEY_FILE): ${file} does not hold 0x followed by 64 hex digits`);
   }
-  if (text === undefined) throw new ConfigError("--wallet-key (MESHGATE_WALLET_KEY) or --wallet-key-file (MESHGATE_WALLET_KEY_FILE) is required: the provider wallet's private key");
+  if (text === undefined)
+    throw new ConfigError(
+      "--wallet-key (MESHGATE_WALLET_KEY) or --wallet-key-file (MESHGATE_WALLET_KEY_FILE) is required: the provider wallet's private key",
+    );
   try {
     const privateKey = text as `0x${string}`;
     return { account: privateKeyToAccount(privateKey), privateKey };

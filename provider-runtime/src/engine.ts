@@ -60,7 +60,11 @@ export interface EngineModel {
  * /v1/models only once a model is loaded, which can take minutes). An engine that is up but serves
  * other models will not change its mind: FatalError.
  */
-export async function waitForEngine(url: string, models: string[], opts: { signal: AbortSignal; log: (line: string) => void; pollMs?: number }): Promise<EngineModel[]> {
+export async function waitForEngine(
+  url: string,
+  models: string[],
+  opts: { signal: AbortSignal; log: (line: string) => void; pollMs?: number },
+): Promise<EngineModel[]> {
   const pollMs = opts.pollMs ?? 250;
   let lastLogMs = 0;
   const waiting = (what: string) => {
@@ -78,7 +82,8 @@ export async function waitForEngine(url: string, models: string[], opts: { signa
     if (listed) {
       const missing = models.filter((m) => !listed.some((l) => l.id === m));
       if (missing.length === 0) return listed;
-      if (listed.length > 0) throw new FatalError(`the engine at ${url} serves ${listed.map((l) => l.id).join(", ")}, not ${missing.join(", ")}`);
+      if (listed.length > 0)
+        throw new FatalError(`the engine at ${url} serves ${listed.map((l) => l.id).join(", ")}, not ${missing.join(", ")}`);
       waiting("no model loaded yet");
     }
     await sleep(pollMs, undefined, { signal: opts.signal });
@@ -102,7 +107,9 @@ async function listModels(url: string, signal: AbortSignal): Promise<EngineModel
 
 /** The engine's load counters as Prometheus text. */
 export async function scrapeMetrics(metricsUrl: string, signal?: AbortSignal): Promise<string> {
-  const res = await fetch(metricsUrl, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(3_000)]) : AbortSignal.timeout(3_000) });
+  const res = await fetch(metricsUrl, {
+    signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(3_000)]) : AbortSignal.timeout(3_000),
+  });
   if (!res.ok) {
     await res.body?.cancel();
     throw new Error(`${metricsUrl} answered ${res.status}`);
@@ -116,7 +123,9 @@ export async function scrapeMetrics(metricsUrl: string, signal?: AbortSignal): P
  */
 export async function countPromptTokens(url: string, path: string, body: Record<string, unknown>): Promise<number | null> {
   const input =
-    path === "/v1/chat/completions" ? { model: body.model, messages: body.messages } : { model: body.model, prompt: body.prompt ?? body.input };
+    path === "/v1/chat/completions"
+      ? { model: body.model, messages: body.messages }
+      : { model: body.model, prompt: body.prompt ?? body.input };
   try {
     const res = await fetch(`${url}/tokenize`, {
       method: "POST",

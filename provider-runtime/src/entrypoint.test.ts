@@ -75,7 +75,10 @@ it("runs the agent on the simulated engine, and drains and exits 0 on SIGTERM", 
   });
   expect(ready.engine.controlUrl).toMatch(/\/sim\/control$/);
   expect(gw.registers.at(-1)!.payload).toMatchObject({ region: "container-test" });
-  const res = await gw.send(ready.url, "/v1/chat/completions", { model: "meshgate/sim-llama-8b", messages: [{ role: "user", content: "hi" }] });
+  const res = await gw.send(ready.url, "/v1/chat/completions", {
+    model: "meshgate/sim-llama-8b",
+    messages: [{ role: "user", content: "hi" }],
+  });
   expect(res.status).toBe(200);
   expect(res.headers.get(RECEIPT_HEADER)).toBeTruthy();
   await res.text();
@@ -89,7 +92,10 @@ it("runs the agent on the simulated engine, and drains and exits 0 on SIGTERM", 
 
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn("sh", ["provider-runtime/entrypoint.sh"], { env: { MESHGATE_AGENT_CMD: `${process.execPath} ${bundle}`, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const proc = spawn("sh", ["provider-runtime/entrypoint.sh"], {
+      env: { MESHGATE_AGENT_CMD: `${process.execPath} ${bundle}`, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     proc.once("exit", (code) => resolve({ code, stderr }));
@@ -106,11 +112,20 @@ it("exits with the agent's status when the agent stops, and stops the agent when
     runToExit({ PATH, MESHGATE_ENGINE: "sim" }),
     runToExit({ PATH }),
     runToExit({
-      PATH, MODEL: "org/model", VLLM_PORT: "9", MESHGATE_GATEWAY: gw.url, MESHGATE_PRICE_IN: "0.1", MESHGATE_PRICE_OUT: "0.2",
-      MESHGATE_WALLET_KEY: generatePrivateKey(), MESHGATE_OUTBOX_DIR: join(dir, "outbox-2"),
+      PATH,
+      MODEL: "org/model",
+      VLLM_PORT: "9",
+      MESHGATE_GATEWAY: gw.url,
+      MESHGATE_PRICE_IN: "0.1",
+      MESHGATE_PRICE_OUT: "0.2",
+      MESHGATE_WALLET_KEY: generatePrivateKey(),
+      MESHGATE_OUTBOX_DIR: join(dir, "outbox-2"),
     }),
   ]);
-  expect(badConfig).toEqual({ code: 2, stderr: "meshgate-provider: --gateway (MESHGATE_GATEWAY) is required: gateway base URL (required)\n" });
+  expect(badConfig).toEqual({
+    code: 2,
+    stderr: "meshgate-provider: --gateway (MESHGATE_GATEWAY) is required: gateway base URL (required)\n",
+  });
   expect(noModel).toEqual({ code: 2, stderr: "entrypoint: MODEL is required: the model vLLM serves (a Hugging Face id or a path)\n" });
   expect(engineDied.code).toBe(3);
   expect(engineDied.stderr).toContain("entrypoint: the engine exited with status 3; stopping the agent");

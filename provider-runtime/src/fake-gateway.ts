@@ -95,13 +95,21 @@ export class FakeGateway {
   async send(agentUrl: string, path: string, body: unknown, init: { requestId?: string; signal?: AbortSignal } = {}): Promise<Response> {
     const text = JSON.stringify(body);
     const headers = await this.sign(path, text, init.requestId);
-    return fetch(`${agentUrl}${path}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: text, ...(init.signal ? { signal: init.signal } : {}) });
+    return fetch(`${agentUrl}${path}`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: text,
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
   }
 
   private async handle(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     const path = req.url ?? "/";
     if (req.method === "GET" && path === "/providers/v1/gateway") {
-      return { status: 200, body: { address: this.account.address, request_key: this.publicKey, chain_id: this.chainId, chain: this.chain } };
+      return {
+        status: 200,
+        body: { address: this.account.address, request_key: this.publicKey, chain_id: this.chainId, chain: this.chain },
+      };
     }
     const kinds: Record<string, ProviderMessageKind> = {
       "/providers/v1/register": "register",
@@ -109,12 +117,20 @@ export class FakeGateway {
       "/providers/v1/receipts": "receipts",
     };
     const kind = req.method === "POST" ? kinds[path] : undefined;
-    if (!kind) return { status: 404, body: { error: { message: "not found", type: "invalid_request_error", param: null, code: "not_found" } } };
+    if (!kind)
+      return { status: 404, body: { error: { message: "not found", type: "invalid_request_error", param: null, code: "not_found" } } };
     if (kind === "receipts") this.receiptAttempts++;
-    if (kind === "receipts" && this.receiptsMode === "missing") return { status: 404, body: { error: { message: `No route for POST ${path}.`, type: "invalid_request_error", param: null, code: "not_found" } } };
+    if (kind === "receipts" && this.receiptsMode === "missing")
+      return {
+        status: 404,
+        body: { error: { message: `No route for POST ${path}.`, type: "invalid_request_error", param: null, code: "not_found" } },
+      };
     let text = "";
     for await (const chunk of req as AsyncIterable<Buffer>) text += chunk.toString("utf8");
-    const { payload, signature } = JSON.parse(text) as { payload: Recorded["payload"] & { address: `0x${string}`; timestamp: number }; signature: `0x${string}` };
+    const { payload, signature } = JSON.parse(text) as {
+      payload: Recorded["payload"] & { address: `0x${string}`; timestamp: number };
+      signature: `0x${string}`;
+    };
     const valid = await verifyProviderMessage(this.chainId, kind, payload, signature);
     if (kind === "register") {
       this.registers.push({ payload, signature, valid });
@@ -127,14 +143,33 @@ export class FakeGateway {
     }
     if (kind === "heartbeat") {
       this.heartbeats.push({ payload, signature, valid });
-      if (this.forgotten) return { status: 403, body: { error: { message: "Provider is not registered to this wallet; register first.", type: "permission_error", param: null, code: "forbidden" } } };
+      if (this.forgotten)
+        return {
+          status: 403,
+          body: {
+            error: {
+              message: "Provider is not registered to this wallet; register first.",
+              type: "permission_error",
+              param: null,
+              code: "forbidden",
+            },
+          },
+        };
       return { status: valid ? 200 : 401, body: { ok: valid } };
     }
     const batch = payload as unknown as { address: `0x${string}`; timestamp: number; receipts: string[] };
     this.receiptPosts.push({ payload: batch, signature, valid });
-    if (!valid) return { status: 401, body: { error: { message: "bad signature", type: "invalid_request_error", param: null, code: "bad_signature" } } };
+    if (!valid)
+      return {
+        status: 401,
+        body: { error: { message: "bad signature", type: "invalid_request_error", param: null, code: "bad_signature" } },
+      };
     const ids = batch.receipts.map((r) => decodeSignedReceipt(r)?.receipt.requestId).filter((id): id is string => id !== undefined);
-    if (this.receiptsMode === "reject") return { status: 200, body: { accepted: [], rejected: ids.map((id) => ({ request_id: id, reason: "not addressed to this gateway" })) } };
+    if (this.receiptsMode === "reject")
+      return {
+        status: 200,
+        body: { accepted: [], rejected: ids.map((id) => ({ request_id: id, reason: "not addressed to this gateway" })) },
+      };
     const accepted = ids;
     for (const id of accepted) this.acknowledged.add(id);
     return { status: 200, body: { accepted } };
@@ -142,7 +177,11 @@ export class FakeGateway {
 }
 
 /** Polls until `check` returns a value (not undefined/false) or `timeoutMs` passes. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -96,21 +96,15 @@ export function createForwarder(d: ForwardDeps): Forwarder {
     res.once("close", done);
   }
 
-  function relayJson(
-    engineRes: IncomingMessage,
-    res: ServerResponse,
-    status: number,
-    type: string,
-    served: Describe,
-    done: () => void,
-  ) {
+  function relayJson(engineRes: IncomingMessage, res: ServerResponse, status: number, type: string, served: Describe, done: () => void) {
     const chunks: Buffer[] = [];
     let ended = false;
     engineRes.on("data", (c: Buffer) => chunks.push(c));
     engineRes.on("error", () => {}); // 'close' below handles a cut
     engineRes.once("close", () => {
       if (ended) return;
-      if (!res.headersSent && !res.destroyed) sendJson(res, 502, openAiError("The engine's response was cut.", "server_error", "engine_failed"));
+      if (!res.headersSent && !res.destroyed)
+        sendJson(res, 502, openAiError("The engine's response was cut.", "server_error", "engine_failed"));
       done();
     });
     engineRes.once("end", () => {
@@ -181,7 +175,8 @@ export function createForwarder(d: ForwardDeps): Forwarder {
 
   function failAfterEngine(res: ServerResponse, err: unknown) {
     d.log(`receipt failed: ${describe(err)}`);
-    if (!res.headersSent && !res.destroyed) sendJson(res, 500, openAiError("The provider could not sign a receipt.", "server_error", "receipt_failed"));
+    if (!res.headersSent && !res.destroyed)
+      sendJson(res, 500, openAiError("The provider could not sign a receipt.", "server_error", "receipt_failed"));
     else res.destroy();
   }
 }

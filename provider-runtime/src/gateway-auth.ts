@@ -4,7 +4,12 @@
  * and body, and a request id is accepted once. Checked before the engine sees anything.
  */
 import type { IncomingMessage } from "node:http";
-import { importGatewayVerifyKey, ReplayGuard, verifyGatewayRequest, type GatewayAuthResult } from "../../workers/core/protocol/gateway-auth";
+import {
+  importGatewayVerifyKey,
+  ReplayGuard,
+  verifyGatewayRequest,
+  type GatewayAuthResult,
+} from "../../workers/core/protocol/gateway-auth";
 
 export interface GatewayAuth {
   verify(req: IncomingMessage, body: Uint8Array): Promise<GatewayAuthResult>;

@@ -21,7 +21,10 @@ export const GatewayIdentity = z.object({
     .object({
       settlement: Address,
       usdc: Address,
-      min_stake_base: z.string().regex(/^\d{1,78}$/, "expected a decimal integer").transform((s) => BigInt(s)),
+      min_stake_base: z
+        .string()
+        .regex(/^\d{1,78}$/, "expected a decimal integer")
+        .transform((s) => BigInt(s)),
     })
     .nullable()
     .optional(),
@@ -54,7 +57,10 @@ export async function readGatewayJson<S extends z.ZodType>(res: Response, what: 
 /** A non-2xx answer, with the OpenAI error message when the body has one. */
 export class GatewayReply extends Error {
   readonly json: unknown;
-  constructor(readonly status: number, readonly text: string) {
+  constructor(
+    readonly status: number,
+    readonly text: string,
+  ) {
     let json: unknown = null;
     try {
       json = JSON.parse(text);

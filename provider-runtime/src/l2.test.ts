@@ -5,7 +5,11 @@ import { redactUrl, settlementAbi } from "./l2";
 
 describe("settlementAbi", () => {
   it("is a subset of the compiled contracts (Settlement, and the ERC-20 errors the token raises)", () => {
-    const compiled = new Set([...Settlement.abi, ...MockUSDC.abi].filter((i) => i.type === "function" || i.type === "error").map((item) => formatAbiItem(item as never)));
+    const compiled = new Set(
+      [...Settlement.abi, ...MockUSDC.abi]
+        .filter((i) => i.type === "function" || i.type === "error")
+        .map((item) => formatAbiItem(item as never)),
+    );
     for (const item of settlementAbi) expect(compiled).toContain(formatAbiItem(item));
   });
 

@@ -35,11 +35,22 @@ export function l2Chain(chainId: number, rpcUrl: string): Chain {
 }
 
 export function l2PublicClient(chainId: number, rpcUrl: string): PublicClient {
-  return createPublicClient({ chain: l2Chain(chainId, rpcUrl), transport: http(rpcUrl, { timeout: 15_000 }), pollingInterval: POLLING_MS, cacheTime: 0 });
+  return createPublicClient({
+    chain: l2Chain(chainId, rpcUrl),
+    transport: http(rpcUrl, { timeout: 15_000 }),
+    pollingInterval: POLLING_MS,
+    cacheTime: 0,
+  });
 }
 
 export function l2WalletClient(chainId: number, rpcUrl: string, account: LocalAccount) {
-  return createWalletClient({ chain: l2Chain(chainId, rpcUrl), transport: http(rpcUrl, { timeout: 15_000 }), account, pollingInterval: POLLING_MS, cacheTime: 0 });
+  return createWalletClient({
+    chain: l2Chain(chainId, rpcUrl),
+    transport: http(rpcUrl, { timeout: 15_000 }),
+    account,
+    pollingInterval: POLLING_MS,
+    cacheTime: 0,
+  });
 }
 
 /** The chain id the node at `rpcUrl` reports. */

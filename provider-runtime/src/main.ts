@@ -6,7 +6,7 @@
  * SIGINT: graceful drain, exit 0.
  * `npm run provider -- verify-receipt …` instead checks a receipt's settlement proof (verify-receipt-cli.ts).
  */
-import { exitWithParent } from "../../scripts/lib/exit-with-parent";
+import { exitWithParent } from "./exit-with-parent";
 import type { AgentHandle } from "./agent";
 import { readConfig, type AgentConfig } from "./config";
 import { ConfigError, describe, FatalError } from "./errors";

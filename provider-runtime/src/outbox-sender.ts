@@ -45,7 +45,10 @@ export function startOutboxSender(d: OutboxSenderDeps): OutboxSender {
     const ack = ReceiptsAck.safeParse(await postSigned(d.post, "/providers/v1/receipts", "receipts", payload));
     const accepted = new Set(ack.success ? ack.data.accepted : []);
     for (const id of accepted) rejections.delete(id);
-    await d.outbox.settle([...accepted], batch.filter((e) => !accepted.has(e.requestId)));
+    await d.outbox.settle(
+      [...accepted],
+      batch.filter((e) => !accepted.has(e.requestId)),
+    );
     // Explicit refusals: retried (the gateway may not know this provider yet), then set aside.
     const aside: { entry: OutboxEntry; reason: string }[] = [];
     for (const r of (ack.success && ack.data.rejected) || []) {
@@ -58,7 +61,9 @@ export function startOutboxSender(d: OutboxSenderDeps): OutboxSender {
     if (aside.length > 0) {
       await d.outbox.setAside(aside);
       for (const { entry } of aside) rejections.delete(entry.requestId);
-      d.log(`${aside.length} receipts refused ${MAX_REJECTIONS} times (${[...new Set(aside.map((a) => a.reason))].join(", ")}); set aside in rejected.jsonl`);
+      d.log(
+        `${aside.length} receipts refused ${MAX_REJECTIONS} times (${[...new Set(aside.map((a) => a.reason))].join(", ")}); set aside in rejected.jsonl`,
+      );
     }
     return batch.filter((e) => accepted.has(e.requestId)).length;
   }

@@ -8,7 +8,11 @@ const root = mkdtempSync(join(tmpdir(), "meshgate-outbox-unit-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = () => join(root, String(n++));
-const ids = (text: string) => text.split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+const ids = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { requestId: string }).requestId);
 
 describe("Outbox", () => {
   it("appends and fsyncs in batches, and reloads what was not acknowledged", async () => {
@@ -27,7 +31,10 @@ describe("Outbox", () => {
     const o = await Outbox.open(fresh());
     for (const id of ["a", "b", "c", "d"]) o.add({ requestId: id, receipt: id });
     const batch = o.batch(3);
-    await o.settle(["a", "c"], batch.filter((e) => e.requestId === "b"));
+    await o.settle(
+      ["a", "c"],
+      batch.filter((e) => e.requestId === "b"),
+    );
     expect(o.batch(10).map((e) => e.requestId)).toEqual(["d", "b"]);
     o.add({ requestId: "e", receipt: "e" });
     await o.sync();

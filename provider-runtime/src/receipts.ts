@@ -1,13 +1,17 @@
 /**
  * Receipts: count what the engine served and sign it (SPEC §2). JSON bodies carry `usage`; streams
  * are tapped event by event for the usage chunk (the gateway always asks for include_usage), with
- * the content chunks seen as the count when no usage arrived (a stream cut short).
+ * the content chunks seen as the count when no usage arrived (a stream cut short). Both are read
+ * by the gateway's own rules (core/openai/chunks), so the two sides count a stream alike.
  */
 import { createHash, type Hash } from "node:crypto";
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import { bytesToHex, getTypesForEIP712Domain, hashStruct, hexToBytes, keccak256, type Hex, type TypedDataDomain } from "viem";
 import { sign, type LocalAccount } from "viem/accounts";
+import { contentDeltas, parseChunk, readUsage, type TokenCounts } from "../../workers/core/openai/chunks";
 import { encodeSignedReceipt, receiptDomain, ReceiptTypes, signReceipt, type Receipt } from "../../workers/core/protocol/receipt";
+
+export type { TokenCounts };
 
 export interface Served {
   requestId: string;
@@ -76,7 +80,9 @@ export function fastDigester(domain: TypedDataDomain): ((r: Receipt) => Hex) | n
   const layout = ReceiptTypes.Receipt.map((f) => `${f.type} ${f.name}`).join(",");
   if (layout !== FAST_LAYOUT) return null;
   const typeHash = keccak256(new TextEncoder().encode(`Receipt(${layout})`), "bytes");
-  const domainSeparator = hexToBytes(hashStruct({ data: domain, primaryType: "EIP712Domain", types: { EIP712Domain: getTypesForEIP712Domain({ domain }) } }));
+  const domainSeparator = hexToBytes(
+    hashStruct({ data: domain, primaryType: "EIP712Domain", types: { EIP712Domain: getTypesForEIP712Domain({ domain }) } }),
+  );
   const encoder = new TextEncoder();
   const modelHashes = new Map<string, Uint8Array>();
   const text = (s: string) => keccak256(encoder.encode(s), "bytes");
@@ -121,34 +127,16 @@ export class BodyHash {
   }
 }
 
-export interface TokenCounts {
-  promptTokens: number;
-  completionTokens: number;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function readUsage(usage: unknown): TokenCounts | null {
-  if (!isObject(usage) || typeof usage.prompt_tokens !== "number") return null;
-  // Embeddings report prompt_tokens and total_tokens only.
-  const completion = typeof usage.completion_tokens === "number" ? usage.completion_tokens : 0;
-  return { promptTokens: usage.prompt_tokens, completionTokens: completion };
-}
-
 /** `usage` of a JSON completion or embedding body; null if absent or not JSON. */
 export function usageFromJson(body: Buffer): TokenCounts | null {
-  try {
-    return readUsage((JSON.parse(body.toString("utf8")) as { usage?: unknown }).usage);
-  } catch {
-    return null;
-  }
+  return readUsage(parseChunk(body.toString("utf8"))?.usage);
 }
 
 /** Watches an SSE stream go by without changing it. */
 export class StreamTap {
   /** The usage chunk's counts, once it has passed. */
   reported: TokenCounts | null = null;
-  /** Chunks that carried generated text or tool-call deltas: the count when usage never came. */
+  /** Delivered tokens by the gateway's definition (contentDeltas): the count when usage never came. */
   contentChunks = 0;
   doneSeen = false;
   private readonly decoder = new TextDecoder();
@@ -168,23 +156,9 @@ export class StreamTap {
       this.doneSeen = true;
       return;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (!isObject(json)) return;
-    const usage = readUsage(json.usage);
-    if (usage) this.reported = usage;
-    if (!Array.isArray(json.choices)) return;
-    for (const c of json.choices) {
-      if (!isObject(c)) continue;
-      const delta = isObject(c.delta) ? c.delta : null;
-      const text = delta ? delta.content ?? delta.reasoning_content : c.text;
-      if ((typeof text === "string" && text.length > 0) || (delta && Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0)) {
-        this.contentChunks++;
-      }
-    }
+    const chunk = parseChunk(data);
+    if (!chunk) return;
+    this.reported = readUsage(chunk.usage) ?? this.reported;
+    this.contentChunks += contentDeltas(chunk);
   }
 }

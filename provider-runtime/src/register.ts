@@ -17,13 +17,18 @@ type Log = (line: string) => void;
 const TRANSIENT_4XX = new Set([404, 408, 425, 429]);
 
 export function isPermanentRefusal(err: unknown): err is GatewayReply {
-  if (!(err instanceof GatewayReply) || err.status < 400 || err.status >= 500 || TRANSIENT_4XX.has(err.status) || !err.isOpenAiError) return false;
+  if (!(err instanceof GatewayReply) || err.status < 400 || err.status >= 500 || TRANSIENT_4XX.has(err.status) || !err.isOpenAiError)
+    return false;
   // A conflict over the message's timestamp (a newer one was accepted) passes once re-signed later.
   return !(err.status === 409 && err.param === "payload.timestamp");
 }
 
 /** GET /providers/v1/gateway until it answers; a chain other than ours is fatal (receipts would not verify). */
-export async function awaitGatewayIdentity(cfg: Pick<AgentConfig, "gatewayUrl" | "chainId">, signal: AbortSignal, log: Log): Promise<GatewayIdentity> {
+export async function awaitGatewayIdentity(
+  cfg: Pick<AgentConfig, "gatewayUrl" | "chainId">,
+  signal: AbortSignal,
+  log: Log,
+): Promise<GatewayIdentity> {
   for (let attempt = 0; ; attempt++) {
     try {
       const identity = await fetchGatewayIdentity(cfg.gatewayUrl, signal);
@@ -49,11 +54,23 @@ export interface Offer {
 export function buildRegisterPayload(cfg: AgentConfig, offer: Offer, timestamp: number): RegisterPayload {
   const contextLength = (model: string) => cfg.contextLength ?? offer.engineModels.find((m) => m.id === model)?.maxModelLen ?? 8192;
   const models: RegisterPayload["models"] = [
-    { model: cfg.model, endpoints: cfg.endpoints, input_price: cfg.priceIn, output_price: cfg.priceOut, context_length: contextLength(cfg.model) },
+    {
+      model: cfg.model,
+      endpoints: cfg.endpoints,
+      input_price: cfg.priceIn,
+      output_price: cfg.priceOut,
+      context_length: contextLength(cfg.model),
+    },
   ];
   if (cfg.engine.kind === "sim" && cfg.engine.embeddingModel) {
     const model = cfg.engine.embeddingModel;
-    models.push({ model, endpoints: ["embeddings"], input_price: cfg.priceIn, output_price: cfg.priceOut, context_length: contextLength(model) });
+    models.push({
+      model,
+      endpoints: ["embeddings"],
+      input_price: cfg.priceIn,
+      output_price: cfg.priceOut,
+      context_length: contextLength(model),
+    });
   }
   return {
     id: cfg.providerId,

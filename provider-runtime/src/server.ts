@@ -47,26 +47,40 @@ export function createAgentServer(d: { auth: GatewayAuth; forwarder: Forwarder; 
 
   async function serveInference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (req.method !== "POST") {
-      return sendJson(res, 405, openAiError("Method not allowed; use POST.", "invalid_request_error", "method_not_allowed"), { allow: "POST" });
+      return sendJson(res, 405, openAiError("Method not allowed; use POST.", "invalid_request_error", "method_not_allowed"), {
+        allow: "POST",
+      });
     }
     if (d.state.draining) {
-      return sendJson(res, 503, openAiError("This provider is shutting down.", "server_error", "provider_draining"), { connection: "close" });
+      return sendJson(res, 503, openAiError("This provider is shutting down.", "server_error", "provider_draining"), {
+        connection: "close",
+      });
     }
     inFlight++;
     try {
       const body = await readBody(req);
       if (body === null) {
-        return sendJson(res, 413, openAiError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, "invalid_request_error", "request_too_large"), {
-          connection: "close",
-        });
+        return sendJson(
+          res,
+          413,
+          openAiError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, "invalid_request_error", "request_too_large"),
+          {
+            connection: "close",
+          },
+        );
       }
       const auth = await d.auth.verify(req, body);
       if (!auth.ok) {
-        return sendJson(res, 401, openAiError(`Gateway signature rejected (${auth.reason}).`, "invalid_request_error", "invalid_gateway_signature"));
+        return sendJson(
+          res,
+          401,
+          openAiError(`Gateway signature rejected (${auth.reason}).`, "invalid_request_error", "invalid_gateway_signature"),
+        );
       }
       await d.forwarder.forward(req, res, path, body, auth.requestId);
     } catch {
-      if (!res.headersSent && !res.destroyed) sendJson(res, 400, openAiError("The request could not be read.", "invalid_request_error", "bad_request"));
+      if (!res.headersSent && !res.destroyed)
+        sendJson(res, 400, openAiError("The request could not be read.", "invalid_request_error", "bad_request"));
       else res.destroy();
     } finally {
       if (--inFlight === 0) {

@@ -42,14 +42,21 @@ async function wallet(usdc: bigint, eth = parseEther("1")) {
   await clients.testClient.setBalance({ address: account.address, value: eth });
   if (usdc > 0n) {
     const owner = clients.walletClient(OWNER_KEY);
-    const hash = await owner.writeContract({ address: deployment.usdc, abi: MockUSDC.abi, functionName: "mint", args: [account.address, usdc] });
+    const hash = await owner.writeContract({
+      address: deployment.usdc,
+      abi: MockUSDC.abi,
+      functionName: "mint",
+      args: [account.address, usdc],
+    });
     await clients.publicClient.waitForTransactionReceipt({ hash });
   }
   return account;
 }
 
-const stakeOf = (address: Hex) => clients.publicClient.readContract({ address: deployment.settlement, abi: Settlement.abi, functionName: "stakeOf", args: [address] });
-const usdcOf = (address: Hex) => clients.publicClient.readContract({ address: deployment.usdc, abi: MockUSDC.abi, functionName: "balanceOf", args: [address] });
+const stakeOf = (address: Hex) =>
+  clients.publicClient.readContract({ address: deployment.settlement, abi: Settlement.abi, functionName: "stakeOf", args: [address] });
+const usdcOf = (address: Hex) =>
+  clients.publicClient.readContract({ address: deployment.usdc, abi: MockUSDC.abi, functionName: "balanceOf", args: [address] });
 const nonceOf = (address: Hex) => clients.publicClient.getTransactionCount({ address });
 
 function options(account: ReturnType<typeof privateKeyToAccount>, log: string[] = []) {
@@ -69,15 +76,29 @@ describe("ensureStake", () => {
     const account = await wallet(USDC(250));
     // A stake of 30 from an earlier run: only 70 more is needed.
     const owner = clients.walletClient(account);
-    await clients.publicClient.waitForTransactionReceipt({ hash: await owner.writeContract({ address: deployment.usdc, abi: MockUSDC.abi, functionName: "approve", args: [deployment.settlement, USDC(30)] }) });
-    await clients.publicClient.waitForTransactionReceipt({ hash: await owner.writeContract({ address: deployment.settlement, abi: Settlement.abi, functionName: "stake", args: [USDC(30)] }) });
+    await clients.publicClient.waitForTransactionReceipt({
+      hash: await owner.writeContract({
+        address: deployment.usdc,
+        abi: MockUSDC.abi,
+        functionName: "approve",
+        args: [deployment.settlement, USDC(30)],
+      }),
+    });
+    await clients.publicClient.waitForTransactionReceipt({
+      hash: await owner.writeContract({ address: deployment.settlement, abi: Settlement.abi, functionName: "stake", args: [USDC(30)] }),
+    });
 
     const log: string[] = [];
     const result = await ensureStake(options(account, log));
     expect(result).toMatchObject({ before: USDC(30), after: MIN, staked: USDC(70) });
     expect(await stakeOf(account.address)).toBe(MIN);
     expect(await usdcOf(account.address)).toBe(USDC(150));
-    const allowance = await clients.publicClient.readContract({ address: deployment.usdc, abi: MockUSDC.abi, functionName: "allowance", args: [account.address, deployment.settlement] });
+    const allowance = await clients.publicClient.readContract({
+      address: deployment.usdc,
+      abi: MockUSDC.abi,
+      functionName: "allowance",
+      args: [account.address, deployment.settlement],
+    });
     expect(allowance).toBe(0n); // nothing left approved beyond what was staked
     expect(log).toHaveLength(1);
     expect(log[0]).toContain("30 USDC → 100 USDC");
@@ -97,26 +118,34 @@ describe("ensureStake", () => {
     const account = await wallet(USDC(12));
     const err = await ensureStake(options(account)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StakeError);
-    expect((err as Error).message).toBe(`wallet ${account.address} holds 12 USDC, needs 100 USDC to stake (minimum 100 USDC, staked 0 USDC)`);
+    expect((err as Error).message).toBe(
+      `wallet ${account.address} holds 12 USDC, needs 100 USDC to stake (minimum 100 USDC, staked 0 USDC)`,
+    );
     expect(await stakeOf(account.address)).toBe(0n);
     expect(await nonceOf(account.address)).toBe(0);
   });
 
   it("without ETH for gas: a clear error and nothing staked", async () => {
     const account = await wallet(USDC(100), 0n);
-    await expect(ensureStake(options(account))).rejects.toThrow(`wallet ${account.address} holds no ETH on chain ${anvil.chainId} to pay gas for staking`);
+    await expect(ensureStake(options(account))).rejects.toThrow(
+      `wallet ${account.address} holds no ETH on chain ${anvil.chainId} to pay gas for staking`,
+    );
     expect(await stakeOf(account.address)).toBe(0n);
   });
 
   it("with too little ETH for gas: a clear error from the node's refusal", async () => {
     const account = await wallet(USDC(100), 1n);
-    await expect(ensureStake(options(account))).rejects.toThrow(`wallet ${account.address} holds 0.000000000000000001 ETH on chain ${anvil.chainId}, not enough gas to stake`);
+    await expect(ensureStake(options(account))).rejects.toThrow(
+      `wallet ${account.address} holds 0.000000000000000001 ETH on chain ${anvil.chainId}, not enough gas to stake`,
+    );
     expect(await stakeOf(account.address)).toBe(0n);
   });
 
   it("refuses an RPC on another chain", async () => {
     const account = await wallet(USDC(100));
-    await expect(ensureStake({ ...options(account), chainId: 8453 })).rejects.toThrow(`is on chain ${anvil.chainId}, the gateway on chain 8453`);
+    await expect(ensureStake({ ...options(account), chainId: 8453 })).rejects.toThrow(
+      `is on chain ${anvil.chainId}, the gateway on chain 8453`,
+    );
   });
 });
 
@@ -135,7 +164,27 @@ describe("the agent", () => {
     const dir = mkdtempSync(join(tmpdir(), "meshgate-stake-"));
     dirs.push(dir);
     const cfg = readConfig(
-      ["--gateway", gw.url, "--engine", "sim", "--model", "m", "--price-in", "0.1", "--price-out", "0.2", "--port", "0", "--wallet-key", key, "--chain-id", String(anvil.chainId), "--outbox-dir", dir, ...extra],
+      [
+        "--gateway",
+        gw.url,
+        "--engine",
+        "sim",
+        "--model",
+        "m",
+        "--price-in",
+        "0.1",
+        "--price-out",
+        "0.2",
+        "--port",
+        "0",
+        "--wallet-key",
+        key,
+        "--chain-id",
+        String(anvil.chainId),
+        "--outbox-dir",
+        dir,
+        ...extra,
+      ],
       {},
     );
     const log: string[] = [];
@@ -149,7 +198,9 @@ describe("the agent", () => {
     const account = privateKeyToAccount(key);
     await clients.testClient.setBalance({ address: account.address, value: parseEther("1") });
     await clients.publicClient.waitForTransactionReceipt({
-      hash: await clients.walletClient(OWNER_KEY).writeContract({ address: deployment.usdc, abi: MockUSDC.abi, functionName: "mint", args: [account.address, MIN] }),
+      hash: await clients
+        .walletClient(OWNER_KEY)
+        .writeContract({ address: deployment.usdc, abi: MockUSDC.abi, functionName: "mint", args: [account.address, MIN] }),
     });
     const gw = await new FakeGateway({ chainId: anvil.chainId }).start();
     gw.chain = { settlement: deployment.settlement, usdc: deployment.usdc, min_stake_base: MIN.toString() };

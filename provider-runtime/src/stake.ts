@@ -4,7 +4,17 @@
  * more); `stakeOnStart` is the agent's policy around it (skip, warn, retry, or give up).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { BaseError, ContractFunctionRevertedError, erc20Abi, formatEther, formatUnits, InsufficientFundsError, isAddressEqual, type Address, type Hash } from "viem";
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  erc20Abi,
+  formatEther,
+  formatUnits,
+  InsufficientFundsError,
+  isAddressEqual,
+  type Address,
+  type Hash,
+} from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { describe, FatalError } from "./errors";
 import { backoffMs, type GatewayIdentity } from "./gateway-client";
@@ -56,8 +66,12 @@ export async function ensureStake(o: EnsureStakeOptions): Promise<StakeResult> {
     pub.getBalance({ address: me }),
     pub.readContract({ ...token, functionName: "allowance", args: [me, o.settlement] }),
   ]);
-  if (!isAddressEqual(stakedToken, o.usdc)) throw new StakeError(`Settlement ${o.settlement} stakes token ${stakedToken}, but the gateway names USDC ${o.usdc}`);
-  if (balance < shortfall) throw new StakeError(`wallet ${me} holds ${usdc(balance)}, needs ${usdc(shortfall)} to stake (minimum ${usdc(o.minStakeBase)}, staked ${usdc(before)})`);
+  if (!isAddressEqual(stakedToken, o.usdc))
+    throw new StakeError(`Settlement ${o.settlement} stakes token ${stakedToken}, but the gateway names USDC ${o.usdc}`);
+  if (balance < shortfall)
+    throw new StakeError(
+      `wallet ${me} holds ${usdc(balance)}, needs ${usdc(shortfall)} to stake (minimum ${usdc(o.minStakeBase)}, staked ${usdc(before)})`,
+    );
   if (eth === 0n) throw new StakeError(`wallet ${me} holds no ETH on chain ${o.chainId} to pay gas for staking`);
 
   const wallet = l2WalletClient(o.chainId, o.rpcUrl, o.account);
@@ -72,7 +86,9 @@ export async function ensureStake(o: EnsureStakeOptions): Promise<StakeResult> {
     const txHash = await wallet.writeContract({ ...settlement, functionName: "stake", args: [shortfall] });
     await mined(pub, txHash, "Settlement.stake");
     const after = await pub.readContract({ ...settlement, functionName: "stakeOf", args: [me] });
-    o.log(`staked ${usdc(shortfall)} at ${o.settlement} (tx ${txHash}): stake ${usdc(before)} → ${usdc(after)}, minimum ${usdc(o.minStakeBase)}`);
+    o.log(
+      `staked ${usdc(shortfall)} at ${o.settlement} (tx ${txHash}): stake ${usdc(before)} → ${usdc(after)}, minimum ${usdc(o.minStakeBase)}`,
+    );
     return { before, after, staked: shortfall, txHash };
   } catch (err) {
     throw asStakeError(err, me, eth, o.chainId);
@@ -87,9 +103,11 @@ async function mined(pub: ReturnType<typeof l2PublicClient>, hash: Hash, what: s
 /** Lack of gas money and contract reverts will not pass by retrying; a network failure may. */
 function asStakeError(err: unknown, me: Address, eth: bigint, chainId: number): unknown {
   if (err instanceof StakeError || !(err instanceof BaseError)) return err;
-  if (err.walk((e) => e instanceof InsufficientFundsError)) return new StakeError(`wallet ${me} holds ${formatEther(eth)} ETH on chain ${chainId}, not enough gas to stake`);
+  if (err.walk((e) => e instanceof InsufficientFundsError))
+    return new StakeError(`wallet ${me} holds ${formatEther(eth)} ETH on chain ${chainId}, not enough gas to stake`);
   const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
-  if (revert instanceof ContractFunctionRevertedError) return new StakeError(`staking reverted: ${revert.data?.errorName ?? revert.reason ?? revert.shortMessage}`);
+  if (revert instanceof ContractFunctionRevertedError)
+    return new StakeError(`staking reverted: ${revert.data?.errorName ?? revert.reason ?? revert.shortMessage}`);
   return err;
 }
 
@@ -116,8 +134,13 @@ export async function stakeOnStart(
     return null;
   }
   const opts: EnsureStakeOptions = {
-    rpcUrl: cfg.rpcUrl, chainId: cfg.chainId, account: cfg.account,
-    settlement: chain.settlement, usdc: chain.usdc, minStakeBase: chain.min_stake_base, log,
+    rpcUrl: cfg.rpcUrl,
+    chainId: cfg.chainId,
+    account: cfg.account,
+    settlement: chain.settlement,
+    usdc: chain.usdc,
+    minStakeBase: chain.min_stake_base,
+    log,
   };
   for (let attempt = 0; ; attempt++) {
     try {

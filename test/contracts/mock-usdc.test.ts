@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { keccak256, toHex } from "viem";
-import { mined, expectRevert, now, randomNonce, signAuthorization, signPermit, usdcAs, useChain, USDC, type Authorization } from "./fixture";
+import {
+  mined,
+  expectRevert,
+  now,
+  randomNonce,
+  signAuthorization,
+  signPermit,
+  usdcAs,
+  useChain,
+  USDC,
+  type Authorization,
+} from "../support/contracts";
 
 const chain = useChain();
 
@@ -20,10 +31,19 @@ describe("MockUSDC", () => {
     const c = chain();
     const usdc = usdcAs(c, c.owner);
     const [, name, version, chainId, verifyingContract] = await usdc.read.eip712Domain();
-    expect({ name, version, chainId, verifyingContract }).toEqual({ name: "USD Coin", version: "2", chainId: BigInt(c.chain.id), verifyingContract: c.deployment.usdc });
+    expect({ name, version, chainId, verifyingContract }).toEqual({
+      name: "USD Coin",
+      version: "2",
+      chainId: BigInt(c.chain.id),
+      verifyingContract: c.deployment.usdc,
+    });
     // FiatToken v2's constants.
-    expect(await usdc.read.TRANSFER_WITH_AUTHORIZATION_TYPEHASH()).toBe("0x7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267");
-    expect(await usdc.read.RECEIVE_WITH_AUTHORIZATION_TYPEHASH()).toBe("0xd099cc98ef71107a616c4f0f941f04c322d8e254fe26b3c6668db87aae413de8");
+    expect(await usdc.read.TRANSFER_WITH_AUTHORIZATION_TYPEHASH()).toBe(
+      "0x7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267",
+    );
+    expect(await usdc.read.RECEIVE_WITH_AUTHORIZATION_TYPEHASH()).toBe(
+      "0xd099cc98ef71107a616c4f0f941f04c322d8e254fe26b3c6668db87aae413de8",
+    );
   });
 
   describe("permit (EIP-2612)", () => {
@@ -36,7 +56,10 @@ describe("MockUSDC", () => {
       await mined(c, usdc.write.permit([alice.account.address, bob.account.address, USDC(7), deadline, sig.v, sig.r, sig.s]));
       expect(await usdc.read.allowance([alice.account.address, bob.account.address])).toBe(USDC(7));
       expect(await usdc.read.nonces([alice.account.address])).toBe(1n);
-      await expectRevert(usdc.write.permit([alice.account.address, bob.account.address, USDC(7), deadline, sig.v, sig.r, sig.s]), "ERC2612InvalidSigner");
+      await expectRevert(
+        usdc.write.permit([alice.account.address, bob.account.address, USDC(7), deadline, sig.v, sig.r, sig.s]),
+        "ERC2612InvalidSigner",
+      );
     });
 
     it("rejects an expired deadline and a wrong value", async () => {
@@ -45,10 +68,16 @@ describe("MockUSDC", () => {
       const usdc = usdcAs(c, bob);
       const past = (await now(c)) - 1n;
       const old = await signPermit(c, alice, bob.account.address, USDC(1), past);
-      await expectRevert(usdc.write.permit([alice.account.address, bob.account.address, USDC(1), past, old.v, old.r, old.s]), "ERC2612ExpiredSignature");
+      await expectRevert(
+        usdc.write.permit([alice.account.address, bob.account.address, USDC(1), past, old.v, old.r, old.s]),
+        "ERC2612ExpiredSignature",
+      );
       const deadline = (await now(c)) + 3600n;
       const sig = await signPermit(c, alice, bob.account.address, USDC(1), deadline);
-      await expectRevert(usdc.write.permit([alice.account.address, bob.account.address, USDC(2), deadline, sig.v, sig.r, sig.s]), "ERC2612InvalidSigner");
+      await expectRevert(
+        usdc.write.permit([alice.account.address, bob.account.address, USDC(2), deadline, sig.v, sig.r, sig.s]),
+        "ERC2612InvalidSigner",
+      );
     });
   });
 
@@ -58,7 +87,14 @@ describe("MockUSDC", () => {
       const [alice, bob, carol] = c.users;
       await mined(c, usdcAs(c, alice).write.mint([alice.account.address, USDC(100)]));
       const t = await now(c);
-      const auth: Authorization = { from: alice.account.address, to: bob.account.address, value: USDC(10), validAfter: 0n, validBefore: t + 3600n, nonce: randomNonce() };
+      const auth: Authorization = {
+        from: alice.account.address,
+        to: bob.account.address,
+        value: USDC(10),
+        validAfter: 0n,
+        validBefore: t + 3600n,
+        nonce: randomNonce(),
+      };
       return { c, alice, bob, carol, auth, t };
     }
     const args = (a: Authorization, s: { v: number; r: `0x${string}`; s: `0x${string}` }) =>
@@ -72,7 +108,12 @@ describe("MockUSDC", () => {
       const receipt = await mined(c, usdc.write.transferWithAuthorization(args(auth, sig)));
       expect(await usdc.read.balanceOf([bob.account.address])).toBe(USDC(10));
       expect(await usdc.read.authorizationState([alice.account.address, auth.nonce])).toBe(true);
-      const used = await c.publicClient.getContractEvents({ address: c.deployment.usdc, abi: usdc.abi, eventName: "AuthorizationUsed", blockHash: receipt.blockHash });
+      const used = await c.publicClient.getContractEvents({
+        address: c.deployment.usdc,
+        abi: usdc.abi,
+        eventName: "AuthorizationUsed",
+        blockHash: receipt.blockHash,
+      });
       expect(used.map((e) => e.args)).toEqual([{ authorizer: alice.account.address, nonce: auth.nonce }]);
       await expectRevert(usdc.write.transferWithAuthorization(args(auth, sig)), "AuthorizationAlreadyUsed");
     });
@@ -81,9 +122,15 @@ describe("MockUSDC", () => {
       const { c, alice, bob, auth, t } = await setup();
       const usdc = usdcAs(c, bob);
       const early = { ...auth, validAfter: t + 1000n };
-      await expectRevert(usdc.write.transferWithAuthorization(args(early, await signAuthorization(c, alice, "TransferWithAuthorization", early))), "AuthorizationNotYetValid");
+      await expectRevert(
+        usdc.write.transferWithAuthorization(args(early, await signAuthorization(c, alice, "TransferWithAuthorization", early))),
+        "AuthorizationNotYetValid",
+      );
       const late = { ...auth, validBefore: t };
-      await expectRevert(usdc.write.transferWithAuthorization(args(late, await signAuthorization(c, alice, "TransferWithAuthorization", late))), "AuthorizationExpired");
+      await expectRevert(
+        usdc.write.transferWithAuthorization(args(late, await signAuthorization(c, alice, "TransferWithAuthorization", late))),
+        "AuthorizationExpired",
+      );
     });
 
     it("rejects a signature by someone else or over other terms", async () => {
@@ -110,10 +157,18 @@ describe("MockUSDC", () => {
     it("nonces are per authorizer and arbitrary 32-byte values", async () => {
       const { c, alice, bob, auth } = await setup();
       const fixed = { ...auth, nonce: keccak256(toHex("same nonce")) };
-      await mined(c, usdcAs(c, bob).write.transferWithAuthorization(args(fixed, await signAuthorization(c, alice, "TransferWithAuthorization", fixed))));
+      await mined(
+        c,
+        usdcAs(c, bob).write.transferWithAuthorization(args(fixed, await signAuthorization(c, alice, "TransferWithAuthorization", fixed))),
+      );
       await mined(c, usdcAs(c, bob).write.mint([bob.account.address, USDC(10)]));
       const fromBob = { ...fixed, from: bob.account.address, to: alice.account.address };
-      await mined(c, usdcAs(c, alice).write.transferWithAuthorization(args(fromBob, await signAuthorization(c, bob, "TransferWithAuthorization", fromBob))));
+      await mined(
+        c,
+        usdcAs(c, alice).write.transferWithAuthorization(
+          args(fromBob, await signAuthorization(c, bob, "TransferWithAuthorization", fromBob)),
+        ),
+      );
       expect(await usdcAs(c, bob).read.balanceOf([alice.account.address])).toBe(USDC(100));
     });
   });

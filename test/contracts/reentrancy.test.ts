@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodeFunctionData, getContract, maxUint256, type Address, type Hex } from "viem";
 import { Settlement } from "../../contracts/generated/artifacts";
 import { ReentrantToken } from "../../contracts/generated/test-artifacts";
-import { account, DELAY, DISPUTE, expectRevert, mined, now, PERIOD, settlementErrors, useChain, warpTo } from "./fixture";
+import { account, DELAY, DISPUTE, expectRevert, mined, now, PERIOD, settlementErrors, useChain, warpTo } from "../support/contracts";
 
 const chain = useChain();
 const A = account("token's account");
@@ -32,7 +32,10 @@ beforeAll(async () => {
   );
   const t = tokenAs();
   await mined(c, t.write.mint([token, 1_000n]));
-  await mined(c, t.write.exec([token, encodeFunctionData({ abi: ReentrantToken.abi, functionName: "approve", args: [settlement, maxUint256] })]));
+  await mined(
+    c,
+    t.write.exec([token, encodeFunctionData({ abi: ReentrantToken.abi, functionName: "approve", args: [settlement, maxUint256] })]),
+  );
   await mined(c, t.write.exec([settlement, call("deposit", [A, 1_000n])]));
 });
 

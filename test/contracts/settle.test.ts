@@ -1,3 +1,4 @@
+/** Settlement: settling batches and pulling earnings, the owner's controls, and the constructor. Stake and slash: settle-stake.test.ts. */
 import { describe, expect, it } from "vitest";
 import { zeroAddress, zeroHash } from "viem";
 import { Settlement } from "../../contracts/generated/artifacts";
@@ -13,11 +14,11 @@ import {
   settlementAs,
   settlementEvents,
   USDC,
-  usdcAs,
   useChain,
   warpTo,
   type Chain,
-} from "./fixture";
+} from "../support/contracts";
+import { balance } from "../support/contracts-settle";
 
 const chain = useChain();
 const A = account("a");
@@ -29,8 +30,6 @@ async function withEscrow(c: Chain, amount: bigint) {
   await fund(c, alice, amount);
   await mined(c, settlementAs(c, alice).write.deposit([A, amount]));
 }
-
-const balance = (c: Chain, who: `0x${string}`) => usdcAs(c, c.owner).read.balanceOf([who]);
 
 describe("settle", () => {
   it("moves payouts and the fee out of escrow, credits earnings, pays the fee to the treasury", async () => {
@@ -48,12 +47,22 @@ describe("settle", () => {
     expect(await op.read.batchRoots([batch])).toBe(ROOT);
     expect(await op.read.isSettled([batch])).toBe(true);
 
-    const events = await c.publicClient.getContractEvents({ address: c.deployment.settlement, abi: Settlement.abi, blockHash: receipt.blockHash });
+    const events = await c.publicClient.getContractEvents({
+      address: c.deployment.settlement,
+      abi: Settlement.abi,
+      blockHash: receipt.blockHash,
+    });
     expect(events.filter((e) => e.eventName === "Paid").map((e) => e.args)).toEqual([
       { batchId: batch, provider: p1.account.address, amount: USDC(30) },
       { batchId: batch, provider: p2.account.address, amount: USDC(20) },
     ]);
-    expect(events.find((e) => e.eventName === "Settled")?.args).toEqual({ batchId: batch, merkleRoot: ROOT, total: USDC(55), fee: USDC(5), payouts: 2n });
+    expect(events.find((e) => e.eventName === "Settled")?.args).toEqual({
+      batchId: batch,
+      merkleRoot: ROOT,
+      total: USDC(55),
+      fee: USDC(5),
+      payouts: 2n,
+    });
   });
 
   it("rejects a replayed batch, even with another root", async () => {
@@ -99,102 +108,12 @@ describe("settle", () => {
     await mined(c, settlementAs(c, c.operator).write.settle([account("b2"), ROOT, [p1.account.address], [USDC(4)], 0n]));
     const s = settlementAs(c, p1);
     const pulled = await mined(c, s.write.withdrawEarnings());
-    expect(settlementEvents(c, pulled)).toEqual([{ eventName: "EarningsWithdrawn", args: { provider: p1.account.address, amount: USDC(7) } }]);
+    expect(settlementEvents(c, pulled)).toEqual([
+      { eventName: "EarningsWithdrawn", args: { provider: p1.account.address, amount: USDC(7) } },
+    ]);
     expect(await balance(c, p1.account.address)).toBe(USDC(7));
     expect(await s.read.earnings([p1.account.address])).toBe(0n);
     await expectRevert(s.write.withdrawEarnings(), "NothingToWithdraw");
-  });
-});
-
-describe("stake", () => {
-  it("stake adds to the active stake; stakeOf excludes what is unstaking", async () => {
-    const c = chain();
-    const [p] = c.users;
-    await fund(c, p, USDC(100));
-    const s = settlementAs(c, p);
-    await mined(c, s.write.stake([USDC(60)]));
-    const staked = await mined(c, s.write.stake([USDC(40)]));
-    expect(settlementEvents(c, staked)).toEqual([{ eventName: "Staked", args: { provider: p.account.address, amount: USDC(40), total: USDC(100) } }]);
-    expect(await s.read.stakeOf([p.account.address])).toBe(USDC(100));
-    await mined(c, s.write.requestUnstake([USDC(30)]));
-    expect(await s.read.stakeOf([p.account.address])).toBe(USDC(70));
-    const [amount, unstaking] = await s.read.stakes([p.account.address]);
-    expect({ amount, unstaking }).toEqual({ amount: USDC(70), unstaking: USDC(30) });
-    await expectRevert(s.write.stake([0n]), "ZeroAmount");
-    await expectRevert(s.write.requestUnstake([USDC(71)]), "InsufficientStake", [USDC(71), USDC(70)]);
-    await expectRevert(s.write.requestUnstake([0n]), "ZeroAmount");
-  });
-
-  it("unstaking waits the withdrawal delay; a new request adds and restarts the clock", async () => {
-    const c = chain();
-    const [p] = c.users;
-    await fund(c, p, USDC(100));
-    const s = settlementAs(c, p);
-    await mined(c, s.write.stake([USDC(100)]));
-    await expectRevert(s.write.withdrawStake(), "NothingToWithdraw");
-    const requested = await mined(c, s.write.requestUnstake([USDC(10)]));
-    const [, , first] = await s.read.stakes([p.account.address]);
-    expect(settlementEvents(c, requested)).toEqual([{ eventName: "UnstakeRequested", args: { provider: p.account.address, amount: USDC(10), availableAt: first } }]);
-    await warpTo(c, first - 100n);
-    const receipt = await mined(c, s.write.requestUnstake([USDC(5)]));
-    const requestedAt = (await c.publicClient.getBlock({ blockHash: receipt.blockHash })).timestamp;
-    const [, unstaking, second] = await s.read.stakes([p.account.address]);
-    expect(unstaking).toBe(USDC(15));
-    expect(second).toBe(requestedAt + DELAY);
-    expect(second).toBeGreaterThan(first);
-    await warpTo(c, first);
-    await expectRevert(s.write.withdrawStake(), "UnstakeNotReady", [second]);
-    await warpTo(c, second);
-    const withdrawn = await mined(c, s.write.withdrawStake());
-    expect(settlementEvents(c, withdrawn)).toEqual([{ eventName: "StakeWithdrawn", args: { provider: p.account.address, amount: USDC(15) } }]);
-    expect(await balance(c, p.account.address)).toBe(USDC(15));
-    expect(await s.read.stakeOf([p.account.address])).toBe(USDC(85));
-  });
-});
-
-describe("slash", () => {
-  async function staked(c: Chain) {
-    const [p] = c.users;
-    await fund(c, p, USDC(100));
-    const s = settlementAs(c, p);
-    await mined(c, s.write.stake([USDC(100)]));
-    await mined(c, s.write.requestUnstake([USDC(40)])); // active 60, unstaking 40
-    return p.account.address;
-  }
-
-  it("takes active stake first, then unstaking, and sends it to the treasury", async () => {
-    const c = chain();
-    const p = await staked(c);
-    const op = settlementAs(c, c.operator);
-    const evidence = account("evidence");
-    await mined(c, op.write.slash([p, USDC(50), evidence]));
-    expect(await op.read.stakes([p])).toEqual([USDC(10), USDC(40), expect.any(BigInt)]);
-    await mined(c, op.write.slash([p, USDC(30), evidence]));
-    expect((await op.read.stakes([p])).slice(0, 2)).toEqual([0n, USDC(20)]);
-    expect(await balance(c, c.treasury.account.address)).toBe(USDC(80));
-    const logs = await c.publicClient.getContractEvents({ address: c.deployment.settlement, abi: Settlement.abi, eventName: "Slashed", fromBlock: 0n });
-    expect(logs.map((l) => l.args)).toEqual([
-      { provider: p, amount: USDC(50), evidenceHash: evidence },
-      { provider: p, amount: USDC(30), evidenceHash: evidence },
-    ]);
-  });
-
-  it("is bounded by the provider's whole stake, and reaches stake that is waiting to leave", async () => {
-    const c = chain();
-    const p = await staked(c);
-    const op = settlementAs(c, c.operator);
-    await expectRevert(op.write.slash([p, USDC(100) + 1n, zeroHash]), "InsufficientStake", [USDC(100) + 1n, USDC(100)]);
-    await expectRevert(op.write.slash([p, 0n, zeroHash]), "ZeroAmount");
-    await mined(c, op.write.slash([p, USDC(100), zeroHash]));
-    await warpTo(c, (await now(c)) + DELAY);
-    await expectRevert(settlementAs(c, c.users[0]).write.withdrawStake(), "NothingToWithdraw");
-  });
-
-  it("only the operator slashes", async () => {
-    const c = chain();
-    const p = await staked(c);
-    await expectRevert(settlementAs(c, c.owner).write.slash([p, 1n, zeroHash]), "NotOperator");
-    await expectRevert(settlementAs(c, c.users[0]).write.slash([p, 1n, zeroHash]), "NotOperator");
   });
 });
 
@@ -203,12 +122,18 @@ describe("owner", () => {
     const c = chain();
     const [alice, newOp, newTreasury] = c.users;
     const owner = settlementAs(c, c.owner);
-    await expectRevert(settlementAs(c, alice).write.setOperator([alice.account.address]), "OwnableUnauthorizedAccount", [alice.account.address]);
+    await expectRevert(settlementAs(c, alice).write.setOperator([alice.account.address]), "OwnableUnauthorizedAccount", [
+      alice.account.address,
+    ]);
     await expectRevert(settlementAs(c, c.operator).write.setTreasury([alice.account.address]), "OwnableUnauthorizedAccount");
     await expectRevert(owner.write.setOperator([zeroAddress]), "ZeroAddress");
     await expectRevert(owner.write.setTreasury([zeroAddress]), "ZeroAddress");
-    expect(settlementEvents(c, await mined(c, owner.write.setOperator([newOp.account.address])))).toEqual([{ eventName: "OperatorChanged", args: { operator: newOp.account.address } }]);
-    expect(settlementEvents(c, await mined(c, owner.write.setTreasury([newTreasury.account.address])))).toEqual([{ eventName: "TreasuryChanged", args: { treasury: newTreasury.account.address } }]);
+    expect(settlementEvents(c, await mined(c, owner.write.setOperator([newOp.account.address])))).toEqual([
+      { eventName: "OperatorChanged", args: { operator: newOp.account.address } },
+    ]);
+    expect(settlementEvents(c, await mined(c, owner.write.setTreasury([newTreasury.account.address])))).toEqual([
+      { eventName: "TreasuryChanged", args: { treasury: newTreasury.account.address } },
+    ]);
     expect(await owner.read.operator()).toBe(newOp.account.address);
     expect(await owner.read.treasury()).toBe(newTreasury.account.address);
     await withEscrow(c, USDC(2));
@@ -271,7 +196,11 @@ describe("constructor", () => {
     const receipt = await mined(c, deploy(PERIOD + DISPUTE + 1n));
     expect(receipt.contractAddress).toBeTruthy();
     const s = settlementAs(c, c.owner);
-    expect([await s.read.settlementPeriod(), await s.read.disputeWindow(), await s.read.withdrawalDelay()]).toEqual([PERIOD, DISPUTE, DELAY]);
+    expect([await s.read.settlementPeriod(), await s.read.disputeWindow(), await s.read.withdrawalDelay()]).toEqual([
+      PERIOD,
+      DISPUTE,
+      DELAY,
+    ]);
     expect(await s.read.usdc()).toBe(c.deployment.usdc);
   });
 });

@@ -1,7 +1,7 @@
 /** The OpenAI-compatible surface, driven by the real openai SDK against the local network. */
 import OpenAI, { type APIError } from "openai";
 import { beforeEach, describe, expect, inject, it } from "vitest";
-import { admin, byId, engineRequests, resetNetwork, sdk, setMode } from "../helpers/network-client";
+import { admin, byId, engineRequests, resetNetwork, sdk, setMode } from "../support/network-client";
 
 const dev = inject("dev");
 const client = sdk(dev);
@@ -26,7 +26,11 @@ describe("chat completions", () => {
 
   it("streams chunk by chunk and sends usage only when asked", async () => {
     const withUsage = await client.chat.completions.create({
-      model, messages: [{ role: "user", content: "Count" }], max_tokens: 6, stream: true, stream_options: { include_usage: true },
+      model,
+      messages: [{ role: "user", content: "Count" }],
+      max_tokens: 6,
+      stream: true,
+      stream_options: { include_usage: true },
     });
     const chunks = [];
     for await (const c of withUsage) chunks.push(c);
@@ -34,7 +38,12 @@ describe("chat completions", () => {
     expect(text.trim().split(" ")).toHaveLength(6);
     expect(chunks.at(-1)?.usage).toMatchObject({ completion_tokens: 6 });
 
-    const without = await client.chat.completions.create({ model, messages: [{ role: "user", content: "Count" }], max_tokens: 6, stream: true });
+    const without = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Count" }],
+      max_tokens: 6,
+      stream: true,
+    });
     const plain = [];
     for await (const c of without) plain.push(c);
     expect(plain.every((c) => !c.usage)).toBe(true);
@@ -42,7 +51,13 @@ describe("chat completions", () => {
   });
 
   it("passes OpenAI fields it does not interpret through to the provider", async () => {
-    const a = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], seed: 7, max_tokens: 5, user: "u1" });
+    const a = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "x" }],
+      seed: 7,
+      max_tokens: 5,
+      user: "u1",
+    });
     const b = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], seed: 8, max_tokens: 5 });
     expect(a.choices[0]?.message.content).not.toBe(b.choices[0]?.message.content); // seed reached the engine
     const n2 = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], n: 2, max_tokens: 3 });
@@ -51,13 +66,19 @@ describe("chat completions", () => {
 
   it("records the generation, readable as soon as the response ended", async () => {
     const { data, response } = await client.chat.completions
-      .create({ model, messages: [{ role: "user", content: "bill me" }], max_tokens: 4 }).withResponse();
+      .create({ model, messages: [{ role: "user", content: "bill me" }], max_tokens: 4 })
+      .withResponse();
     const id = response.headers.get("x-request-id")!;
     const gen = await fetch(`${dev.baseURL}/generation?id=${id}`, { headers: { authorization: `Bearer ${dev.apiKey}` } });
     expect(gen.status).toBe(200);
     const body = (await gen.json()) as { data: Record<string, unknown> };
     expect(body.data).toMatchObject({
-      id, provider: "sim-a", tokens_prompt: data.usage!.prompt_tokens, tokens_completion: 4, status: "ok", attempts: 1,
+      id,
+      provider: "sim-a",
+      tokens_prompt: data.usage!.prompt_tokens,
+      tokens_completion: 4,
+      status: "ok",
+      attempts: 1,
     });
     // sim-a: 0.10 in / 0.20 out USDC per M → pico per token 100_000 / 200_000
     expect(BigInt(body.data.cost_pico as string)).toBe(BigInt(data.usage!.prompt_tokens) * 100_000n + 4n * 200_000n);
@@ -86,7 +107,11 @@ describe("other endpoints", () => {
     const list = await client.models.list();
     const ids = list.data.map((m) => m.id);
     expect(ids).toEqual(expect.arrayContaining([model, dev.embeddingModel]));
-    const one = (await client.models.retrieve(model)) as unknown as { id: string; providers: number; pricing: { prompt: { min: string; max: string } } };
+    const one = (await client.models.retrieve(model)) as unknown as {
+      id: string;
+      providers: number;
+      pricing: { prompt: { min: string; max: string } };
+    };
     expect(one.id).toBe(model);
     expect(one.providers).toBe(3);
     expect(one.pricing.prompt).toEqual({ min: "0.1", max: "0.4" });
@@ -96,7 +121,9 @@ describe("other endpoints", () => {
 
 describe("errors have OpenAI's shape and the right status", () => {
   it("401 for a missing or wrong key, without retry", async () => {
-    const err = await sdk(dev, "mg-wrong").chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const err = await sdk(dev, "mg-wrong")
+      .chat.completions.create({ model, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((err as APIError).code).toBe("invalid_api_key");
     const res = await fetch(`${dev.baseURL}/models`);
@@ -109,12 +136,30 @@ describe("errors have OpenAI's shape and the right status", () => {
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err.param).toBe("messages");
     const bad = (await client.chat.completions
-      .create({ model, messages: [{ role: "user", content: "x" }], temperature: 9 }).catch((e: unknown) => e)) as APIError;
+      .create({ model, messages: [{ role: "user", content: "x" }], temperature: 9 })
+      .catch((e: unknown) => e)) as APIError;
     expect(bad.status).toBe(400);
     expect(bad.param).toBe("temperature");
     const role = (await client.chat.completions
-      .create({ model, messages: [{ role: "wizard" as "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
+      .create({ model, messages: [{ role: "wizard" as "user", content: "x" }] })
+      .catch((e: unknown) => e)) as APIError;
     expect(role.param).toBe("messages[0].role");
+    // With retries on, the SDK sends a 400 once (x-should-retry: false) and surfaces its code and param.
+    let sent = 0;
+    const retrying = new OpenAI({
+      baseURL: dev.baseURL,
+      apiKey: dev.apiKey,
+      maxRetries: 2,
+      fetch: (url, init) => {
+        sent++;
+        return fetch(url, init);
+      },
+    });
+    const typed = (await retrying.chat.completions
+      .create({ model, messages: [{ role: "user", content: "x" }], max_tokens: "3" as unknown as number })
+      .catch((e: unknown) => e)) as APIError;
+    expect(typed).toBeInstanceOf(OpenAI.BadRequestError);
+    expect({ code: typed.code, param: typed.param, sent }).toEqual({ code: "invalid_type", param: "max_tokens", sent: 1 });
   });
 
   it("400 for invalid JSON and 413 for an oversized body, as JSON errors", async () => {
@@ -122,29 +167,43 @@ describe("errors have OpenAI's shape and the right status", () => {
     const broken = await fetch(`${dev.baseURL}/chat/completions`, { method: "POST", headers, body: "{not json" });
     expect(broken.status).toBe(400);
     expect(await broken.json()).toMatchObject({ error: { type: "invalid_request_error", code: "invalid_json" } });
-    const huge = await fetch(`${dev.baseURL}/chat/completions`, { method: "POST", headers, body: JSON.stringify({ model, messages: [{ role: "user", content: "x".repeat(11 * 1024 * 1024) }] }) });
+    const huge = await fetch(`${dev.baseURL}/chat/completions`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ model, messages: [{ role: "user", content: "x".repeat(11 * 1024 * 1024) }] }),
+    });
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ error: { code: "request_too_large" } });
   });
 
   it("404 model_not_found for an unknown model", async () => {
-    const err = (await client.chat.completions.create({ model: "no/such-model", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
+    const err = (await client.chat.completions
+      .create({ model: "no/such-model", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e)) as APIError;
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err.code).toBe("model_not_found");
   });
 
   it("400 context_length_exceeded when no provider's context fits, without reaching any engine", async () => {
     const before = await engineRequests(byId(dev, "sim-a"));
-    const err = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "word ".repeat(40_000) }] }).catch((e: unknown) => e)) as APIError;
+    const err = (await client.chat.completions
+      .create({ model, messages: [{ role: "user", content: "word ".repeat(40_000) }] })
+      .catch((e: unknown) => e)) as APIError;
     expect(err.status).toBe(400);
     expect(err.code).toBe("context_length_exceeded");
     expect(await engineRequests(byId(dev, "sim-a"))).toBe(before);
   });
 
   it("a provider's 400 reaches the client with its reason and is not retried elsewhere", async () => {
-    await setMode(byId(dev, "sim-a"), { mode: "status_before_first_byte", status: 400, message: "This model's maximum context length is 8192 tokens" });
+    await setMode(byId(dev, "sim-a"), {
+      mode: "status_before_first_byte",
+      status: 400,
+      message: "This model's maximum context length is 8192 tokens",
+    });
     const b0 = await engineRequests(byId(dev, "sim-b"));
-    const err = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
+    const err = (await client.chat.completions
+      .create({ model, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e)) as APIError;
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err.message).toContain("maximum context length");
     expect(await engineRequests(byId(dev, "sim-b"))).toBe(b0);
@@ -152,7 +211,10 @@ describe("errors have OpenAI's shape and the right status", () => {
 
   it("429 with retry-after when every provider is rate-limited", async () => {
     for (const p of dev.providers) await setMode(p, { mode: "status_before_first_byte", status: 429, retry_after: 30 });
-    const { response } = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).withResponse().catch((e: APIError) => ({ response: e }));
+    const { response } = await client.chat.completions
+      .create({ model, messages: [{ role: "user", content: "x" }] })
+      .withResponse()
+      .catch((e: APIError) => ({ response: e }));
     const err = response as unknown as APIError;
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(Number(err.headers?.get("retry-after"))).toBeGreaterThan(0);
@@ -161,12 +223,16 @@ describe("errors have OpenAI's shape and the right status", () => {
   it("503 when no provider is healthy (all suspended), 502 when all fail", async () => {
     for (const p of dev.providers) await admin(dev, "POST", `/admin/v1/providers/${p.id}/suspend`, { reason: "test" });
     await new Promise((r) => setTimeout(r, 600)); // one route-table refresh
-    const none = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
+    const none = (await client.chat.completions
+      .create({ model, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e)) as APIError;
     expect(none.status).toBe(503);
     expect(none.code).toBe("no_provider_available");
     await resetNetwork(dev);
     for (const p of dev.providers) await setMode(p, { mode: "status_before_first_byte", status: 500, times: 1 });
-    const failed = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e)) as APIError;
+    const failed = (await client.chat.completions
+      .create({ model, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e)) as APIError;
     expect(failed.status).toBe(502);
     expect(failed.headers?.get("x-request-id")).toMatch(/^gen-/);
   });
@@ -176,7 +242,12 @@ describe("steering with the provider object and fallback models", () => {
   it("order, only, ignore and max_price choose the provider", async () => {
     const served = async (provider: Record<string, unknown>) => {
       const { response } = await client.chat.completions
-        .create({ model, messages: [{ role: "user", content: "x" }], max_tokens: 2, provider } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        .create({
+          model,
+          messages: [{ role: "user", content: "x" }],
+          max_tokens: 2,
+          provider,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming)
         .withResponse();
       return response.headers.get("x-meshgate-provider");
     };
@@ -185,7 +256,11 @@ describe("steering with the provider object and fallback models", () => {
     expect(await served({ ignore: ["sim-a"] })).toBe("sim-b");
     expect(await served({ sort: "latency" })).not.toBe(undefined);
     const err = (await client.chat.completions
-      .create({ model, messages: [{ role: "user", content: "x" }], provider: { max_price: { prompt: 0.01 } } } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .create({
+        model,
+        messages: [{ role: "user", content: "x" }],
+        provider: { max_price: { prompt: 0.01 } },
+      } as OpenAI.ChatCompletionCreateParamsNonStreaming)
       .catch((e: unknown) => e)) as APIError;
     expect(err.status).toBe(404);
     expect(err.code).toBe("no_provider_matches");
@@ -193,7 +268,10 @@ describe("steering with the provider object and fallback models", () => {
 
   it("falls back across models and names the model that answered", async () => {
     const r = await client.chat.completions.create({
-      model: "no/such-model", messages: [{ role: "user", content: "x" }], max_tokens: 2, models: [model],
+      model: "no/such-model",
+      messages: [{ role: "user", content: "x" }],
+      max_tokens: 2,
+      models: [model],
     } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(r.model).toBe(model);
   });

@@ -9,15 +9,17 @@ import { OWNER_KEY, OPERATOR_KEY, TREASURY_KEY } from "../../chain/accounts";
 import { startAnvil, type Anvil } from "../../chain/anvil";
 import { createLocalClients, type LocalClients } from "../../chain/clients";
 import { deployMeshgate } from "../../chain/deploy";
-import { createNodeDb } from "../../db/node";
-import type { Db } from "../../db/client";
+import { openNodeDb } from "../../db/node";
+import type { DbHandle, WithDb } from "../../db/client";
 import { privateKeyToAddress } from "viem/accounts";
 import { CUSTOMER_KEY, depositFor, type ChainInfo } from "../../scripts/lib/local-chain";
-import type { ChainConfig } from "../../workers/chain-config";
+import type { ChainConfig } from "../../workers/config";
 import { chainReader } from "../../workers/adapters/chain/reader";
-import { DeepReorgError, runChainSync } from "../../workers/jobs/chain-sync";
+import { pgChainSyncStore } from "../../workers/adapters/postgres/chain-sync";
+import { DeepReorgError } from "../../workers/core/settlement/errors";
+import { runChainSync } from "../../workers/jobs/chain-sync";
 import { accountToBytes32 } from "../../workers/core/settlement/units";
-import { admin } from "../helpers/network-client";
+import { admin } from "../support/network-client";
 
 const dev = inject("dev");
 const CONFIRMATIONS = 3;
@@ -25,20 +27,45 @@ let anvil: Anvil;
 let c: LocalClients;
 let info: ChainInfo;
 let config: ChainConfig;
-let node: ReturnType<typeof createNodeDb>;
+let node: DbHandle;
 let q: pg.Client;
 
 beforeAll(async () => {
   anvil = await startAnvil({ args: ["--chain-id", "31338"] });
   c = await createLocalClients(anvil.rpcUrl);
-  const operator = privateKeyToAddress(OPERATOR_KEY), treasury = privateKeyToAddress(TREASURY_KEY);
-  const d = await deployMeshgate({ rpcUrl: anvil.rpcUrl, ownerKey: OWNER_KEY, operator, treasury, settlementPeriod: 60, disputeWindow: 60, withdrawalDelay: 121 });
-  info = { rpcUrl: anvil.rpcUrl, chainId: d.chainId, usdc: d.usdc, settlement: d.settlement, deployBlock: d.deployBlock.toString(), operator, treasury, owner: privateKeyToAddress(OWNER_KEY) };
-  config = {
-    rpcUrl: anvil.rpcUrl, chainId: d.chainId, settlement: d.settlement, usdc: d.usdc, confirmations: CONFIRMATIONS,
-    startBlock: d.deployBlock, minStakeBase: 0n, maxPayoutsPerBatch: 100, settlementWaitMs: 0,
+  const operator = privateKeyToAddress(OPERATOR_KEY),
+    treasury = privateKeyToAddress(TREASURY_KEY);
+  const d = await deployMeshgate({
+    rpcUrl: anvil.rpcUrl,
+    ownerKey: OWNER_KEY,
+    operator,
+    treasury,
+    settlementPeriod: 60,
+    disputeWindow: 60,
+    withdrawalDelay: 121,
+  });
+  info = {
+    rpcUrl: anvil.rpcUrl,
+    chainId: d.chainId,
+    usdc: d.usdc,
+    settlement: d.settlement,
+    deployBlock: d.deployBlock.toString(),
+    operator,
+    treasury,
+    owner: privateKeyToAddress(OWNER_KEY),
   };
-  node = createNodeDb(dev.databaseUrl);
+  config = {
+    rpcUrl: anvil.rpcUrl,
+    chainId: d.chainId,
+    settlement: d.settlement,
+    usdc: d.usdc,
+    confirmations: CONFIRMATIONS,
+    startBlock: d.deployBlock,
+    minStakeBase: 0n,
+    maxPayoutsPerBatch: 100,
+    settlementWaitMs: 0,
+  };
+  node = openNodeDb(dev.databaseUrl);
   q = new pg.Client({ connectionString: dev.databaseUrl });
   await q.connect();
 });
@@ -51,14 +78,18 @@ afterAll(async () => {
   await anvil?.stop();
 });
 
-const sync = () => runChainSync({ db: node.db as unknown as Db, chain: chainReader(config), config });
+const withDb: WithDb = (fn) => fn(node.db);
+const sync = () => runChainSync({ store: pgChainSyncStore(withDb), chain: chainReader(config), config });
 
 async function newAccount(): Promise<string> {
   return ((await (await admin(dev, "POST", "/admin/v1/accounts", { name: "reorg test" })).json()) as { id: string }).id;
 }
 
 async function credited(accountId: string): Promise<bigint> {
-  const { rows } = await q.query("select coalesce(sum(amount_pico), 0)::text as b from ledger_entries where account = $1 and kind = 'deposit'", [`customer:${accountId}`]);
+  const { rows } = await q.query(
+    "select coalesce(sum(amount_pico), 0)::text as b from ledger_entries where account = $1 and kind = 'deposit'",
+    [`customer:${accountId}`],
+  );
   return BigInt((rows[0] as { b: string }).b);
 }
 

@@ -1,7 +1,7 @@
 /** Faults injected into the simulated engines: what the client sees, through the real SDK. */
 import OpenAI, { type APIError } from "openai";
 import { beforeEach, describe, expect, inject, it } from "vitest";
-import { byId, engineRequests, resetNetwork, sdk, setMode } from "../helpers/network-client";
+import { byId, engineRequests, resetNetwork, sdk, setMode } from "../support/network-client";
 
 const dev = inject("dev");
 const client = sdk(dev);
@@ -72,21 +72,32 @@ describe("after the first byte there is no silent retry", () => {
     await setMode(simA, { mode: "drop_after_n", n: 3 });
     const { data: stream, response } = await client.chat.completions.create({ ...ask, stream: true }).withResponse();
     const received: string[] = [];
-    const err = await (async () => { for await (const c of stream) received.push(c.choices[0]?.delta.content ?? ""); })().catch((e: unknown) => e);
+    const err = await (async () => {
+      for await (const c of stream) received.push(c.choices[0]?.delta.content ?? "");
+    })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     const tokens = received.filter((t) => t !== "");
     expect(tokens.length).toBeGreaterThan(0);
     expect(tokens.length).toBeLessThan(12);
     // Billed for exactly what was delivered.
     const gen = await generation(response.headers.get("x-request-id")!);
-    expect(gen).toMatchObject({ status: "partial", provider: "sim-a", tokens_completion: tokens.length, error_code: "upstream_stream_ended" });
+    expect(gen).toMatchObject({
+      status: "partial",
+      provider: "sim-a",
+      tokens_completion: tokens.length,
+      error_code: "upstream_stream_ended",
+    });
   });
 
   it("a stream that goes silent is cut after the idle deadline with an error event", async () => {
     await setMode(simA, { mode: "stall_after_n", n: 2, ms: 20_000 });
     const stream = await client.chat.completions.create({ ...ask, stream: true });
     const started = Date.now();
-    const err = await (async () => { for await (const _ of stream) { /* drain */ } })().catch((e: unknown) => e);
+    const err = await (async () => {
+      for await (const _ of stream) {
+        /* drain */
+      }
+    })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as APIError).message).toMatch(/silent/);
     expect(Date.now() - started).toBeLessThan(2500 + 1500);
@@ -95,11 +106,15 @@ describe("after the first byte there is no silent retry", () => {
   it("drops a malformed upstream chunk instead of forwarding it", async () => {
     await setMode(simA, { mode: "malformed_chunk", n: 2 });
     const res = await fetch(`${dev.baseURL}/chat/completions`, {
-      method: "POST", headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
+      method: "POST",
+      headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
       body: JSON.stringify({ ...ask, stream: true }),
     });
     const raw = await res.text();
-    const events = raw.split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => e.slice(6));
+    const events = raw
+      .split("\n\n")
+      .filter((e) => e.startsWith("data: "))
+      .map((e) => e.slice(6));
     expect(events.at(-1)).toBe("[DONE]");
     for (const e of events.slice(0, -1)) expect(() => JSON.parse(e)).not.toThrow();
   });
@@ -107,7 +122,8 @@ describe("after the first byte there is no silent retry", () => {
   it("sends keep-alive comments while a stream is quiet, and the SDK ignores them", async () => {
     await setMode(simA, { mode: "trickle", interval_ms: 1_200 });
     const res = await fetch(`${dev.baseURL}/chat/completions`, {
-      method: "POST", headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
+      method: "POST",
+      headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
       body: JSON.stringify({ ...ask, max_tokens: 3, stream: true }),
     });
     const raw = await res.text();

@@ -7,12 +7,18 @@ import { startNetwork, type DevInfo } from "../../scripts/lib/network";
 import { freePort } from "../../scripts/lib/ports";
 
 declare module "vitest" {
-  export interface ProvidedContext { dev: DevInfo }
+  export interface ProvidedContext {
+    dev: DevInfo;
+  }
 }
 
 /** Short deadlines so that stall tests finish quickly; the behaviour is the same as production's. */
 export const E2E_VARS = {
-  TTFT_DEADLINE_MS: "1500", IDLE_DEADLINE_MS: "2500", KEEPALIVE_MS: "1000", ROUTE_CACHE_MS: "500", HEARTBEAT_FRESH_MS: "4000",
+  TTFT_DEADLINE_MS: "1500",
+  IDLE_DEADLINE_MS: "2500",
+  KEEPALIVE_MS: "1000",
+  ROUTE_CACHE_MS: "500",
+  HEARTBEAT_FRESH_MS: "4000",
   // Two payouts per settle transaction: a period with three providers is split into batches.
   SETTLEMENT_MAX_PAYOUTS: "2",
 };
@@ -20,8 +26,14 @@ export const E2E_VARS = {
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "meshgate-e2e-"));
   const net = await startNetwork({
-    stateDir: dir, persistent: false, gatewayPort: await freePort(), vars: E2E_VARS, cronEveryMs: 0,
-    log: (line) => { if (/error|exception/i.test(line)) console.error(line); },
+    stateDir: dir,
+    persistent: false,
+    gatewayPort: await freePort(),
+    vars: E2E_VARS,
+    cronEveryMs: 0,
+    log: (line) => {
+      if (/error|exception/i.test(line)) console.error(line);
+    },
   });
   project.provide("dev", net.info);
   return async () => {

@@ -1,7 +1,7 @@
 /** SIGKILL the cheapest provider while requests run: the client sees no error. */
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { spawnTs } from "../../scripts/lib/children";
-import { byId, resetNetwork, sdk } from "../helpers/network-client";
+import { byId, resetNetwork, sdk } from "../support/network-client";
 
 const dev = inject("dev");
 const client = sdk(dev);
@@ -18,19 +18,28 @@ it("killing the cheapest provider mid-run costs the client no error", async () =
   const run = async (i: number) => {
     const stream = i % 2 === 0;
     if (stream) {
-      const s = await client.chat.completions.create({ model: dev.model, messages: [{ role: "user", content: `n${i}` }], max_tokens: 4, stream: true });
+      const s = await client.chat.completions.create({
+        model: dev.model,
+        messages: [{ role: "user", content: `n${i}` }],
+        max_tokens: 4,
+        stream: true,
+      });
       let text = "";
       for await (const c of s) text += c.choices[0]?.delta.content ?? "";
       return text;
     }
     const { data, response } = await client.chat.completions
-      .create({ model: dev.model, messages: [{ role: "user", content: `n${i}` }], max_tokens: 4 }).withResponse();
+      .create({ model: dev.model, messages: [{ role: "user", content: `n${i}` }], max_tokens: 4 })
+      .withResponse();
     const p = response.headers.get("x-meshgate-provider")!;
     served.set(p, (served.get(p) ?? 0) + 1);
     return data.choices[0]?.message.content ?? "";
   };
   for (let i = 0; i < 40; i++) {
-    if (i === 10) { process.kill(simA.pid, "SIGKILL"); killed = true; }
+    if (i === 10) {
+      process.kill(simA.pid, "SIGKILL");
+      killed = true;
+    }
     // Requests after the kill reach the dead provider first (its heartbeat is still fresh) and fail over.
     const out = await run(i);
     expect(out.trim().split(" ")).toHaveLength(4);

@@ -4,8 +4,8 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { beforeEach, describe, expect, inject, it } from "vitest";
 import { metricValue } from "../../provider-runtime/sim/testing";
-import { formatUsdc } from "../../workers/core/money/pricing";
-import { admin, byId, resetNetwork, sdk } from "../helpers/network-client";
+import { formatUsdc } from "../../workers/core/money/units";
+import { admin, byId, resetNetwork, sdk } from "../support/network-client";
 
 const dev = inject("dev");
 const client = sdk(dev);
@@ -50,7 +50,9 @@ describe("npm run ledger:check", () => {
       const ids: string[] = [];
       const plain = await client.chat.completions.create(ask).withResponse();
       ids.push(plain.response.headers.get("x-request-id")!);
-      const { data: stream, response } = await client.chat.completions.create({ ...ask, stream: true, stream_options: { include_usage: true } }).withResponse();
+      const { data: stream, response } = await client.chat.completions
+        .create({ ...ask, stream: true, stream_options: { include_usage: true } })
+        .withResponse();
       let streamedCost: unknown;
       for await (const c of stream) if (c.usage) streamedCost = (c.usage as unknown as { cost: unknown }).cost;
       ids.push(response.headers.get("x-request-id")!);
@@ -63,12 +65,17 @@ describe("npm run ledger:check", () => {
       expect((await admin(dev, "POST", `/admin/v1/accounts/${dev.accountId}/credit`, { amount_usdc: "3.25" })).status).toBe(201);
       await usageWritten(db, ids);
       // The cost the client was told is the cost in the books, to the pico.
-      const { rows: costs } = await db.query("select request_id, cost_pico::text from usage_events where request_id = any($1)", [ids.slice(0, 2)]);
-      const costOf = (id: string) => formatUsdc(BigInt((costs as { request_id: string; cost_pico: string }[]).find((r) => r.request_id === id)!.cost_pico));
+      const { rows: costs } = await db.query("select request_id, cost_pico::text from usage_events where request_id = any($1)", [
+        ids.slice(0, 2),
+      ]);
+      const costOf = (id: string) =>
+        formatUsdc(BigInt((costs as { request_id: string; cost_pico: string }[]).find((r) => r.request_id === id)!.cost_pico));
       expect((plain.data.usage as unknown as { cost: string }).cost).toBe(costOf(ids[0]!));
       expect(streamedCost).toBe(costOf(ids[1]!));
       expect(Number(streamedCost)).toBeGreaterThan(0);
-      const { rows: [cut] } = await db.query("select status, error_code, completion_tokens, cost_pico::text from usage_events where request_id = $1", [ids[2]]);
+      const {
+        rows: [cut],
+      } = await db.query("select status, error_code, completion_tokens, cost_pico::text from usage_events where request_id = $1", [ids[2]]);
       expect(cut).toMatchObject({ status: "partial", error_code: "client_disconnected" });
       expect((cut as { completion_tokens: number }).completion_tokens).toBeGreaterThan(0);
       expect((cut as { completion_tokens: number }).completion_tokens).toBeLessThan(200);
@@ -77,18 +84,23 @@ describe("npm run ledger:check", () => {
       // until the gateway stopped it): the request is billed for that, and the books still balance.
       let receipt: { prompt_tokens: number; completion_tokens: number; status: string } | undefined;
       for (let i = 0; i < 100 && !receipt; i++) {
-        receipt = (await db.query("select prompt_tokens, completion_tokens, status from receipts where request_id = $1", [ids[2]])).rows[0] as typeof receipt;
+        receipt = (await db.query("select prompt_tokens, completion_tokens, status from receipts where request_id = $1", [ids[2]]))
+          .rows[0] as typeof receipt;
         if (!receipt) await new Promise((r) => setTimeout(r, 100));
       }
       expect(receipt, JSON.stringify(receipt)).toMatchObject({ status: "verified" });
-      const { rows: [billed] } = await db.query("select prompt_tokens, completion_tokens from usage_events where request_id = $1", [ids[2]]);
+      const {
+        rows: [billed],
+      } = await db.query("select prompt_tokens, completion_tokens from usage_events where request_id = $1", [ids[2]]);
       expect(billed).toEqual({ prompt_tokens: receipt!.prompt_tokens, completion_tokens: receipt!.completion_tokens });
 
       const ok = await ledgerCheck();
       expect(ok.stdout).toContain("books balance; every entry traces to its record");
       expect(ok.code).toBe(0);
 
-      await db.query("insert into ledger_entries (kind, reference, account, amount_pico) values ('grant', '00000000-0000-0000-0000-000000000000', 'protocol:fees', 5)");
+      await db.query(
+        "insert into ledger_entries (kind, reference, account, amount_pico) values ('grant', '00000000-0000-0000-0000-000000000000', 'protocol:fees', 5)",
+      );
       try {
         const bad = await ledgerCheck();
         expect(bad.code).toBe(1);

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, inject, it } from "vitest";
 import { importGatewaySigningKey, signGatewayRequest } from "../../workers/core/protocol/gateway-auth";
 import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
 import { decodeSignedReceipt, encodeSignedReceipt, receiptDomain, signReceipt } from "../../workers/core/protocol/receipt";
-import { admin, byId, engineRequests, resetNetwork, sdk } from "../helpers/network-client";
+import { admin, byId, engineRequests, resetNetwork, sdk } from "../support/network-client";
 
 const dev = inject("dev");
 const client = sdk(dev);
@@ -30,9 +30,23 @@ async function generation(id: string, until: (d: Record<string, unknown>) => boo
 const registerBody = async (privateKey: `0x${string}`, id: string) => {
   const account = privateKeyToAccount(privateKey);
   const payload = {
-    id, address: account.address, url: simA.url, region: "local", gpu: null, max_concurrency: 8, timestamp: Date.now(),
+    id,
+    address: account.address,
+    url: simA.url,
+    region: "local",
+    gpu: null,
+    max_concurrency: 8,
+    timestamp: Date.now(),
     // sim-a's real offer, so that re-registering it changes nothing for the tests after this one.
-    models: [{ model: dev.model, endpoints: ["chat", "completions"], input_price: simA.inputPrice, output_price: simA.outputPrice, context_length: 8192 }],
+    models: [
+      {
+        model: dev.model,
+        endpoints: ["chat", "completions"],
+        input_price: simA.inputPrice,
+        output_price: simA.outputPrice,
+        context_length: 8192,
+      },
+    ],
   };
   return { payload, signature: await signProviderMessage(account, 31337, "register", payload) };
 };
@@ -49,10 +63,16 @@ describe("registration", () => {
 
   it("re-registration with the same wallet updates; another wallet cannot take the id over", async () => {
     const own = readFileSync(simA.restart.args[simA.restart.args.indexOf("--wallet-key-file") + 1]!, "utf8").trim() as `0x${string}`;
-    const again = await fetch(`${dev.gatewayURL}/providers/v1/register`, { method: "POST", body: JSON.stringify(await registerBody(own, "sim-a")) });
+    const again = await fetch(`${dev.gatewayURL}/providers/v1/register`, {
+      method: "POST",
+      body: JSON.stringify(await registerBody(own, "sim-a")),
+    });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ status: "updated" });
-    const hijack = await fetch(`${dev.gatewayURL}/providers/v1/register`, { method: "POST", body: JSON.stringify(await registerBody(generatePrivateKey(), "sim-a")) });
+    const hijack = await fetch(`${dev.gatewayURL}/providers/v1/register`, {
+      method: "POST",
+      body: JSON.stringify(await registerBody(generatePrivateKey(), "sim-a")),
+    });
     expect(hijack.status).toBe(403);
     expect(await hijack.json()).toMatchObject({ error: { type: "permission_error" } });
   });
@@ -80,7 +100,11 @@ describe("registration", () => {
 describe("the agent serves only the gateway", () => {
   it("a request without the gateway's signature gets 401 and never reaches the engine", async () => {
     const before = await engineRequests(simA);
-    const res = await fetch(`${simA.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ask) });
+    const res = await fetch(`${simA.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(ask),
+    });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: { code: "invalid_gateway_signature" } });
     expect(await engineRequests(simA)).toBe(before);
@@ -90,8 +114,15 @@ describe("the agent serves only the gateway", () => {
     const { requestKey } = JSON.parse(readFileSync(dev.gatewayKeyFile, "utf8")) as { requestKey: string };
     const key = await importGatewaySigningKey(requestKey);
     const body = JSON.stringify(ask);
-    const headers = await signGatewayRequest(key, { method: "POST", path: "/v1/chat/completions", requestId: `gen-replay-${Date.now()}`, timestampMs: Date.now(), body });
-    const send = () => fetch(`${simA.url}/v1/chat/completions`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
+    const headers = await signGatewayRequest(key, {
+      method: "POST",
+      path: "/v1/chat/completions",
+      requestId: `gen-replay-${Date.now()}`,
+      timestampMs: Date.now(),
+      body,
+    });
+    const send = () =>
+      fetch(`${simA.url}/v1/chat/completions`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
     const first = await send();
     expect(first.status).toBe(200);
     expect(first.headers.get("x-meshgate-receipt")).toBeTruthy();
@@ -105,22 +136,50 @@ describe("receipts", () => {
   it("streamed and non-streamed requests through the SDK produce verified receipts equal to the usage", async () => {
     const { data, response } = await client.chat.completions.create(ask).withResponse();
     const json = await generation(response.headers.get("x-request-id")!, (d) => d.receipt_status !== "none" && d.receipt !== null);
-    expect(json).toMatchObject({ receipt_status: "verified", counts: "provider_signed", receipt: { status: "verified", source: "inline", signer: simA.address!.toLowerCase(), prompt_tokens: data.usage!.prompt_tokens, completion_tokens: data.usage!.completion_tokens } });
+    expect(json).toMatchObject({
+      receipt_status: "verified",
+      counts: "provider_signed",
+      receipt: {
+        status: "verified",
+        source: "inline",
+        signer: simA.address!.toLowerCase(),
+        prompt_tokens: data.usage!.prompt_tokens,
+        completion_tokens: data.usage!.completion_tokens,
+      },
+    });
 
-    const { data: stream, response: sres } = await client.chat.completions.create({ ...ask, stream: true, stream_options: { include_usage: true } }).withResponse();
+    const { data: stream, response: sres } = await client.chat.completions
+      .create({ ...ask, stream: true, stream_options: { include_usage: true } })
+      .withResponse();
     let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
     const raw: string[] = [];
-    for await (const c of stream) { raw.push(JSON.stringify(c)); if (c.usage) usage = c.usage; }
+    for await (const c of stream) {
+      raw.push(JSON.stringify(c));
+      if (c.usage) usage = c.usage;
+    }
     expect(raw.some((r) => r.includes("signature"))).toBe(false); // the receipt event never reaches the client
     const streamed = await generation(sres.headers.get("x-request-id")!, (d) => d.receipt_status !== "none" && d.receipt !== null);
-    expect(streamed).toMatchObject({ receipt_status: "verified", receipt: { prompt_tokens: usage!.prompt_tokens, completion_tokens: usage!.completion_tokens } });
+    expect(streamed).toMatchObject({
+      receipt_status: "verified",
+      receipt: { prompt_tokens: usage!.prompt_tokens, completion_tokens: usage!.completion_tokens },
+    });
   });
 
   it("a tampered receipt (changed token count) is detected and refused", async () => {
     const { requestKey } = JSON.parse(readFileSync(dev.gatewayKeyFile, "utf8")) as { requestKey: string };
     const body = JSON.stringify(ask);
-    const headers = await signGatewayRequest(await importGatewaySigningKey(requestKey), { method: "POST", path: "/v1/chat/completions", requestId: `gen-tamper-${Date.now()}`, timestampMs: Date.now(), body });
-    const res = await fetch(`${simA.url}/v1/chat/completions`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
+    const headers = await signGatewayRequest(await importGatewaySigningKey(requestKey), {
+      method: "POST",
+      path: "/v1/chat/completions",
+      requestId: `gen-tamper-${Date.now()}`,
+      timestampMs: Date.now(),
+      body,
+    });
+    const res = await fetch(`${simA.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body,
+    });
     const signed = decodeSignedReceipt(res.headers.get("x-meshgate-receipt")!)!;
     const tampered = encodeSignedReceipt({ ...signed.receipt, completionTokens: signed.receipt.completionTokens + 100 }, signed.signature);
     const own = readFileSync(simA.restart.args[simA.restart.args.indexOf("--wallet-key-file") + 1]!, "utf8").trim() as `0x${string}`;
@@ -128,7 +187,8 @@ describe("receipts", () => {
     const post = async (receipts: string[]) => {
       const payload = { address: account.address, timestamp: Date.now(), receipts };
       const ack = await fetch(`${dev.gatewayURL}/providers/v1/receipts`, {
-        method: "POST", body: JSON.stringify({ payload, signature: await signProviderMessage(account, 31337, "receipts", payload) }),
+        method: "POST",
+        body: JSON.stringify({ payload, signature: await signProviderMessage(account, 31337, "receipts", payload) }),
       });
       expect(ack.status).toBe(200);
       return ack.json();

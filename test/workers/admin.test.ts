@@ -2,9 +2,22 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
-  admin, adminJson, BASE, chat, engine, engineRequests, env, model, newKey, registerProviders, resetNetwork,
-  setMode, sha256Hex, sql, until,
-} from "./support/gateway";
+  admin,
+  adminJson,
+  BASE,
+  chat,
+  engine,
+  engineRequests,
+  env,
+  model,
+  newKey,
+  registerProviders,
+  resetNetwork,
+  setMode,
+  sha256Hex,
+  sql,
+  until,
+} from "../support/workerd/gateway";
 
 beforeAll(registerProviders);
 beforeEach(resetNetwork);
@@ -14,7 +27,12 @@ describe("seeding through the admin API", () => {
     const account = await adminJson<{ id: string; name: string }>("POST", "/accounts", { name: "Seeding Co" }, 201);
     expect(account).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: "Seeding Co" });
 
-    const created = await adminJson<Record<string, unknown>>("POST", "/keys", { account_id: account.id, name: "ci", budget_usdc: "12.5" }, 201);
+    const created = await adminJson<Record<string, unknown>>(
+      "POST",
+      "/keys",
+      { account_id: account.id, name: "ci", budget_usdc: "12.5" },
+      201,
+    );
     const secret = String(created.secret);
     const hash = await sha256Hex(secret);
     expect(secret).toMatch(/^mg-[0-9A-Za-z]{40}$/);
@@ -42,17 +60,21 @@ describe("seeding through the admin API", () => {
   it("registers providers with exact prices (micro-USDC per million tokens) and rejects malformed ones", async () => {
     const { data } = await adminJson<{ data: Record<string, unknown>[] }>("GET", "/providers");
     expect(data.find((p) => p.id === "wk-a")).toMatchObject({
-      url: engine("wk-a").url, suspended: false,
+      url: engine("wk-a").url,
+      suspended: false,
       models: [{ model, endpoints: ["chat", "completions"], inputPrice: "100000", outputPrice: "200000", contextLength: 8192 }],
     });
     expect(data.find((p) => p.id === "wk-b")).toMatchObject({ models: [{ inputPrice: "300000", outputPrice: "600000" }] });
     const rows = await sql<{ input_price: string; output_price: string }>(
-      "select input_price, output_price from provider_models where provider_id = 'wk-b'");
+      "select input_price, output_price from provider_models where provider_id = 'wk-b'",
+    );
     expect(rows).toEqual([{ input_price: "300000", output_price: "600000" }]);
 
     for (const price of ["-1", "0.1234567", "1e-3"]) {
       const res = await admin("POST", "/providers", {
-        id: "wk-bad", url: engine("wk-a").url, models: [{ model, input_price: price, output_price: "1" }],
+        id: "wk-bad",
+        url: engine("wk-a").url,
+        models: [{ model, input_price: price, output_price: "1" }],
       });
       expect(res.status, `price ${price}`).toBe(400);
     }
@@ -125,10 +147,18 @@ describe("the probe job", () => {
     await setMode(engine("wk-b"), { mode: "refuse" });
     const refused = await adminJson<{ data: Record<string, unknown>[] }>("POST", "/jobs/probe/run");
     expect(refused.data.find((r) => r.providerId === "wk-a")).toMatchObject({ ok: true });
-    expect(refused.data.find((r) => r.providerId === "wk-b")).toMatchObject({ ok: false, ttftMs: null, error: expect.stringMatching(/connection|reset|closed|refused/i) });
+    expect(refused.data.find((r) => r.providerId === "wk-b")).toMatchObject({
+      ok: false,
+      ttftMs: null,
+      error: expect.stringMatching(/connection|reset|closed|refused/i),
+    });
 
     const beats = await sql<{ id: string; fresh: boolean }>(
-      "select id, last_heartbeat_at > now() - interval '1 minute' as fresh from providers where id in ('wk-a', 'wk-b') order by id");
-    expect(beats).toEqual([{ id: "wk-a", fresh: true }, { id: "wk-b", fresh: false }]);
+      "select id, last_heartbeat_at > now() - interval '1 minute' as fresh from providers where id in ('wk-a', 'wk-b') order by id",
+    );
+    expect(beats).toEqual([
+      { id: "wk-a", fresh: true },
+      { id: "wk-b", fresh: false },
+    ]);
   });
 });

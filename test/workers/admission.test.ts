@@ -4,8 +4,20 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimatePromptTokens } from "../../workers/core/money/estimate";
-import { formatUsdc } from "../../workers/core/money/pricing";
-import { adminJson, call, chatRequest, engine, env, model, PROVIDERS, registerProviders, resetNetwork, setMode, sql } from "./support/gateway";
+import { formatUsdc } from "../../workers/core/money/units";
+import {
+  adminJson,
+  call,
+  chatRequest,
+  engine,
+  env,
+  model,
+  PROVIDERS,
+  registerProviders,
+  resetNetwork,
+  setMode,
+  sql,
+} from "../support/workerd/gateway";
 
 beforeAll(registerProviders);
 beforeEach(resetNetwork);
@@ -27,7 +39,9 @@ async function account(name: string, creditPico: bigint | null, key: Record<stri
  * Both engines stream one token per 300 ms (first within the TTFT deadline), so a request holds its
  * reservation for about a second: every admission of a burst happens before any request settles.
  */
-const slowEngines = async () => { for (const p of PROVIDERS) await setMode(engine(p.id), { mode: "trickle", interval_ms: 300 }); };
+const slowEngines = async () => {
+  for (const p of PROVIDERS) await setMode(engine(p.id), { mode: "trickle", interval_ms: 300 });
+};
 
 async function burst(secret: string, n: number, extra: Record<string, unknown> = {}) {
   const calls = await Promise.all(Array.from({ length: n }, () => call(chatRequest(secret, { max_tokens: MAX_TOKENS, ...extra }))));
@@ -60,7 +74,9 @@ describe("balance reservations", () => {
     expect(rows).toHaveLength(5);
     const charged = rows.reduce((s, r) => s + BigInt(r.cost_pico), 0n);
     const [bal] = await sql<{ b: string; n: string }>(
-      "select coalesce(sum(amount_pico), 0)::text as b, count(*)::text as n from ledger_entries where account = $1", [`customer:${accountId}`]);
+      "select coalesce(sum(amount_pico), 0)::text as b, count(*)::text as n from ledger_entries where account = $1",
+      [`customer:${accountId}`],
+    );
     expect(BigInt(bal!.b)).toBe(5n * worst - charged);
     expect(BigInt(bal!.b)).toBeGreaterThanOrEqual(0n);
     expect(Number(bal!.n)).toBe(1 + 5); // the grant and one debit per served request
@@ -91,7 +107,9 @@ describe("credits reach the account's guard exactly once", () => {
     await adminJson("POST", `/accounts/${accountId}/credit`, { amount_usdc: formatUsdc(500n) }, 201);
     expect((await guard.snapshot(accountId)).balancePico).toBe(1_500n); // added live
     // A credit the loaded balance already includes (an older ledger entry) is not added again.
-    const [first] = await sql<{ id: string }>("select id::text from ledger_entries where account = $1 order by id limit 1", [`customer:${accountId}`]);
+    const [first] = await sql<{ id: string }>("select id::text from ledger_entries where account = $1 order by id limit 1", [
+      `customer:${accountId}`,
+    ]);
     await guard.credit(accountId, 1_000n, Number(first!.id));
     expect((await guard.snapshot(accountId)).balancePico).toBe(1_500n);
   });
@@ -105,7 +123,9 @@ describe("rate limits", () => {
     const limited = results.filter((r) => r.res.status === 429);
     expect(ok).toHaveLength(10);
     expect(limited).toHaveLength(20);
-    expect(ok.map((r) => Number(r.res.headers.get("x-ratelimit-remaining-requests"))).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(ok.map((r) => Number(r.res.headers.get("x-ratelimit-remaining-requests"))).sort((a, b) => a - b)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
     for (const r of [...ok, ...limited]) expect(r.res.headers.get("x-ratelimit-limit-requests")).toBe("10");
     const l = limited[0]!;
     expect(JSON.parse(l.text)).toMatchObject({ error: { type: "rate_limit_error", code: "rate_limit_exceeded" } });

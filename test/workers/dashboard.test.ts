@@ -5,7 +5,7 @@
  */
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminJson, BASE } from "./support/gateway";
+import { adminJson, BASE } from "../support/workerd/gateway";
 
 const ORIGIN = { origin: BASE };
 let financeKey: string;
@@ -17,10 +17,15 @@ beforeAll(async () => {
   inferenceKey = (await adminJson<{ secret: string }>("POST", "/keys", { account_id: account.id }, 201)).secret;
 });
 
-const signIn = (key: string, headers: Record<string, string> = ORIGIN) => SELF.fetch(`${BASE}/dashboard/sign-in`, {
-  method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams({ key }).toString(), redirect: "manual",
-});
-const page = (path: string, cookie?: string) => SELF.fetch(`${BASE}/dashboard${path}`, { headers: cookie ? { cookie } : {}, redirect: "manual" });
+const signIn = (key: string, headers: Record<string, string> = ORIGIN) =>
+  SELF.fetch(`${BASE}/dashboard/sign-in`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+    body: new URLSearchParams({ key }).toString(),
+    redirect: "manual",
+  });
+const page = (path: string, cookie?: string) =>
+  SELF.fetch(`${BASE}/dashboard${path}`, { headers: cookie ? { cookie } : {}, redirect: "manual" });
 
 describe("dashboard assets", () => {
   it("serves Chart.js, the dashboard's script and stylesheet with immutable caching", async () => {

@@ -12,8 +12,8 @@ import { runMigrations } from "../../db/migrate";
 import { startSimEngine, type SimEngine } from "../../provider-runtime/sim/engine";
 import { startPostgres } from "../../scripts/lib/postgres";
 import { startWsProxy } from "../../scripts/lib/wsproxy";
-import { startPgTap } from "./node/pg-tap";
-import type { EngineInfo } from "./support/provided-context";
+import { startPgTap } from "../support/pg-tap";
+import type { EngineInfo } from "../support/provided-context";
 import { generateGatewayKeyPair } from "../../workers/core/protocol/gateway-auth";
 
 const MODEL = "meshgate/sim-workers-8b";
@@ -27,20 +27,19 @@ export default async function setup(project: TestProject) {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const [pg, proxy] = await Promise.all([
-      startPostgres({ dataDir: path.join(dir, "pg"), persistent: false }),
-      startWsProxy({}),
-    ]);
+    const [pg, proxy] = await Promise.all([startPostgres({ dataDir: path.join(dir, "pg"), persistent: false }), startWsProxy({})]);
     stops.push(pg.stop, proxy.stop);
     await runMigrations(pg.url, path.resolve("db/migrations"));
     const tap = await startPgTap({ host: "127.0.0.1", port: pg.port });
     stops.push(tap.stop);
 
-    const engines: [string, SimEngine][] = await Promise.all(["wk-a", "wk-b"].map(async (id) => {
-      const engine = await startSimEngine({ port: 0, model: MODEL, ttftMs: 5, tokensPerSecond: 0, name: id });
-      stops.push(engine.close);
-      return [id, engine] as [string, SimEngine];
-    }));
+    const engines: [string, SimEngine][] = await Promise.all(
+      ["wk-a", "wk-b"].map(async (id) => {
+        const engine = await startSimEngine({ port: 0, model: MODEL, ttftMs: 5, tokensPerSecond: 0, name: id });
+        stops.push(engine.close);
+        return [id, engine] as [string, SimEngine];
+      }),
+    );
 
     const viaTap = new URL(pg.url);
     viaTap.port = String(tap.port);
@@ -50,7 +49,10 @@ export default async function setup(project: TestProject) {
     project.provide("GATEWAY_REQUEST_KEY", (await generateGatewayKeyPair()).privateKey);
     project.provide("MODEL", MODEL);
     project.provide("TAP_URL", tap.controlUrl);
-    project.provide("ENGINES", engines.map(([id, e]): EngineInfo => ({ id, url: e.url, controlUrl: e.controlUrl, metricsUrl: e.metricsUrl })));
+    project.provide(
+      "ENGINES",
+      engines.map(([id, e]): EngineInfo => ({ id, url: e.url, controlUrl: e.controlUrl, metricsUrl: e.metricsUrl })),
+    );
   } catch (err) {
     await teardown();
     throw err;

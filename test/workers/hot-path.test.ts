@@ -6,8 +6,19 @@
  */
 import { afterEach, beforeAll, expect, it } from "vitest";
 import {
-  BASE, call, chat, chatRequest, newKey, registerProviders, resetNetwork, sessionKind, sql, tap, within, type TapSession,
-} from "./support/gateway";
+  BASE,
+  call,
+  chat,
+  chatRequest,
+  newKey,
+  registerProviders,
+  resetNetwork,
+  sessionKind,
+  sql,
+  tap,
+  within,
+  type TapSession,
+} from "../support/workerd/gateway";
 
 let k: Awaited<ReturnType<typeof newKey>>;
 
@@ -29,7 +40,8 @@ it("answers warm requests in full while every new Postgres session is held", asy
   for (let i = 0; i < 5; i++) {
     const before = await tap.count();
     const got = await within(call(chatRequest(k.secret, { stream: true, max_tokens: 3 })), 1_500);
-    if (got === "timeout") expect.fail(`warm request ${i} waited for Postgres: no response headers within 1.5 s while the database was held`);
+    if (got === "timeout")
+      expect.fail(`warm request ${i} waited for Postgres: no response headers within 1.5 s while the database was held`);
     const atHeaders = await tap.count(); // read as soon as the headers are here: an upper bound
     expect(got.res.status).toBe(200);
     expect(got.res.headers.get("x-meshgate-provider")).toBe("wk-a");
@@ -52,7 +64,9 @@ it("answers warm requests in full while every new Postgres session is held", asy
 
   // The work deferred to waitUntil was delayed, not lost: one usage event per warm request.
   const rows = await sql<{ request_id: string; status: string }>(
-    "select request_id, status from usage_events where request_id = any($1) order by request_id", [served.map((s) => s.id)]);
+    "select request_id, status from usage_events where request_id = any($1) order by request_id",
+    [served.map((s) => s.id)],
+  );
   expect(rows.map((r) => r.request_id)).toEqual(served.map((s) => s.id).sort());
   expect(rows.every((r) => r.status === "ok")).toBe(true);
 
@@ -65,9 +79,14 @@ it("answers warm requests in full while every new Postgres session is held", asy
     expect(s.held).toBe(true);
     expect(["route-table", "usage"]).toContain(sessionKind(s));
   }
-  const heldKinds = sessions.slice(mark).filter((s) => s.held).map(sessionKind);
+  const heldKinds = sessions
+    .slice(mark)
+    .filter((s) => s.held)
+    .map(sessionKind);
   expect(heldKinds).toContain("usage");
   expect(heldKinds.filter((kind) => kind === "key")).toHaveLength(1); // the cold key's lookup, and only that
-  console.info(`[hot-path] sessions opened before each warm response's headers: ${served.map((s) => s.atHeaders - s.before).join(", ")} ` +
-    `(${beforeHeaders.map(sessionKind).join(", ") || "none"}); held during the window: ${heldKinds.join(", ")}`);
+  console.info(
+    `[hot-path] sessions opened before each warm response's headers: ${served.map((s) => s.atHeaders - s.before).join(", ")} ` +
+      `(${beforeHeaders.map(sessionKind).join(", ") || "none"}); held during the window: ${heldKinds.join(", ")}`,
+  );
 });

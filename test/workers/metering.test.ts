@@ -2,7 +2,18 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { insertUsage } from "../../workers/adapters/postgres/usage";
 import type { UsageRecord } from "../../workers/core/metering/usage";
-import { chat, env, model, newKey, PROVIDERS, registerProviders, resetNetwork, runScheduled, sql, withDb } from "./support/gateway";
+import {
+  chat,
+  env,
+  model,
+  newKey,
+  PROVIDERS,
+  registerProviders,
+  resetNetwork,
+  runScheduled,
+  sql,
+  withDb,
+} from "../support/workerd/gateway";
 
 type Row = Record<string, unknown>;
 let k: Awaited<ReturnType<typeof newKey>>;
@@ -25,18 +36,37 @@ describe("usage events", () => {
     const rows = await usageOf(res.headers.get("x-request-id")!);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
-      key_id: k.keyId, account_id: k.accountId, provider_id: A.id, model, endpoint: "chat", stream: false,
-      prompt_tokens: usage.prompt_tokens, completion_tokens: 7, status: "ok", error_code: null, edge: env.EDGE_FALLBACK, attempts: 1,
+      key_id: k.keyId,
+      account_id: k.accountId,
+      provider_id: A.id,
+      model,
+      endpoint: "chat",
+      stream: false,
+      prompt_tokens: usage.prompt_tokens,
+      completion_tokens: 7,
+      status: "ok",
+      error_code: null,
+      edge: env.EDGE_FALLBACK,
+      attempts: 1,
     });
     // pico-USDC = tokens × (micro-USDC per million tokens), exactly
     expect(BigInt(rows[0]!.cost_pico as string)).toBe(BigInt(usage.prompt_tokens) * A.inputPico + 7n * A.outputPico);
   });
 
   it("bills a stream at the price of the provider that served it", async () => {
-    const { res, text } = await chat(k.secret, { max_tokens: 4, stream: true, stream_options: { include_usage: true }, provider: { order: [B.id] } });
+    const { res, text } = await chat(k.secret, {
+      max_tokens: 4,
+      stream: true,
+      stream_options: { include_usage: true },
+      provider: { order: [B.id] },
+    });
     expect(res.headers.get("x-meshgate-provider")).toBe(B.id);
-    const usageChunk = text.split("\n\n").map((e) => e.replace(/^data: /, "")).filter((e) => e.startsWith("{"))
-      .map((e) => JSON.parse(e) as { usage?: { prompt_tokens: number; completion_tokens: number } }).find((e) => e.usage)?.usage;
+    const usageChunk = text
+      .split("\n\n")
+      .map((e) => e.replace(/^data: /, ""))
+      .filter((e) => e.startsWith("{"))
+      .map((e) => JSON.parse(e) as { usage?: { prompt_tokens: number; completion_tokens: number } })
+      .find((e) => e.usage)?.usage;
     expect(usageChunk?.completion_tokens).toBe(4);
     const rows = await usageOf(res.headers.get("x-request-id")!);
     expect(rows).toHaveLength(1);
@@ -46,9 +76,25 @@ describe("usage events", () => {
 
   it("leaves one row when the same insert is replayed (idempotent on the request id)", async () => {
     const rec: UsageRecord = {
-      requestId: `gen-replay-${crypto.randomUUID()}`, keyId: k.keyId, accountId: k.accountId, providerId: A.id, model,
-      endpoint: "chat", stream: false, promptTokens: 11, completionTokens: 3, costPico: 11n * A.inputPico + 3n * A.outputPico, feePico: 0n,
-      status: "ok", errorCode: null, receiptStatus: "none", ttftMs: 5, durationMs: 9, edge: "local", attempts: 1, createdAtMs: Date.now(),
+      requestId: `gen-replay-${crypto.randomUUID()}`,
+      keyId: k.keyId,
+      accountId: k.accountId,
+      providerId: A.id,
+      model,
+      endpoint: "chat",
+      stream: false,
+      promptTokens: 11,
+      completionTokens: 3,
+      costPico: 11n * A.inputPico + 3n * A.outputPico,
+      feePico: 0n,
+      status: "ok",
+      errorCode: null,
+      receiptStatus: "none",
+      ttftMs: 5,
+      durationMs: 9,
+      edge: "local",
+      attempts: 1,
+      createdAtMs: Date.now(),
     };
     await withDb((db) => insertUsage(db, [rec]));
     await withDb((db) => insertUsage(db, [rec]));
@@ -66,7 +112,9 @@ describe("usage events", () => {
 
 describe("the latency table and the cron", () => {
   const latency = async (providerId: string): Promise<Row | undefined> =>
-    (await sql("select * from latency_stats where edge = $1 and provider_id = $2 and model = $3", [env.EDGE_FALLBACK, providerId, model]))[0];
+    (
+      await sql("select * from latency_stats where edge = $1 and provider_id = $2 and model = $3", [env.EDGE_FALLBACK, providerId, model])
+    )[0];
 
   it("folds each request and each probe into the row for (edge, provider, model)", async () => {
     const a0 = Number((await latency(A.id))?.samples ?? 0);
@@ -88,7 +136,12 @@ describe("the latency table and the cron", () => {
     await sql("update providers set last_heartbeat_at = now() - interval '1 hour'");
     await runScheduled();
     const beats = await sql<{ id: string; fresh: boolean }>(
-      "select id, last_heartbeat_at > now() - interval '1 minute' as fresh from providers where id = any($1) order by id", [[A.id, B.id]]);
-    expect(beats).toEqual([{ id: A.id, fresh: true }, { id: B.id, fresh: true }]);
+      "select id, last_heartbeat_at > now() - interval '1 minute' as fresh from providers where id = any($1) order by id",
+      [[A.id, B.id]],
+    );
+    expect(beats).toEqual([
+      { id: A.id, fresh: true },
+      { id: B.id, fresh: true },
+    ]);
   });
 });

@@ -7,7 +7,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import worker from "../../workers/index";
 import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
-import { BASE, env, sql } from "./support/gateway";
+import { BASE, env, sql } from "../support/workerd/gateway";
 
 /** The worker as deployed: the flag that lets local providers register is absent. */
 const production = { ...env, ALLOW_PRIVATE_PROVIDER_URLS: undefined } as unknown as typeof env;
@@ -16,13 +16,23 @@ async function register(url: string): Promise<{ status: number; body: { error?: 
   const account = privateKeyToAccount(generatePrivateKey());
   const id = `reg-${crypto.randomUUID().slice(0, 8)}`;
   const payload = {
-    id, address: account.address, url, region: "eu", gpu: null, max_concurrency: 4, timestamp: Date.now(),
+    id,
+    address: account.address,
+    url,
+    region: "eu",
+    gpu: null,
+    max_concurrency: 4,
+    timestamp: Date.now(),
     // A model no other test routes to, so that an accepted registration changes nothing elsewhere.
     models: [{ model: "registration-test/model", endpoints: ["chat"], input_price: "0.10", output_price: "0.20", context_length: 4096 }],
   };
   const signature = await signProviderMessage(account, Number(env.CHAIN_ID ?? 31337), "register", payload);
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`${BASE}/providers/v1/register`, { method: "POST", body: JSON.stringify({ payload, signature }) }), production, ctx);
+  const res = await worker.fetch(
+    new Request(`${BASE}/providers/v1/register`, { method: "POST", body: JSON.stringify({ payload, signature }) }),
+    production,
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return { status: res.status, body: (await res.json()) as { error?: { param: string; code: string; message: string } } };
 }

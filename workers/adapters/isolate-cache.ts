@@ -19,7 +19,10 @@ export class SwrValue<V> {
   /** Completed loads, so a waiting request can tell a new value from the one it found too old. */
   private loads = 0;
 
-  constructor(private readonly freshMs: number, private readonly maxStaleMs: number) {}
+  constructor(
+    private readonly freshMs: number,
+    private readonly maxStaleMs: number,
+  ) {}
 
   /**
    * Returns the cached value when fresh; when stale, returns it and starts one refresh
@@ -82,7 +85,11 @@ export class SwrValue<V> {
 /** SwrValue per key, bounded: the key records' cache, so a warm key never waits for Postgres. */
 export class SwrMap<V> {
   private readonly values = new Map<string, SwrValue<V>>();
-  constructor(private readonly freshMs: number, private readonly maxStaleMs: number, private readonly maxEntries = 10_000) {}
+  constructor(
+    private readonly freshMs: number,
+    private readonly maxStaleMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
 
   get(key: string, nowMs: number, load: () => Promise<V>, background: (p: Promise<unknown>) => void): Promise<V> {
     let v = this.values.get(key);

@@ -3,7 +3,7 @@
  * account's next admission call, or go in one call per account after a short window: under load
  * a request costs the account's Durable Object one call, not two.
  */
-import type { GuardSettle } from "../guard/account-guard";
+import type { GuardSettle } from "../core/money/admission";
 
 type Send = (accountId: string, settles: GuardSettle[]) => Promise<void>;
 
@@ -11,7 +11,10 @@ export class SettleQueue {
   private readonly queued = new Map<string, GuardSettle[]>();
   private scheduled = false;
 
-  constructor(private readonly windowMs = 25, private readonly log: (msg: string) => void = console.error) {}
+  constructor(
+    private readonly windowMs = 25,
+    private readonly log: (msg: string) => void = console.error,
+  ) {}
 
   /** Queues a settlement; the first of a window schedules the flush in the caller's waitUntil. */
   push(accountId: string, s: GuardSettle, background: (p: Promise<unknown>) => void, send: Send): void {
@@ -38,7 +41,9 @@ export class SettleQueue {
     this.queued.clear();
     for (const [accountId, settles] of all) {
       // Lost settlements are released by the guard's alarm; the charges are in the books regardless.
-      await send(accountId, settles).catch((err: unknown) => this.log(`settle ${settles.length} for ${accountId} failed: ${err instanceof Error ? err.message : String(err)}`));
+      await send(accountId, settles).catch((err: unknown) =>
+        this.log(`settle ${settles.length} for ${accountId} failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
   }
 }

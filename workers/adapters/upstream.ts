@@ -5,42 +5,14 @@
  * (streams) or its whole body did (JSON), so nothing reaches the client before that.
  */
 import { UpstreamError } from "../core/openai/errors";
-import type { ProviderOffer } from "../core/routing/types";
+import type { Upstream } from "../ports";
 
-export type UpstreamPath = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings";
-
-export interface UpstreamRequest {
-  offer: ProviderOffer;
-  path: UpstreamPath;
-  body: string;
-  stream: boolean;
-  requestId: string;
-  /** For streams: headers and first chunk; for JSON: the whole body. */
-  deadlineMs: number;
-}
-
-interface Timing { sentAtMs: number; firstByteAtMs: number }
-
-export type UpstreamReply =
-  /** `text` is the provider's body as sent, relayed as is; `body` is it parsed, for usage. */
-  | ({ kind: "json"; body: Record<string, unknown>; text: string; headers: Headers } & Timing)
-  | ({
-      kind: "stream";
-      headers: Headers;
-      first: Uint8Array;
-      reader: ReadableStreamDefaultReader<Uint8Array>;
-      /** Cancels the upstream request (client went away, idle deadline). */
-      abort(reason: string): void;
-    } & Timing);
-
-export interface UpstreamSender {
-  send(req: UpstreamRequest): Promise<UpstreamReply>;
-}
+export type { UpstreamPath, UpstreamReply, UpstreamRequest } from "../ports";
 
 /** Signs a request for the provider (the gateway-auth headers). */
 export type RequestSigner = (req: { method: string; path: string; requestId: string; body: string }) => Promise<Record<string, string>>;
 
-export function httpUpstream(fetcher: typeof fetch, now: () => number, sign: RequestSigner): UpstreamSender {
+export function httpUpstream(fetcher: typeof fetch, now: () => number, sign: RequestSigner): Upstream {
   return {
     async send(req) {
       const controller = new AbortController();
@@ -90,7 +62,12 @@ export function httpUpstream(fetcher: typeof fetch, now: () => number, sign: Req
         }
         if (first.done || !first.value) throw new UpstreamError(id, "first_byte", null, "stream closed before the first byte");
         return {
-          kind: "stream", headers: res.headers, first: first.value, reader, sentAtMs, firstByteAtMs: now(),
+          kind: "stream",
+          headers: res.headers,
+          first: first.value,
+          reader,
+          sentAtMs,
+          firstByteAtMs: now(),
           abort: () => controller.abort(),
         };
       } catch (err) {
@@ -115,7 +92,14 @@ async function statusError(providerId: string, res: Response): Promise<UpstreamE
     code: typeof detail?.code === "string" ? detail.code : null,
     param: typeof detail?.param === "string" ? detail.param : null,
   };
-  return new UpstreamError(providerId, "headers", res.status, `provider answered ${res.status}: ${message}`, body, retryAfterMs(res.headers));
+  return new UpstreamError(
+    providerId,
+    "headers",
+    res.status,
+    `provider answered ${res.status}: ${message}`,
+    body,
+    retryAfterMs(res.headers),
+  );
 }
 
 function retryAfterMs(headers: Headers): number | null {

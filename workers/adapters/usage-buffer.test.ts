@@ -1,45 +1,46 @@
 import { describe, expect, it } from "vitest";
-import type { Db } from "../../db/client";
 import type { UsageRecord } from "../core/metering/usage";
-import { UsageBuffer } from "./usage-buffer";
+import { UsageBuffer, type WriteUsageBatch } from "./usage-buffer";
 
 const rec = (requestId: string): UsageRecord => ({
-  requestId, keyId: "k", accountId: "a", providerId: "p", model: "m", endpoint: "chat", stream: false, promptTokens: 1,
-  completionTokens: 1, costPico: 1n, feePico: 0n, status: "ok", errorCode: null, receiptStatus: "none", ttftMs: 1, durationMs: 1,
-  edge: "local", attempts: 1, createdAtMs: 0,
+  requestId,
+  keyId: "k",
+  accountId: "a",
+  providerId: "p",
+  model: "m",
+  endpoint: "chat",
+  stream: false,
+  promptTokens: 1,
+  completionTokens: 1,
+  costPico: 1n,
+  feePico: 0n,
+  status: "ok",
+  errorCode: null,
+  receiptStatus: "none",
+  ttftMs: 1,
+  durationMs: 1,
+  edge: "local",
+  attempts: 1,
+  createdAtMs: 0,
 });
 
-/** A fake database session that records the usage rows inserted per session. */
-function fakeDb(fail = 0) {
+/** A writer that records the usage rows of each flush (the database itself is tested in test/workers). */
+function fakeWriter(fail = 0) {
   const sessions: string[][] = [];
   let failures = fail;
-  const withDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
+  const write: WriteUsageBatch = async (batch) => {
     if (failures-- > 0) throw new Error("db down");
-    const rows: string[] = [];
-    sessions.push(rows);
-    const chain = {
-      values: (v: { requestId: string }[] | { requestId: string }) => {
-        const batch = [v].flat();
-        for (const r of batch) if (r.requestId !== undefined) rows.push(r.requestId); // usage rows, not ledger postings
-        const inserted = Object.assign(Promise.resolve(undefined), { returning: async () => batch.map((r) => ({ requestId: r.requestId })) });
-        return { onConflictDoNothing: () => inserted, onConflictDoUpdate: async () => undefined };
-      },
-    };
-    const db = {
-      insert: () => chain, update: () => ({ set: () => ({ where: async () => undefined }) }),
-      transaction: <T>(fn: (tx: unknown) => Promise<T>) => fn(db),
-    } as unknown as Db;
-    return fn(db);
+    sessions.push(batch.records.map((r) => r.requestId));
   };
-  return { sessions, withDb };
+  return { sessions, write };
 }
 
 describe("UsageBuffer", () => {
   it("writes a window's records in one session, and they are findable until written", async () => {
     const buf = new UsageBuffer({ windowMs: 30, maxBatch: 100 }, () => undefined);
-    const { sessions, withDb } = fakeDb();
+    const { sessions, write } = fakeWriter();
     const bg: Promise<unknown>[] = [];
-    for (const id of ["a", "b", "c"]) buf.push(rec(id), [], null, (p) => bg.push(p), withDb);
+    for (const id of ["a", "b", "c"]) buf.push(rec(id), [], null, (p) => bg.push(p), write);
     // One waitUntil per window: workerd refuses a promise shared across request contexts.
     expect(bg).toHaveLength(1);
     expect(buf.find("b")?.requestId).toBe("b");
@@ -50,28 +51,28 @@ describe("UsageBuffer", () => {
 
   it("writes a full batch at once", async () => {
     const buf = new UsageBuffer({ windowMs: 60_000, maxBatch: 2 }, () => undefined);
-    const { sessions, withDb } = fakeDb();
+    const { sessions, write } = fakeWriter();
     const bg: Promise<unknown>[] = [];
-    buf.push(rec("a"), [], null, (p) => bg.push(p), withDb);
-    buf.push(rec("b"), [], null, (p) => bg.push(p), withDb);
+    buf.push(rec("a"), [], null, (p) => bg.push(p), write);
+    buf.push(rec("b"), [], null, (p) => bg.push(p), write);
     await Promise.all(bg);
     expect(sessions).toEqual([["a", "b"]]);
   });
 
   it("keeps records when a write fails and writes them on the retry", async () => {
     const buf = new UsageBuffer({ windowMs: 10, maxBatch: 100 }, () => undefined);
-    const { sessions, withDb } = fakeDb(1);
+    const { sessions, write } = fakeWriter(1);
     const bg: Promise<unknown>[] = [];
-    buf.push(rec("a"), [], null, (p) => bg.push(p), withDb);
+    buf.push(rec("a"), [], null, (p) => bg.push(p), write);
     await Promise.all(bg);
     expect(sessions).toEqual([["a"]]);
   });
 
   it("updates a buffered record's receipt verdict in place", async () => {
     const buf = new UsageBuffer({ windowMs: 10, maxBatch: 100 }, () => undefined);
-    const { withDb } = fakeDb();
-    buf.push(rec("a"), [], null, () => undefined, withDb);
-    buf.setReceiptStatus("a", "verified", () => undefined, withDb);
+    const { write } = fakeWriter();
+    buf.push(rec("a"), [], null, () => undefined, write);
+    buf.setReceiptStatus("a", "verified", () => undefined, write);
     expect(buf.find("a")?.receiptStatus).toBe("verified");
   });
 });

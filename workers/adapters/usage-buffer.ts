@@ -3,15 +3,22 @@
  * in batches off the critical path: one multi-row insert and one upsert per latency key per
  * flush, through the waitUntil of the request that scheduled the flush.
  */
-import type { Db } from "../../db/client";
+import type { ReceiptRecord } from "../core/metering/records";
 import type { UsageRecord } from "../core/metering/usage";
-import { aggregateObservations, type LatencyObservation } from "../core/routing/latency";
-import { insertUsage, setReceiptStatuses, upsertLatency } from "./postgres/usage";
-import { storeReceipts, type NewReceipt } from "./postgres/registry";
+import { aggregateObservations, type LatencyBatch, type LatencyObservation } from "../core/routing/latency";
 
 export type { LatencyObservation };
 
-type WithDb = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+/** One flush: written together, in one database session. */
+export interface UsageBatch {
+  records: UsageRecord[];
+  receipts: ReceiptRecord[];
+  receiptStatuses: [string, UsageRecord["receiptStatus"]][];
+  latency: LatencyBatch[];
+}
+
+/** Writes a batch durably, idempotent on request id (a retried flush adds nothing), or throws. */
+export type WriteUsageBatch = (batch: UsageBatch) => Promise<void>;
 
 const MAX_ATTEMPTS_PER_RECORD = 5;
 
@@ -28,32 +35,49 @@ export const DEFAULT_FLUSH_POLICY: FlushPolicy = { windowMs: 1_000, maxBatch: 25
 export class UsageBuffer {
   private records = new Map<string, { rec: UsageRecord; tries: number }>();
   private observations: LatencyObservation[] = [];
-  private receipts: NewReceipt[] = [];
+  private receipts: ReceiptRecord[] = [];
   private statusUpdates = new Map<string, UsageRecord["receiptStatus"]>();
   private inFlight = new Map<string, UsageRecord>();
   private timer: { cancel(): void } | null = null;
 
-  constructor(private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY, private readonly log: (msg: string) => void = console.error) {}
+  constructor(
+    private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
+    private readonly log: (msg: string) => void = console.error,
+  ) {}
 
-  push(rec: UsageRecord | null, obs: LatencyObservation[], receipt: NewReceipt | null, background: (p: Promise<unknown>) => void, withDb: WithDb): void {
+  push(
+    rec: UsageRecord | null,
+    obs: LatencyObservation[],
+    receipt: ReceiptRecord | null,
+    background: (p: Promise<unknown>) => void,
+    write: WriteUsageBatch,
+  ): void {
     if (rec) this.records.set(rec.requestId, { rec, tries: 0 });
     if (receipt) this.receipts.push(receipt);
     this.observations.push(...obs);
     if (this.records.size >= this.policy.maxBatch) {
       this.timer?.cancel();
       this.timer = null;
-      background(this.flush(withDb));
+      background(this.flush(write));
     } else if (!this.timer) {
-      background(this.flushAfterWindow(withDb));
+      background(this.flushAfterWindow(write));
     }
   }
 
   /** Updates a buffered record in place, or queues the update for one already written. */
-  setReceiptStatus(requestId: string, status: UsageRecord["receiptStatus"], background: (p: Promise<unknown>) => void, withDb: WithDb): void {
+  setReceiptStatus(
+    requestId: string,
+    status: UsageRecord["receiptStatus"],
+    background: (p: Promise<unknown>) => void,
+    write: WriteUsageBatch,
+  ): void {
     const pending = this.records.get(requestId);
-    if (pending) { pending.rec.receiptStatus = status; return; }
+    if (pending) {
+      pending.rec.receiptStatus = status;
+      return;
+    }
     this.statusUpdates.set(requestId, status);
-    this.push(null, [], null, background, withDb);
+    this.push(null, [], null, background, write);
   }
 
   /** A record not yet in Postgres, so /v1/generation answers as soon as the response ended. */
@@ -62,18 +86,24 @@ export class UsageBuffer {
   }
 
   /** Waits out the window (or an early flush that cancels it), then writes whatever is there. */
-  private async flushAfterWindow(withDb: WithDb): Promise<void> {
+  private async flushAfterWindow(write: WriteUsageBatch): Promise<void> {
     let cancelled = false;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.policy.windowMs);
-      this.timer = { cancel: () => { cancelled = true; clearTimeout(t); resolve(); } };
+      this.timer = {
+        cancel: () => {
+          cancelled = true;
+          clearTimeout(t);
+          resolve();
+        },
+      };
     });
     if (cancelled) return;
     this.timer = null;
-    await this.flush(withDb);
+    await this.flush(write);
   }
 
-  private async flush(withDb: WithDb): Promise<void> {
+  private async flush(write: WriteUsageBatch): Promise<void> {
     const batch = [...this.records.values()];
     this.records.clear();
     const obs = this.observations.splice(0);
@@ -83,12 +113,7 @@ export class UsageBuffer {
     if (batch.length + obs.length + receipts.length + updates.length === 0) return;
     for (const { rec } of batch) this.inFlight.set(rec.requestId, rec);
     try {
-      await withDb(async (db) => {
-        await insertUsage(db, batch.map((b) => b.rec));
-        await storeReceipts(db, receipts);
-        await setReceiptStatuses(db, updates);
-        await upsertLatency(db, aggregateObservations(obs));
-      });
+      await write({ records: batch.map((b) => b.rec), receipts, receiptStatuses: updates, latency: aggregateObservations(obs) });
     } catch (err) {
       // Keep everything for the next flush; request ids make the retry idempotent.
       const kept = batch.filter((b) => ++b.tries < MAX_ATTEMPTS_PER_RECORD);
@@ -96,10 +121,12 @@ export class UsageBuffer {
       this.receipts.unshift(...receipts);
       this.observations.unshift(...obs);
       for (const [id, st] of updates) if (!this.statusUpdates.has(id)) this.statusUpdates.set(id, st);
-      this.log(`usage flush failed (${batch.length} records, ${batch.length - kept.length} dropped): ${err instanceof Error ? err.message : String(err)}`);
+      this.log(
+        `usage flush failed (${batch.length} records, ${batch.length - kept.length} dropped): ${err instanceof Error ? err.message : String(err)}`,
+      );
       for (const { rec } of batch) this.inFlight.delete(rec.requestId);
       // Try again after a window, within this same waitUntil, unless a flush is already due.
-      if (!this.timer && kept.length > 0) await this.flushAfterWindow(withDb);
+      if (!this.timer && kept.length > 0) await this.flushAfterWindow(write);
       return;
     }
     for (const { rec } of batch) this.inFlight.delete(rec.requestId);

@@ -1,5 +1,5 @@
-import type { Env } from "../env";
-import type { Deps, KeyRecord } from "../deps";
+import type { Env } from "../config";
+import type { Deps, KeyRecord } from "../ports";
 
 export type AppEnv = {
   Bindings: Env;

@@ -1,30 +1,33 @@
 /**
- * The chain jobs as the worker runs them (cron and the admin endpoints): ports wired to workerd's
- * database, the account guards, and — for settlement only — the operator key.
+ * The chain jobs as the worker runs them (cron and the admin endpoints), over its ports: failures an
+ * operator must resolve become API errors, a sync refreshes routing and tells each account's guard
+ * what it booked. The operator's signer arrives built: only the wiring reads its key.
  */
-import type { Deps } from "../deps";
-import type { Env } from "../env";
 import { errors } from "../core/openai/errors";
-import { chainReader } from "../adapters/chain/reader";
-import { operator } from "../adapters/chain/operator";
-import { EscrowShortfallError } from "../adapters/postgres/settlement";
-import { DeepReorgError, runChainSync, type ChainSyncResult } from "./chain-sync";
-import { runSettlement, type SettlementRun } from "./settlement";
+import { DeepReorgError, EscrowShortfallError } from "../core/settlement/errors";
+import type { ChainSyncResult, SettlementRun } from "../core/settlement/runs";
+import type { Deps, Operator } from "../ports";
+import { runChainSync } from "./chain-sync";
+import { runSettlement } from "./settlement";
 
 /** wrangler.toml's crons: probes and chain sync every minute; settlement closes a period every hour. */
 export const SETTLEMENT_CRON = "0 * * * *";
 
-function chainOf(deps: Deps) {
-  if (!deps.cfg.chain) throw errors.notConfigured("No chain is configured (CHAIN_RPC_URL, SETTLEMENT_ADDRESS, USDC_ADDRESS).");
-  return deps.cfg.chain;
+function chainOf(deps: Pick<Deps, "cfg" | "chainJobs">) {
+  if (!deps.cfg.chain || !deps.chainJobs)
+    throw errors.notConfigured("No chain is configured (CHAIN_RPC_URL, SETTLEMENT_ADDRESS, USDC_ADDRESS).");
+  return { config: deps.cfg.chain, ...deps.chainJobs };
 }
 
-export async function chainSyncJob(deps: Deps): Promise<ChainSyncResult> {
-  const config = chainOf(deps);
+export async function chainSyncJob(deps: Pick<Deps, "cfg" | "chainJobs" | "guard" | "routes">): Promise<ChainSyncResult> {
+  const { config, chain, syncStore } = chainOf(deps);
   try {
-    const result = await deps.withDb((db) => runChainSync({
-      db, chain: chainReader(config), config, onBooked: (b) => deps.guard.credit(b.accountId, b.amountPico, b.entryId),
-    }));
+    const result = await runChainSync({
+      store: syncStore,
+      chain,
+      config,
+      onBooked: (b) => deps.guard.credit(b.accountId, b.amountPico, b.entryId),
+    });
     deps.routes.invalidate(); // stakes may have changed who is routable
     return result;
   } catch (err) {
@@ -33,16 +36,24 @@ export async function chainSyncJob(deps: Deps): Promise<ChainSyncResult> {
   }
 }
 
-/** The only reader of OPERATOR_PRIVATE_KEY in the worker. */
-export async function settlementJob(deps: Deps, env: Pick<Env, "OPERATOR_PRIVATE_KEY">, waitMs?: number): Promise<SettlementRun> {
-  const config = chainOf(deps);
-  if (!env.OPERATOR_PRIVATE_KEY) throw errors.notConfigured("Settlement needs the OPERATOR_PRIVATE_KEY secret.");
-  const chain = chainReader(config);
+/** `operator` is null when the OPERATOR_PRIVATE_KEY secret is unset. */
+export async function settlementJob(
+  deps: Pick<Deps, "cfg" | "chainJobs" | "now">,
+  operator: Operator | null,
+  waitMs?: number,
+): Promise<SettlementRun> {
+  const { config, chain, settlementStore } = chainOf(deps);
+  if (!operator) throw errors.notConfigured("Settlement needs the OPERATOR_PRIVATE_KEY secret.");
   try {
-    return await deps.withDb((db) => runSettlement({
-      db, chain, operator: operator(chain, env.OPERATOR_PRIVATE_KEY!), config, now: deps.now,
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)), waitMs,
-    }));
+    return await runSettlement({
+      store: settlementStore,
+      chain,
+      operator,
+      config,
+      now: deps.now,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      waitMs,
+    });
   } catch (err) {
     if (err instanceof EscrowShortfallError) throw errors.jobBlocked(err.message, "escrow_shortfall");
     throw err;

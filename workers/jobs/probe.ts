@@ -3,31 +3,61 @@
  * failure counts against its breaker, and both feed the latency table. The cron and
  * POST /admin/v1/jobs/probe/run run this same code.
  */
+import { probeRequestId } from "../core/metering/probe";
 import { UpstreamError } from "../core/openai/errors";
 import type { ProviderOffer } from "../core/routing/types";
 import type { LatencyObservation } from "../core/routing/latency";
-import type { Deps } from "../deps";
+import type { Deps } from "../ports";
 
-/** Request ids of probes: their receipts are acknowledged and never billed. */
-export const PROBE_PREFIX = "probe-";
-
-export interface ProbeResult { providerId: string; model: string; ok: boolean; ttftMs: number | null; error: string | null }
+export interface ProbeResult {
+  providerId: string;
+  model: string;
+  ok: boolean;
+  ttftMs: number | null;
+  error: string | null;
+}
 
 export async function runProbe(deps: Deps): Promise<ProbeResult[]> {
   const providers = await deps.admin.listProviders();
-  const offers = providers.filter((p) => !p.suspended).flatMap((p) => {
-    const m = p.models.find((x) => x.endpoints.includes("chat")) ?? p.models.find((x) => x.endpoints.includes("completions"));
-    return m ? [{ p, m }] : [];
-  });
-  const results = await Promise.all(offers.map(({ p, m }) => probeOne(deps, {
-    providerId: p.id, address: p.address, url: p.url.replace(/\/+$/, ""), model: m.model, endpoints: m.endpoints as ProviderOffer["endpoints"],
-    inputPrice: m.inputPrice, outputPrice: m.outputPrice, contextLength: m.contextLength, lastHeartbeatMs: 0,
-    suspended: false, stakeOk: true, waitingRequests: 0, maxWaitingRequests: p.maxWaitingRequests,
-  })));
+  const offers = providers
+    .filter((p) => !p.suspended)
+    .flatMap((p) => {
+      const m = p.models.find((x) => x.endpoints.includes("chat")) ?? p.models.find((x) => x.endpoints.includes("completions"));
+      return m ? [{ p, m }] : [];
+    });
+  const results = await Promise.all(
+    offers.map(({ p, m }) =>
+      probeOne(deps, {
+        providerId: p.id,
+        address: p.address,
+        url: p.url.replace(/\/+$/, ""),
+        model: m.model,
+        endpoints: m.endpoints as ProviderOffer["endpoints"],
+        inputPrice: m.inputPrice,
+        outputPrice: m.outputPrice,
+        contextLength: m.contextLength,
+        lastHeartbeatMs: 0,
+        suspended: false,
+        stakeOk: true,
+        waitingRequests: 0,
+        maxWaitingRequests: p.maxWaitingRequests,
+      }),
+    ),
+  );
   await deps.admin.markProbed(results.filter((r) => r.ok).map((r) => r.providerId));
-  deps.usage.record(null, results.map((r): LatencyObservation => ({
-    edge: deps.cfg.edgeFallback, providerId: r.providerId, model: r.model, ok: r.ok, ttftMs: r.ttftMs, tpotMs: null,
-  })));
+  deps.usage.record(
+    null,
+    results.map(
+      (r): LatencyObservation => ({
+        edge: deps.cfg.edgeFallback,
+        providerId: r.providerId,
+        model: r.model,
+        ok: r.ok,
+        ttftMs: r.ttftMs,
+        tpotMs: null,
+      }),
+    ),
+  );
   deps.routes.invalidate();
   return results;
 }
@@ -39,8 +69,12 @@ async function probeOne(deps: Deps, offer: ProviderOffer): Promise<ProbeResult> 
     : { model: offer.model, prompt: "ping", max_tokens: 1, temperature: 0, stream: true };
   try {
     const reply = await deps.upstream.send({
-      offer, path: chat ? "/v1/chat/completions" : "/v1/completions", body: JSON.stringify(body), stream: true,
-      requestId: `${PROBE_PREFIX}${crypto.randomUUID()}`, deadlineMs: deps.cfg.ttftDeadlineMs,
+      offer,
+      path: chat ? "/v1/chat/completions" : "/v1/completions",
+      body: JSON.stringify(body),
+      stream: true,
+      requestId: probeRequestId(crypto.randomUUID()),
+      deadlineMs: deps.cfg.ttftDeadlineMs,
     });
     if (reply.kind === "stream") await reply.reader.cancel().catch(() => undefined);
     deps.breakers.recordSuccess(offer.providerId, deps.now());

@@ -12,19 +12,17 @@
  * The contract refuses a batch id twice, so even a mistaken second send cannot pay twice.
  */
 import type { Hex } from "viem";
-import type { Db } from "../../db/client";
 import type { SettlementBatchRow } from "../../db/schema";
-import type { ChainConfig } from "../chain-config";
-import type { ChainReader } from "../adapters/chain/reader";
-import { WouldRevertError, type Operator } from "../adapters/chain/operator";
-import { createPeriod, finalizeBatch, markRetryable, markSending, noteError, openPeriod } from "../adapters/postgres/settlement";
-import { markWithdrawalLimited, withdrawalsToLimit } from "../adapters/postgres/chain-sync";
+import type { ChainConfig } from "../config";
+import { WouldRevertError } from "../core/settlement/errors";
+import type { BatchOutcome, SettlementRun } from "../core/settlement/runs";
+import type { ChainReader, Operator, SettlementStore } from "../ports";
 
 /** Where a test may kill the job (MESHGATE_CRASH_AT in the Node runner); nothing stops here in production. */
 export type CrashPoint = "recorded" | "signed" | "sent" | "confirmed";
 
 export interface SettlementPorts {
-  db: Db;
+  store: SettlementStore;
   chain: ChainReader;
   operator: Operator;
   config: ChainConfig;
@@ -35,29 +33,17 @@ export interface SettlementPorts {
   waitMs?: number;
 }
 
-export type BatchOutcome =
-  | { batchId: string; status: "settled"; txHash: string; blockNumber: string }
-  | { batchId: string; status: "pending"; txHash: string }
-  | { batchId: string; status: "retryable"; error: string };
-
-export interface SettlementRun {
-  status: "nothing_to_settle" | "settled" | "pending" | "retryable";
-  period: { id: number; merkleRoot: string; receipts: number; cutoff: string } | null;
-  /** true when this run opened the period (false: it resumed one). */
-  opened: boolean;
-  batches: BatchOutcome[];
-  /** Pending withdrawals lowered on chain to what the ledger held. */
-  withdrawalsLimited: number;
-}
-
 export async function runSettlement(p: SettlementPorts): Promise<SettlementRun> {
   const limited = await limitWithdrawals(p);
-  let open = await openPeriod(p.db);
+  let open = await p.store.openPeriod();
   let opened = false;
   if (!open) {
-    const created = await createPeriod(p.db, {
-      chainId: p.config.chainId, settlement: p.config.settlement, cutoff: new Date(p.now()),
-      maxPayoutsPerBatch: p.config.maxPayoutsPerBatch, escrowBase: await p.chain.escrow(),
+    const created = await p.store.createPeriod({
+      chainId: p.config.chainId,
+      settlement: p.config.settlement,
+      cutoff: new Date(p.now()),
+      maxPayoutsPerBatch: p.config.maxPayoutsPerBatch,
+      escrowBase: await p.chain.escrow(),
     });
     if (!created) return { status: "nothing_to_settle", period: null, opened: false, batches: [], withdrawalsLimited: limited };
     open = created.open;
@@ -73,8 +59,17 @@ export async function runSettlement(p: SettlementPorts): Promise<SettlementRun> 
     }
     batches.push(await advance(p, b, open.period.merkleRoot as Hex, deadline));
   }
-  const status = batches.some((b) => b.status === "retryable") ? "retryable" : batches.every((b) => b.status === "settled") ? "settled" : "pending";
-  const period = { id: open.period.id, merkleRoot: open.period.merkleRoot, receipts: open.period.receiptCount, cutoff: open.period.cutoff.toISOString() };
+  const status = batches.some((b) => b.status === "retryable")
+    ? "retryable"
+    : batches.every((b) => b.status === "settled")
+      ? "settled"
+      : "pending";
+  const period = {
+    id: open.period.id,
+    merkleRoot: open.period.merkleRoot,
+    receipts: open.period.receiptCount,
+    cutoff: open.period.cutoff.toISOString(),
+  };
   return { status, period, opened, batches, withdrawalsLimited: limited };
 }
 
@@ -84,12 +79,12 @@ export async function runSettlement(p: SettlementPorts): Promise<SettlementRun> 
  */
 async function limitWithdrawals(p: SettlementPorts): Promise<number> {
   let done = 0;
-  for (const w of await withdrawalsToLimit(p.db)) {
+  for (const w of await p.store.withdrawalsToLimit()) {
     if (w.chainId !== p.config.chainId) continue;
     try {
       const sent = await p.operator.limitWithdrawal(w.account as Hex, w.heldBase);
       if (!sent.ok) continue; // e.g. cancelled meanwhile: looked at again next run
-      await markWithdrawalLimited(p.db, w, sent.hash);
+      await p.store.markWithdrawalLimited(w, sent.hash);
       done++;
     } catch (err) {
       if (!(err instanceof WouldRevertError)) throw err;
@@ -106,15 +101,22 @@ async function advance(p: SettlementPorts, b: SettlementBatchRow, root: Hex, dea
     const nonce = await p.chain.nonce(p.operator.address, "pending");
     let signed;
     try {
-      signed = await p.operator.signSettle({
-        batchId: id, merkleRoot: root, providers: b.payouts.map((x) => x.address as Hex), amounts: b.payouts.map((x) => BigInt(x.amountBase)), feeBase: b.feeBase,
-      }, nonce);
+      signed = await p.operator.signSettle(
+        {
+          batchId: id,
+          merkleRoot: root,
+          providers: b.payouts.map((x) => x.address as Hex),
+          amounts: b.payouts.map((x) => BigInt(x.amountBase)),
+          feeBase: b.feeBase,
+        },
+        nonce,
+      );
     } catch (err) {
       if (!(err instanceof WouldRevertError)) throw err;
-      await noteError(p.db, id, `would revert: ${err.message}`);
+      await p.store.noteError(id, `would revert: ${err.message}`);
       return { batchId: id, status: "retryable", error: `would revert: ${err.message}` };
     }
-    if (!(await markSending(p.db, id, signed))) return track(p, await reload(p, id), deadline); // a concurrent run got there first
+    if (!(await p.store.markSending(id, signed))) return track(p, await reload(p, id), deadline); // a concurrent run got there first
     await p.checkpoint?.("signed");
     if ((await p.operator.broadcast(signed.raw)) === "nonce_spent") return nonceSpent(p, id);
     await p.checkpoint?.("sent");
@@ -134,14 +136,14 @@ async function track(p: SettlementPorts, b: SettlementBatchRow, deadline: number
     if (receipt?.status === "reverted") {
       if (await p.chain.isSettled(id)) return finalizeFromChain(p, id); // another transaction paid it; ours bounced off the batch id
       const error = `transaction ${hash} reverted in block ${receipt.blockNumber}`;
-      await markRetryable(p.db, id, error);
+      await p.store.markRetryable(id, error);
       return { batchId: id, status: "retryable", error };
     }
     if (receipt) {
       const confirmations = (await p.chain.head()) - receipt.blockNumber + 1n;
       if (confirmations >= BigInt(p.config.confirmations)) {
         await p.checkpoint?.("confirmed");
-        await finalizeBatch(p.db, id, { txHash: hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed });
+        await p.store.finalizeBatch(id, { txHash: hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed });
         return { batchId: id, status: "settled", txHash: hash, blockNumber: receipt.blockNumber.toString() };
       }
     } else if (!(await p.chain.knows(hash))) {
@@ -157,21 +159,22 @@ async function track(p: SettlementPorts, b: SettlementBatchRow, deadline: number
 async function nonceSpent(p: SettlementPorts, id: Hex): Promise<BatchOutcome> {
   if (await p.chain.isSettled(id)) return finalizeFromChain(p, id);
   const error = "the signed transaction's nonce was used by another transaction; it will be signed again";
-  await markRetryable(p.db, id, error);
+  await p.store.markRetryable(id, error);
   return { batchId: id, status: "retryable", error };
 }
 
 async function finalizeFromChain(p: SettlementPorts, id: Hex): Promise<BatchOutcome> {
   const by = await p.chain.settledBy(id);
   if (!by) throw new Error(`batch ${id} is settled on chain but its Settled event was not found`);
-  if ((await p.chain.head()) - by.blockNumber + 1n < BigInt(p.config.confirmations)) return { batchId: id, status: "pending", txHash: by.txHash };
+  if ((await p.chain.head()) - by.blockNumber + 1n < BigInt(p.config.confirmations))
+    return { batchId: id, status: "pending", txHash: by.txHash };
   const receipt = await p.chain.receipt(by.txHash);
-  await finalizeBatch(p.db, id, { txHash: by.txHash, blockNumber: by.blockNumber, gasUsed: receipt?.gasUsed ?? null });
+  await p.store.finalizeBatch(id, { txHash: by.txHash, blockNumber: by.blockNumber, gasUsed: receipt?.gasUsed ?? null });
   return { batchId: id, status: "settled", txHash: by.txHash, blockNumber: by.blockNumber.toString() };
 }
 
 async function reload(p: SettlementPorts, id: string): Promise<SettlementBatchRow> {
-  const open = await openPeriod(p.db);
+  const open = await p.store.openPeriod();
   const b = open?.batches.find((x) => x.id === id);
   if (!b) throw new Error(`batch ${id} vanished while it was being sent`);
   return b;

@@ -1,6 +1,6 @@
 /**
- * The settlement operator's signer. Only workers/jobs/settlement.ts (and the Node job runner that
- * shares it) constructs one; nothing on the request path imports this module.
+ * The settlement operator's signer (the Operator port). Only the settlement job's wiring constructs
+ * one (workers/wire.ts, for the worker and the Node job runner); nothing on the request path does.
  *
  * Transactions are signed with an explicit nonce and stored before they are broadcast, so a crash
  * never loses track of a transaction that may land: the same bytes are re-broadcast, never a new
@@ -9,15 +9,12 @@
 import { BaseError, ContractFunctionRevertedError, encodeFunctionData, type Hex, keccak256 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { Settlement } from "../../../contracts/generated/artifacts";
-import type { ChainReader } from "./reader";
+import type { SettleCall, SignedTx } from "../../core/settlement/chain-events";
+import { WouldRevertError } from "../../core/settlement/errors";
+import type { Operator } from "../../ports";
+import type { ViemChainReader } from "./reader";
 
-export interface SettleCall { batchId: Hex; merkleRoot: Hex; providers: Hex[]; amounts: bigint[]; feeBase: bigint }
-export interface SignedTx { nonce: number; hash: Hex; raw: Hex }
-
-/** The call would revert now (e.g. the contract is paused): nothing was signed or sent. */
-export class WouldRevertError extends Error {}
-
-export function operator(reader: ChainReader, privateKey: string) {
+export function operator(reader: ViemChainReader, privateKey: string): Operator {
   if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new Error("OPERATOR_PRIVATE_KEY must be a 0x-prefixed 32-byte hex key");
   const account = privateKeyToAccount(privateKey as Hex);
   const { client, config } = reader;
@@ -31,15 +28,20 @@ export function operator(reader: ChainReader, privateKey: string) {
       try {
         gas = await client.estimateContractGas({ address: config.settlement, abi: Settlement.abi, functionName: "settle", args, account });
       } catch (err) {
-        if (err instanceof BaseError && err.walk((e) => e instanceof ContractFunctionRevertedError)) throw new WouldRevertError(err.shortMessage);
+        if (err instanceof BaseError && err.walk((e) => e instanceof ContractFunctionRevertedError))
+          throw new WouldRevertError(err.shortMessage);
         throw err;
       }
       const fees = await client.estimateFeesPerGas();
       const raw = await account.signTransaction({
-        type: "eip1559", chainId: config.chainId, to: config.settlement, nonce,
+        type: "eip1559",
+        chainId: config.chainId,
+        to: config.settlement,
+        nonce,
         data: encodeFunctionData({ abi: Settlement.abi, functionName: "settle", args }),
         gas: (gas * 12n) / 10n, // headroom: storage is warmer or colder by the time it mines
-        maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+        maxFeePerGas: fees.maxFeePerGas,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
       });
       return { nonce, hash: keccak256(raw), raw };
     },
@@ -49,16 +51,28 @@ export function operator(reader: ChainReader, privateKey: string) {
      * chain: limiting to the same amount again changes nothing, so a re-send after a crash is harmless.
      */
     async limitWithdrawal(customer: Hex, amountBase: bigint): Promise<{ hash: Hex; ok: boolean }> {
-      const { request } = await client.simulateContract({
-        address: config.settlement, abi: Settlement.abi, functionName: "limitWithdrawal", args: [customer, amountBase], account,
-      }).catch((err: unknown) => {
-        if (err instanceof BaseError && err.walk((e) => e instanceof ContractFunctionRevertedError)) throw new WouldRevertError(err.shortMessage);
-        throw err;
-      });
+      const { request } = await client
+        .simulateContract({
+          address: config.settlement,
+          abi: Settlement.abi,
+          functionName: "limitWithdrawal",
+          args: [customer, amountBase],
+          account,
+        })
+        .catch((err: unknown) => {
+          if (err instanceof BaseError && err.walk((e) => e instanceof ContractFunctionRevertedError))
+            throw new WouldRevertError(err.shortMessage);
+          throw err;
+        });
       const nonce = await client.getTransactionCount({ address: account.address, blockTag: "pending" });
       const raw = await account.signTransaction({
-        type: "eip1559", chainId: config.chainId, to: config.settlement, nonce, data: encodeFunctionData({ abi: Settlement.abi, functionName: "limitWithdrawal", args: request.args }),
-        gas: 100_000n, ...(await client.estimateFeesPerGas()),
+        type: "eip1559",
+        chainId: config.chainId,
+        to: config.settlement,
+        nonce,
+        data: encodeFunctionData({ abi: Settlement.abi, functionName: "limitWithdrawal", args: request.args }),
+        gas: 100_000n,
+        ...(await client.estimateFeesPerGas()),
       });
       const hash = await client.sendRawTransaction({ serializedTransaction: raw });
       const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 250, timeout: 60_000 });
@@ -79,5 +93,3 @@ export function operator(reader: ChainReader, privateKey: string) {
     },
   };
 }
-
-export type Operator = ReturnType<typeof operator>;

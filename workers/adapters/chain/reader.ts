@@ -3,48 +3,89 @@
  * contract's events, stakes, escrow and batch state. No key: the request path and the chain-sync
  * job use only this.
  */
-import { type Address, createPublicClient, defineChain, type Hex, http, TransactionNotFoundError, TransactionReceiptNotFoundError } from "viem";
+import {
+  type Address,
+  createPublicClient,
+  defineChain,
+  type Hex,
+  http,
+  TransactionNotFoundError,
+  TransactionReceiptNotFoundError,
+} from "viem";
 import { Settlement } from "../../../contracts/generated/artifacts";
-import type { ChainConfig } from "../../chain-config";
-
-export interface DepositEvent { txHash: Hex; logIndex: number; blockNumber: bigint; blockHash: Hex; account: Hex; from: Address; amountBase: bigint }
-export interface WithdrawalEvent { txHash: Hex; logIndex: number; blockNumber: bigint; account: Hex; owner: Address; amountBase: bigint; availableAt: bigint }
-/** A pending withdrawal ended: cancelled by its owner, or paid (`paidBase`). */
-export interface WithdrawalClose { txHash: Hex; logIndex: number; blockNumber: bigint; account: Hex; kind: "cancelled" | "withdrawn"; paidBase: bigint }
+import type { ChainConfig } from "../../config";
+import type { DepositEvent, FundEvents, WithdrawalClose, WithdrawalEvent } from "../../core/settlement/chain-events";
+import type { ChainReader } from "../../ports";
 
 export function chainDefinition(c: Pick<ChainConfig, "chainId" | "rpcUrl">) {
   return defineChain({
-    id: c.chainId, name: `chain ${c.chainId}`, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    id: c.chainId,
+    name: `chain ${c.chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [c.rpcUrl] } },
   });
 }
 
-export type ChainReader = ReturnType<typeof chainReader>;
+/** The port plus its viem client and settings, which the operator's signer builds on. */
+export type ViemChainReader = ReturnType<typeof chainReader>;
 
+/** The ChainReader port over viem. */
 export function chainReader(c: ChainConfig) {
-  const client = createPublicClient({ chain: chainDefinition(c), transport: http(c.rpcUrl, { retryCount: 2, timeout: 10_000 }), cacheTime: 0 });
+  const client = createPublicClient({
+    chain: chainDefinition(c),
+    transport: http(c.rpcUrl, { retryCount: 2, timeout: 10_000 }),
+    cacheTime: 0,
+  });
   const contract = { address: c.settlement, abi: Settlement.abi } as const;
-  return {
-    client,
-    config: c,
+  const port: ChainReader = {
     head: () => client.getBlockNumber({ cacheTime: 0 }),
     blockHash: async (blockNumber: bigint): Promise<Hex> => (await client.getBlock({ blockNumber })).hash,
 
     /** Deposits and withdrawal requests in [from, to], in chain order. */
-    async fundEvents(fromBlock: bigint, toBlock: bigint): Promise<{ deposits: DepositEvent[]; withdrawals: WithdrawalEvent[]; closes: WithdrawalClose[] }> {
+    async fundEvents(fromBlock: bigint, toBlock: bigint): Promise<FundEvents> {
       const logs = await client.getContractEvents({ ...contract, fromBlock, toBlock, strict: true });
       const deposits: DepositEvent[] = [];
       const withdrawals: WithdrawalEvent[] = [];
       const closes: WithdrawalClose[] = [];
       for (const l of logs) {
         if (l.eventName === "Deposited") {
-          deposits.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, blockHash: l.blockHash, account: l.args.account, from: l.args.from, amountBase: l.args.amount });
+          deposits.push({
+            txHash: l.transactionHash,
+            logIndex: l.logIndex,
+            blockNumber: l.blockNumber,
+            blockHash: l.blockHash,
+            account: l.args.account,
+            from: l.args.from,
+            amountBase: l.args.amount,
+          });
         } else if (l.eventName === "WithdrawalRequested") {
-          withdrawals.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, account: l.args.account, owner: l.args.owner, amountBase: l.args.amount, availableAt: BigInt(l.args.availableAt) });
+          withdrawals.push({
+            txHash: l.transactionHash,
+            logIndex: l.logIndex,
+            blockNumber: l.blockNumber,
+            account: l.args.account,
+            owner: l.args.owner,
+            amountBase: l.args.amount,
+            availableAt: BigInt(l.args.availableAt),
+          });
         } else if (l.eventName === "WithdrawalCancelled") {
-          closes.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, account: l.args.account, kind: "cancelled", paidBase: 0n });
+          closes.push({
+            txHash: l.transactionHash,
+            logIndex: l.logIndex,
+            blockNumber: l.blockNumber,
+            account: l.args.account,
+            kind: "cancelled",
+            paidBase: 0n,
+          });
         } else if (l.eventName === "Withdrawn") {
-          closes.push({ txHash: l.transactionHash, logIndex: l.logIndex, blockNumber: l.blockNumber, account: l.args.account, kind: "withdrawn", paidBase: l.args.amount });
+          closes.push({
+            txHash: l.transactionHash,
+            logIndex: l.logIndex,
+            blockNumber: l.blockNumber,
+            account: l.args.account,
+            kind: "withdrawn",
+            paidBase: l.args.amount,
+          });
         }
       }
       return { deposits, withdrawals, closes };
@@ -53,11 +94,16 @@ export function chainReader(c: ChainConfig) {
     stakeOf: (provider: Address) => client.readContract({ ...contract, functionName: "stakeOf", args: [provider] }),
     escrow: () => client.readContract({ ...contract, functionName: "escrow" }),
     isSettled: (batchId: Hex) => client.readContract({ ...contract, functionName: "isSettled", args: [batchId] }),
-    batchRoot: (batchId: Hex) => client.readContract({ ...contract, functionName: "batchRoots", args: [batchId] }),
 
     /** The transaction that settled `batchId`, from its `Settled` event (null if none). */
     async settledBy(batchId: Hex): Promise<{ txHash: Hex; blockNumber: bigint } | null> {
-      const logs = await client.getContractEvents({ ...contract, eventName: "Settled", args: { batchId }, fromBlock: c.startBlock, toBlock: "latest" });
+      const logs = await client.getContractEvents({
+        ...contract,
+        eventName: "Settled",
+        args: { batchId },
+        fromBlock: c.startBlock,
+        toBlock: "latest",
+      });
       const l = logs[0];
       return l ? { txHash: l.transactionHash, blockNumber: l.blockNumber } : null;
     },
@@ -82,4 +128,5 @@ export function chainReader(c: ChainConfig) {
     },
     nonce: (address: Address, blockTag: "latest" | "pending") => client.getTransactionCount({ address, blockTag }),
   };
+  return { ...port, client, config: c };
 }

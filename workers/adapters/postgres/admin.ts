@@ -1,33 +1,32 @@
 /** The registry and key administration: accounts, keys, providers. Not on the request path. */
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
-import type { Db } from "../../../db/client";
+import type { Db, WithDb } from "../../../db/client";
+import type { Admin, NewKey, ProviderUpsert } from "../../ports";
 import { accounts, apiKeys, latencyStats, providerModels, providers } from "../../../db/schema";
 import { customerAccount } from "../../core/money/ledger";
 import { balancesOf, grantCredit } from "./ledger";
 
-export interface NewKey {
-  accountId: string;
-  name: string;
-  role: "inference" | "finance";
-  scope: "account" | "all";
-  prefix: string;
-  secretHash: string;
-  budgetPico: bigint | null;
-  rpm: number | null;
-  tpm: number | null;
-  allowedModels: string[] | null;
+export type { NewKey, ProviderUpsert } from "../../ports";
+
+/** The Admin port: each call in its own short database session. */
+export function pgAdmin(withDb: WithDb): Admin {
+  return {
+    createAccount: (name) => withDb((db) => adminStore(db).createAccount(name)),
+    listAccounts: () => withDb((db) => adminStore(db).listAccounts()),
+    getAccount: (id) => withDb((db) => adminStore(db).getAccount(id)),
+    grantCredit: (accountId, amountPico, note) => withDb((db) => adminStore(db).grantCredit(accountId, amountPico, note)),
+    accountExists: (id) => withDb((db) => adminStore(db).accountExists(id)),
+    createKey: (k) => withDb((db) => adminStore(db).createKey(k)),
+    listKeys: (accountId) => withDb((db) => adminStore(db).listKeys(accountId)),
+    revokeKey: (id) => withDb((db) => adminStore(db).revokeKey(id)),
+    listProviders: () => withDb((db) => adminStore(db).listProviders()),
+    upsertProvider: (p) => withDb((db) => adminStore(db).upsertProvider(p)),
+    setSuspended: (id, suspended, reason) => withDb((db) => adminStore(db).setSuspended(id, suspended, reason)),
+    markProbed: (ids) => withDb((db) => adminStore(db).markProbed(ids)),
+  };
 }
 
-export interface ProviderUpsert {
-  id: string;
-  url: string;
-  region: string;
-  address: string | null;
-  maxWaitingRequests: number;
-  models: { model: string; endpoints: string[]; inputPrice: bigint; outputPrice: bigint; contextLength: number }[];
-}
-
-export function adminStore(db: Db) {
+function adminStore(db: Db) {
   return {
     createAccount: async (name: string) => (await db.insert(accounts).values({ name }).returning())[0]!,
     listAccounts: () => db.select().from(accounts).orderBy(desc(accounts.createdAt)),
@@ -42,13 +41,32 @@ export function adminStore(db: Db) {
     accountExists: async (id: string) => (await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id))).length > 0,
     createKey: async (k: NewKey) => (await db.insert(apiKeys).values(k).returning())[0]!,
     listKeys: (accountId?: string) =>
-      db.select({
-        id: apiKeys.id, accountId: apiKeys.accountId, name: apiKeys.name, prefix: apiKeys.prefix, role: apiKeys.role, scope: apiKeys.scope,
-        budgetPico: apiKeys.budgetPico, rpm: apiKeys.rpm, tpm: apiKeys.tpm, allowedModels: apiKeys.allowedModels,
-        revokedAt: apiKeys.revokedAt, createdAt: apiKeys.createdAt,
-      }).from(apiKeys).where(accountId ? eq(apiKeys.accountId, accountId) : undefined).orderBy(desc(apiKeys.createdAt)),
+      db
+        .select({
+          id: apiKeys.id,
+          accountId: apiKeys.accountId,
+          name: apiKeys.name,
+          prefix: apiKeys.prefix,
+          role: apiKeys.role,
+          scope: apiKeys.scope,
+          budgetPico: apiKeys.budgetPico,
+          rpm: apiKeys.rpm,
+          tpm: apiKeys.tpm,
+          allowedModels: apiKeys.allowedModels,
+          revokedAt: apiKeys.revokedAt,
+          createdAt: apiKeys.createdAt,
+        })
+        .from(apiKeys)
+        .where(accountId ? eq(apiKeys.accountId, accountId) : undefined)
+        .orderBy(desc(apiKeys.createdAt)),
     revokeKey: async (id: string) =>
-      (await db.update(apiKeys).set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` }).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id })).length > 0,
+      (
+        await db
+          .update(apiKeys)
+          .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+          .where(eq(apiKeys.id, id))
+          .returning({ id: apiKeys.id })
+      ).length > 0,
     listProviders: async () => {
       const rows = await db.select().from(providers).orderBy(providers.id);
       const models = await db.select().from(providerModels);
@@ -56,15 +74,28 @@ export function adminStore(db: Db) {
     },
     upsertProvider: async (p: ProviderUpsert) => {
       await db.transaction(async (tx) => {
-        const values = { id: p.id, url: p.url, region: p.region, address: p.address, maxWaitingRequests: p.maxWaitingRequests, updatedAt: new Date() };
+        const values = {
+          id: p.id,
+          url: p.url,
+          region: p.region,
+          address: p.address,
+          maxWaitingRequests: p.maxWaitingRequests,
+          updatedAt: new Date(),
+        };
         await tx.insert(providers).values(values).onConflictDoUpdate({ target: providers.id, set: values });
         await tx.delete(providerModels).where(eq(providerModels.providerId, p.id));
         if (p.models.length) await tx.insert(providerModels).values(p.models.map((m) => ({ ...m, providerId: p.id })));
       });
     },
     setSuspended: async (id: string, suspended: boolean, reason: string | null) => {
-      const found = (await db.update(providers).set({ suspended, suspendedReason: suspended ? reason : null, updatedAt: new Date() })
-        .where(eq(providers.id, id)).returning({ id: providers.id })).length > 0;
+      const found =
+        (
+          await db
+            .update(providers)
+            .set({ suspended, suspendedReason: suspended ? reason : null, updatedAt: new Date() })
+            .where(eq(providers.id, id))
+            .returning({ id: providers.id })
+        ).length > 0;
       // A resumed provider starts with a clean record: its old failures were what the operator fixed.
       if (found && !suspended) await db.update(latencyStats).set({ successRate: 1, samples: 0 }).where(eq(latencyStats.providerId, id));
       return found;
@@ -74,9 +105,11 @@ export function adminStore(db: Db) {
      * an operator, no wallet); a provider with a wallet must send its own signed heartbeats.
      */
     markProbed: async (ids: string[]) => {
-      if (ids.length) await db.update(providers).set({ lastHeartbeatAt: new Date() }).where(and(inArray(providers.id, ids), isNull(providers.address)));
+      if (ids.length)
+        await db
+          .update(providers)
+          .set({ lastHeartbeatAt: new Date() })
+          .where(and(inArray(providers.id, ids), isNull(providers.address)));
     },
   };
 }
-
-export type AdminStore = ReturnType<typeof adminStore>;

@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { apiKeys } from "../../../db/schema";
-import type { KeyRecord } from "../../deps";
+import type { KeyRecord } from "../../core/auth/keys";
 
 /** The key whose secret hashes to `secretHash`, with the hash itself for a constant-time check. */
-export async function findKeyByHash(db: Db, secretHash: string): Promise<(KeyRecord & { secretHash: string }) | null> {
+export async function findKeyByHash(db: Db, secretHash: string): Promise<KeyRecord | null> {
   const [row] = await db.select().from(apiKeys).where(eq(apiKeys.secretHash, secretHash)).limit(1);
   if (!row) return null;
   return {

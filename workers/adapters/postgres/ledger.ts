@@ -8,17 +8,26 @@ import { baseToPico } from "../../core/settlement/units";
 
 /** Writes the postings of these transactions; a posting already written is left as it was. */
 export async function writeTransactions(db: Db, txs: readonly LedgerTransaction[]): Promise<void> {
-  const rows = txs.flatMap((t) => t.postings.map((p) => ({ kind: t.kind, reference: t.reference, account: p.account, amountPico: p.amountPico })));
+  const rows = txs.flatMap((t) =>
+    t.postings.map((p) => ({ kind: t.kind, reference: t.reference, account: p.account, amountPico: p.amountPico })),
+  );
   // Bounded statements: a flush of 256 usage events is at most 768 postings.
   for (let i = 0; i < rows.length; i += 500) {
-    await db.insert(ledgerEntries).values(rows.slice(i, i + 500)).onConflictDoNothing();
+    await db
+      .insert(ledgerEntries)
+      .values(rows.slice(i, i + 500))
+      .onConflictDoNothing();
   }
 }
 
 /** The id of a transaction's posting on the customer: the account's guard adds a change only if its last load did not see it. */
 export async function customerEntryId(db: Db, kind: LedgerTransaction["kind"], reference: string, accountId: string): Promise<number> {
-  const [row] = await db.select({ id: ledgerEntries.id }).from(ledgerEntries)
-    .where(and(eq(ledgerEntries.kind, kind), eq(ledgerEntries.reference, reference), eq(ledgerEntries.account, customerAccount(accountId))));
+  const [row] = await db
+    .select({ id: ledgerEntries.id })
+    .from(ledgerEntries)
+    .where(
+      and(eq(ledgerEntries.kind, kind), eq(ledgerEntries.reference, reference), eq(ledgerEntries.account, customerAccount(accountId))),
+    );
   if (!row) throw new Error(`no ${kind} posting ${reference} on customer ${accountId}`);
   return row.id;
 }
@@ -27,19 +36,27 @@ export async function customerEntryId(db: Db, kind: LedgerTransaction["kind"], r
 export async function balancesOf(db: Db, accounts: readonly string[]): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>(accounts.map((a) => [a, 0n]));
   if (accounts.length === 0) return out;
-  const rows = await db.select({ account: ledgerEntries.account, total: sql<string>`sum(${ledgerEntries.amountPico})::text` })
-    .from(ledgerEntries).where(inArray(ledgerEntries.account, [...accounts])).groupBy(ledgerEntries.account);
+  const rows = await db
+    .select({ account: ledgerEntries.account, total: sql<string>`sum(${ledgerEntries.amountPico})::text` })
+    .from(ledgerEntries)
+    .where(inArray(ledgerEntries.account, [...accounts]))
+    .groupBy(ledgerEntries.account);
   for (const r of rows) out.set(r.account, BigInt(r.total));
   return out;
 }
 
 /** An operator's credit grant: the grant row and its balanced postings commit together. */
-export async function grantCredit(db: Db, accountId: string, amountPico: bigint, note: string | null): Promise<{ id: string; balancePico: bigint; entryId: number }> {
+export async function grantCredit(
+  db: Db,
+  accountId: string,
+  amountPico: bigint,
+  note: string | null,
+): Promise<{ id: string; balancePico: bigint; entryId: number }> {
   return db.transaction(async (tx) => {
     const [grant] = await tx.insert(creditGrants).values({ accountId, amountPico, note }).returning({ id: creditGrants.id });
-    await writeTransactions(tx as unknown as Db, [grantTransaction({ grantId: grant!.id, accountId, amountPico })]);
-    const entryId = await customerEntryId(tx as unknown as Db, "grant", grant!.id, accountId);
-    const balance = (await balancesOf(tx as unknown as Db, [customerAccount(accountId)])).get(customerAccount(accountId))!;
+    await writeTransactions(tx, [grantTransaction({ grantId: grant!.id, accountId, amountPico })]);
+    const entryId = await customerEntryId(tx, "grant", grant!.id, accountId);
+    const balance = (await balancesOf(tx, [customerAccount(accountId)])).get(customerAccount(accountId))!;
     // The customer posting's id: the account's guard adds the grant only if its last load did not see it.
     return { id: grant!.id, balancePico: balance, entryId };
   });
@@ -65,7 +82,15 @@ export interface LedgerAudit {
 export async function auditLedger(db: Db): Promise<LedgerAudit> {
   const [entries, usage, grants, credited, held, settled] = await Promise.all([
     db.select().from(ledgerEntries).orderBy(ledgerEntries.id),
-    db.select({ requestId: usageEvents.requestId, accountId: usageEvents.accountId, providerId: usageEvents.providerId, costPico: usageEvents.costPico, feePico: usageEvents.feePico }).from(usageEvents),
+    db
+      .select({
+        requestId: usageEvents.requestId,
+        accountId: usageEvents.accountId,
+        providerId: usageEvents.providerId,
+        costPico: usageEvents.costPico,
+        feePico: usageEvents.feePico,
+      })
+      .from(usageEvents),
     db.select().from(creditGrants),
     db.select().from(deposits).where(eq(deposits.status, "credited")),
     db.select().from(withdrawals),
@@ -84,14 +109,34 @@ export async function auditLedger(db: Db): Promise<LedgerAudit> {
   const sources = {
     usage: new Map(usage.map((u) => [u.requestId, u])),
     grants: new Map(grants.map((g) => [g.id, { accountId: g.accountId, amountPico: g.amountPico }])),
-    deposits: new Map(credited.map((d) => [`${d.chainId}:${d.txHash}:${d.logIndex}`, { accountId: d.accountId!, amountPico: baseToPico(d.amountBase) }])),
-    withdrawals: new Map(held.filter((w) => w.accountId && w.heldBase > 0n).map((w) => [`${w.chainId}:${w.txHash}:${w.logIndex}`, { accountId: w.accountId!, amountPico: baseToPico(w.heldBase) }])),
-    withdrawalCloses: new Map(held.filter((w) => w.accountId && w.closedBy && w.heldBase !== (w.paidBase ?? 0n)).map((w) => [w.closedBy!, {
-      accountId: w.accountId!, releasedPico: baseToPico(w.heldBase - (w.paidBase ?? 0n)),
-    }])),
-    settlements: new Map(settled.map((b) => [b.id, {
-      providers: b.payouts.map((p) => ({ providerId: p.providerId, pico: baseToPico(BigInt(p.amountBase)) })), feePico: baseToPico(b.feeBase),
-    }])),
+    deposits: new Map(
+      credited.map((d) => [`${d.chainId}:${d.txHash}:${d.logIndex}`, { accountId: d.accountId!, amountPico: baseToPico(d.amountBase) }]),
+    ),
+    withdrawals: new Map(
+      held
+        .filter((w) => w.accountId && w.heldBase > 0n)
+        .map((w) => [`${w.chainId}:${w.txHash}:${w.logIndex}`, { accountId: w.accountId!, amountPico: baseToPico(w.heldBase) }]),
+    ),
+    withdrawalCloses: new Map(
+      held
+        .filter((w) => w.accountId && w.closedBy && w.heldBase !== (w.paidBase ?? 0n))
+        .map((w) => [
+          w.closedBy!,
+          {
+            accountId: w.accountId!,
+            releasedPico: baseToPico(w.heldBase - (w.paidBase ?? 0n)),
+          },
+        ]),
+    ),
+    settlements: new Map(
+      settled.map((b) => [
+        b.id,
+        {
+          providers: b.payouts.map((p) => ({ providerId: p.providerId, pico: baseToPico(BigInt(p.amountBase)) })),
+          feePico: baseToPico(b.feeBase),
+        },
+      ]),
+    ),
   };
   const all = [...txs.values()];
   return { transactions: all.length, postings: entries.length, totals, problems: [...checkBooks(all), ...traceProblems(all, sources)] };

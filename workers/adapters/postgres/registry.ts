@@ -1,20 +1,11 @@
 /** The provider side of the registry: self-registration, heartbeats and receipts. */
 import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Heartbeat, RegisterOutcome, Registration } from "../../core/protocol/registration";
 import type { Db } from "../../../db/client";
 import { providerModels, providers, receipts, usageEvents, reservations } from "../../../db/schema";
+import type { BilledUsage, ReceiptRecord, ReservationRecord } from "../../core/metering/records";
 
-export interface Registration {
-  id: string;
-  address: string;
-  url: string;
-  region: string;
-  gpu: Record<string, unknown> | null;
-  maxConcurrency: number;
-  messageAtMs: number;
-  models: { model: string; endpoints: string[]; inputPrice: bigint; outputPrice: bigint; contextLength: number }[];
-}
-
-export type RegisterOutcome = "created" | "updated" | "address_mismatch" | "address_in_use" | "stale";
+/** Declared in core (the receipt decision reads it); named here too for the ports that import it from this file. */
 
 /**
  * Binds the provider id to the wallet at first registration; later registrations must come
@@ -29,9 +20,16 @@ export async function registerProvider(db: Db, r: Registration): Promise<Registe
     const [other] = await tx.select({ id: providers.id }).from(providers).where(eq(providers.address, address));
     if (other && other.id !== r.id) return "address_in_use";
     const values = {
-      address, url: r.url, region: r.region, gpu: r.gpu, maxConcurrency: r.maxConcurrency,
-      maxWaitingRequests: Math.max(1, r.maxConcurrency), draining: false, lastMessageAtMs: r.messageAtMs,
-      lastHeartbeatAt: new Date(), updatedAt: new Date(),
+      address,
+      url: r.url,
+      region: r.region,
+      gpu: r.gpu,
+      maxConcurrency: r.maxConcurrency,
+      maxWaitingRequests: Math.max(1, r.maxConcurrency),
+      draining: false,
+      lastMessageAtMs: r.messageAtMs,
+      lastHeartbeatAt: new Date(),
+      updatedAt: new Date(),
     };
     if (existing) await tx.update(providers).set(values).where(eq(providers.id, r.id));
     else await tx.insert(providers).values({ id: r.id, ...values });
@@ -41,23 +39,23 @@ export async function registerProvider(db: Db, r: Registration): Promise<Registe
   });
 }
 
-export interface Heartbeat {
-  id: string;
-  address: string;
-  messageAtMs: number;
-  running: number;
-  waiting: number;
-  kvCacheUsage: number;
-  tokensServed: bigint;
-  draining: boolean;
-}
-
 /** Applies a heartbeat only from the bound wallet and only if newer than the last message. */
 export async function recordHeartbeat(db: Db, h: Heartbeat): Promise<"ok" | "unknown" | "stale"> {
-  const updated = await db.update(providers).set({
-    lastHeartbeatAt: new Date(), lastMessageAtMs: h.messageAtMs, runningRequests: h.running, waitingRequests: h.waiting,
-    kvCacheUsage: h.kvCacheUsage, tokensServed: h.tokensServed, draining: h.draining, updatedAt: new Date(),
-  }).where(and(eq(providers.id, h.id), eq(providers.address, h.address.toLowerCase()), sql`${providers.lastMessageAtMs} < ${h.messageAtMs}`))
+  const updated = await db
+    .update(providers)
+    .set({
+      lastHeartbeatAt: new Date(),
+      lastMessageAtMs: h.messageAtMs,
+      runningRequests: h.running,
+      waitingRequests: h.waiting,
+      kvCacheUsage: h.kvCacheUsage,
+      tokensServed: h.tokensServed,
+      draining: h.draining,
+      updatedAt: new Date(),
+    })
+    .where(
+      and(eq(providers.id, h.id), eq(providers.address, h.address.toLowerCase()), sql`${providers.lastMessageAtMs} < ${h.messageAtMs}`),
+    )
     .returning({ id: providers.id });
   if (updated.length) return "ok";
   const [p] = await db.select({ address: providers.address }).from(providers).where(eq(providers.id, h.id));
@@ -65,49 +63,66 @@ export async function recordHeartbeat(db: Db, h: Heartbeat): Promise<"ok" | "unk
 }
 
 export async function providerByAddress(db: Db, address: string) {
-  const [p] = await db.select({ id: providers.id, address: providers.address }).from(providers).where(eq(providers.address, address.toLowerCase()));
+  const [p] = await db
+    .select({ id: providers.id, address: providers.address })
+    .from(providers)
+    .where(eq(providers.address, address.toLowerCase()));
   return p ?? null;
 }
 
-export type NewReceipt = typeof receipts.$inferInsert;
-
 /** Stores receipts once (request id), and marks their usage events verified or not. */
-export async function storeReceipts(db: Db, rows: NewReceipt[]): Promise<string[]> {
+export async function storeReceipts(db: Db, rows: readonly ReceiptRecord[]): Promise<string[]> {
   if (rows.length === 0) return [];
-  await db.insert(receipts).values(rows).onConflictDoNothing();
+  await db
+    .insert(receipts)
+    .values([...rows])
+    .onConflictDoNothing();
   for (const status of ["verified", "mismatch"] as const) {
     const ids = rows.filter((r) => r.status === status).map((r) => r.requestId);
     if (ids.length === 0) continue;
-    await db.update(usageEvents).set({ receiptStatus: status === "verified" ? "verified" : "unverified" })
+    await db
+      .update(usageEvents)
+      .set({ receiptStatus: status === "verified" ? "verified" : "unverified" })
       .where(inArray(usageEvents.requestId, ids));
   }
   return rows.map((r) => r.requestId);
 }
 
 /** The billed counts of these requests' usage events, for judging outbox receipts. */
-export type BilledUsage = {
-  accountId: string; providerId: string | null; promptTokens: number; completionTokens: number;
-  costPico: bigint; feePico: bigint; errorCode: string | null;
-};
-
-export async function usageFor(db: Db, requestIds: string[]) {
+export async function usageFor(db: Db, requestIds: string[]): Promise<Map<string, BilledUsage>> {
   const out = new Map<string, BilledUsage>();
   if (requestIds.length === 0) return out;
-  const rows = await db.select({
-    requestId: usageEvents.requestId, accountId: usageEvents.accountId, providerId: usageEvents.providerId, promptTokens: usageEvents.promptTokens,
-    completionTokens: usageEvents.completionTokens, costPico: usageEvents.costPico, feePico: usageEvents.feePico, errorCode: usageEvents.errorCode,
-  }).from(usageEvents).where(inArray(usageEvents.requestId, requestIds));
+  const rows = await db
+    .select({
+      requestId: usageEvents.requestId,
+      accountId: usageEvents.accountId,
+      providerId: usageEvents.providerId,
+      promptTokens: usageEvents.promptTokens,
+      completionTokens: usageEvents.completionTokens,
+      costPico: usageEvents.costPico,
+      feePico: usageEvents.feePico,
+      errorCode: usageEvents.errorCode,
+    })
+    .from(usageEvents)
+    .where(inArray(usageEvents.requestId, requestIds));
   for (const r of rows) out.set(r.requestId, r);
   return out;
 }
 
 /** Reservations of these requests (who they belong to, the most they may cost, whether they reported back). */
-export async function reservationsFor(db: Db, requestIds: string[]) {
-  const out = new Map<string, { accountId: string; keyId: string; endpoint: "chat" | "completions" | "embeddings"; amountPico: bigint; createdAtMs: number; settled: boolean }>();
+export async function reservationsFor(db: Db, requestIds: string[]): Promise<Map<string, ReservationRecord>> {
+  const out = new Map<string, ReservationRecord>();
   if (requestIds.length === 0) return out;
   const rows = await db.select().from(reservations).where(inArray(reservations.requestId, requestIds));
   for (const r of rows) {
-    out.set(r.requestId, { accountId: r.accountId, keyId: r.keyId, endpoint: r.endpoint, amountPico: r.amountPico, createdAtMs: r.createdAt.getTime(), settled: r.settledAt !== null });
+    out.set(r.requestId, {
+      accountId: r.accountId,
+      keyId: r.keyId,
+      endpoint: r.endpoint,
+      amountPico: r.amountPico,
+      createdAtMs: r.createdAt.getTime(),
+      settled: r.settledAt !== null,
+    });
   }
   return out;
 }
@@ -116,8 +131,10 @@ export async function reservationsFor(db: Db, requestIds: string[]) {
 export async function storedReceipts(db: Db, requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>> {
   const out = new Map<string, { digest: string; signature: string }>();
   if (requestIds.length === 0) return out;
-  const rows = await db.select({ requestId: receipts.requestId, digest: receipts.digest, signature: receipts.signature })
-    .from(receipts).where(inArray(receipts.requestId, requestIds));
+  const rows = await db
+    .select({ requestId: receipts.requestId, digest: receipts.digest, signature: receipts.signature })
+    .from(receipts)
+    .where(inArray(receipts.requestId, requestIds));
   for (const r of rows) out.set(r.requestId, { digest: r.digest, signature: r.signature });
   return out;
 }

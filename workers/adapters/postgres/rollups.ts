@@ -17,22 +17,46 @@ const CHUNK = 1_000;
  */
 export async function addRollups(db: Db, deltas: readonly RollupDelta[]): Promise<void> {
   for (let i = 0; i < deltas.length; i += CHUNK) {
-    await db.insert(usageRollups).values(deltas.slice(i, i + CHUNK).map((d) => ({
-      grain: d.grain, bucket: new Date(d.bucketMs), accountId: d.accountId, keyId: d.keyId, model: d.model, providerId: d.providerId,
-      requests: d.requests, failedRequests: d.failedRequests, promptTokens: d.promptTokens, completionTokens: d.completionTokens,
-      costPico: d.costPico, feePico: d.feePico, ttftHistogram: d.ttftHistogram,
-    }))).onConflictDoUpdate({
-      target: [usageRollups.grain, usageRollups.bucket, usageRollups.accountId, usageRollups.keyId, usageRollups.model, usageRollups.providerId],
-      set: {
-        requests: sql`usage_rollups.requests + excluded.requests`,
-        failedRequests: sql`usage_rollups.failed_requests + excluded.failed_requests`,
-        promptTokens: sql`usage_rollups.prompt_tokens + excluded.prompt_tokens`,
-        completionTokens: sql`usage_rollups.completion_tokens + excluded.completion_tokens`,
-        costPico: sql`usage_rollups.cost_pico + excluded.cost_pico`,
-        feePico: sql`usage_rollups.fee_pico + excluded.fee_pico`,
-        ttftHistogram: histogramSum((i) => sql.raw(`coalesce(usage_rollups.ttft_histogram[${i}], 0) + coalesce(excluded.ttft_histogram[${i}], 0)`)),
-      },
-    });
+    await db
+      .insert(usageRollups)
+      .values(
+        deltas.slice(i, i + CHUNK).map((d) => ({
+          grain: d.grain,
+          bucket: new Date(d.bucketMs),
+          accountId: d.accountId,
+          keyId: d.keyId,
+          model: d.model,
+          providerId: d.providerId,
+          requests: d.requests,
+          failedRequests: d.failedRequests,
+          promptTokens: d.promptTokens,
+          completionTokens: d.completionTokens,
+          costPico: d.costPico,
+          feePico: d.feePico,
+          ttftHistogram: d.ttftHistogram,
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [
+          usageRollups.grain,
+          usageRollups.bucket,
+          usageRollups.accountId,
+          usageRollups.keyId,
+          usageRollups.model,
+          usageRollups.providerId,
+        ],
+        set: {
+          requests: sql`usage_rollups.requests + excluded.requests`,
+          failedRequests: sql`usage_rollups.failed_requests + excluded.failed_requests`,
+          promptTokens: sql`usage_rollups.prompt_tokens + excluded.prompt_tokens`,
+          completionTokens: sql`usage_rollups.completion_tokens + excluded.completion_tokens`,
+          costPico: sql`usage_rollups.cost_pico + excluded.cost_pico`,
+          feePico: sql`usage_rollups.fee_pico + excluded.fee_pico`,
+          ttftHistogram: histogramSum((i) =>
+            sql.raw(`coalesce(usage_rollups.ttft_histogram[${i}], 0) + coalesce(excluded.ttft_histogram[${i}], 0)`),
+          ),
+        },
+      });
   }
 }
 
@@ -54,14 +78,20 @@ const DAY_MS = 86_400_000;
 export async function rebuildRollups(db: Db, from?: Date, to?: Date): Promise<{ rows: number }> {
   const lo = from ? new Date(Math.floor(from.getTime() / DAY_MS) * DAY_MS) : null;
   const hi = to ? new Date(Math.ceil(to.getTime() / DAY_MS) * DAY_MS) : null;
-  const inRange = (col: SQL) => sql.join([
-    sql`true`, ...(lo ? [sql`${col} >= ${lo.toISOString()}::timestamptz`] : []), ...(hi ? [sql`${col} < ${hi.toISOString()}::timestamptz`] : []),
-  ], sql` and `);
+  const inRange = (col: SQL) =>
+    sql.join(
+      [
+        sql`true`,
+        ...(lo ? [sql`${col} >= ${lo.toISOString()}::timestamptz`] : []),
+        ...(hi ? [sql`${col} < ${hi.toISOString()}::timestamptz`] : []),
+      ],
+      sql` and `,
+    );
   const bounds = sql.raw(`'{${TTFT_BOUNDS_MS.join(",")}}'::int[]`);
   const hourHistogram = histogramSum((i) => sql`count(*) filter (where width_bucket(ttft_ms, ${bounds}) = ${sql.raw(String(i - 1))})`);
   const dayHistogram = histogramSum((i) => sql.raw(`sum(ttft_histogram[${i}])`));
   return db.transaction(async (txn) => {
-    const tx = txn as unknown as Db;
+    const tx: Db = txn;
     await tx.execute(sql`lock table usage_rollups in exclusive mode`);
     await tx.execute(sql`delete from usage_rollups where ${inRange(sql`bucket`)}`);
     await tx.execute(sql`
@@ -80,7 +110,10 @@ export async function rebuildRollups(db: Db, from?: Date, to?: Date): Promise<{ 
       select 'day', date_trunc('day', bucket, 'UTC'), account_id, key_id, model, provider_id, sum(requests)::bigint, sum(failed_requests)::bigint,
         sum(prompt_tokens)::bigint, sum(completion_tokens)::bigint, sum(cost_pico)::bigint, sum(fee_pico)::bigint, ${dayHistogram}
       from h group by 2, 3, 4, 5, 6`);
-    const [count] = await tx.select({ n: sql<number>`count(*)::int` }).from(usageRollups).where(inRange(sql`${usageRollups.bucket}`));
+    const [count] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(usageRollups)
+      .where(inRange(sql`${usageRollups.bucket}`));
     return { rows: count?.n ?? 0 };
   });
 }

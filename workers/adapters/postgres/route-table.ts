@@ -15,26 +15,31 @@ export async function loadRouteTable(db: Db, nowMs: number, minStakeBase = 0n): 
   const latency = new Map<string, LatencyStats>();
   for (const r of rows) {
     latency.set(latencyKey(r.edge, r.providerId, r.model), {
-      ttftMs: r.ttftMs, tpotMs: r.tpotMs, successRate: r.successRate, samples: r.samples,
+      ttftMs: r.ttftMs,
+      tpotMs: r.tpotMs,
+      successRate: r.successRate,
+      samples: r.samples,
     });
   }
   return {
-    offers: offers.map(({ provider_models: m, providers: p }): ProviderOffer => ({
-      providerId: p.id,
-      address: p.address,
-      url: p.url.replace(/\/+$/, ""),
-      model: m.model,
-      endpoints: m.endpoints as Endpoint[],
-      inputPrice: m.inputPrice,
-      outputPrice: m.outputPrice,
-      contextLength: m.contextLength,
-      lastHeartbeatMs: p.lastHeartbeatAt?.getTime() ?? 0,
-      // A draining agent finishes what it runs and takes nothing new.
-      suspended: p.suspended || p.draining,
-      stakeOk: minStakeBase === 0n || (p.stakeBase !== null && p.stakeBase >= minStakeBase),
-      waitingRequests: p.waitingRequests,
-      maxWaitingRequests: p.maxWaitingRequests,
-    })),
+    offers: offers.map(
+      ({ provider_models: m, providers: p }): ProviderOffer => ({
+        providerId: p.id,
+        address: p.address,
+        url: p.url.replace(/\/+$/, ""),
+        model: m.model,
+        endpoints: m.endpoints as Endpoint[],
+        inputPrice: m.inputPrice,
+        outputPrice: m.outputPrice,
+        contextLength: m.contextLength,
+        lastHeartbeatMs: p.lastHeartbeatAt?.getTime() ?? 0,
+        // A draining agent finishes what it runs and takes nothing new.
+        suspended: p.suspended || p.draining,
+        stakeOk: minStakeBase === 0n || (p.stakeBase !== null && p.stakeBase >= minStakeBase),
+        waitingRequests: p.waitingRequests,
+        maxWaitingRequests: p.maxWaitingRequests,
+      }),
+    ),
     latency,
     loadedAtMs: nowMs,
   };

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { latencyStats, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
+import type { TopUp, TopUpRequest } from "../../core/metering/records";
 import { adjustmentTransaction, customerAccount, usageTransactionOf } from "../../core/money/ledger";
 import { customerEntryId, writeTransactions } from "./ledger";
 import type { Endpoint } from "../../core/routing/types";
@@ -10,25 +11,40 @@ import { foldUsage, topUpDeltas } from "../../core/finance/rollup";
 import { addRollups } from "./rollups";
 
 export { rebuildRollups } from "./rollups";
+export type { TopUp };
 
 /**
  * Usage events and their ledger postings, in one transaction: an event is never written without
  * its entries, nor entries without their event. A replayed event (same request id) writes nothing.
+ * Resolves to the request ids written by this call (a replayed one is not among them).
  */
-export async function insertUsage(db: Db, records: readonly UsageRecord[]): Promise<void> {
-  if (records.length === 0) return;
-  await db.transaction(async (tx) => {
-    const inserted = await tx.insert(usageEvents).values(records.map(toRow)).onConflictDoNothing({ target: usageEvents.requestId })
+export async function insertUsage(db: Db, records: readonly UsageRecord[]): Promise<string[]> {
+  if (records.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const inserted = await tx
+      .insert(usageEvents)
+      .values(records.map(toRow))
+      .onConflictDoNothing({ target: usageEvents.requestId })
       .returning({ requestId: usageEvents.requestId });
     const fresh = new Set(inserted.map((r) => r.requestId));
     // The first copy of each fresh event (a retried flush can carry one twice): it was the one written.
     const written = records.filter((r) => fresh.delete(r.requestId));
     const charged = written.filter((r) => r.providerId !== null && r.costPico > 0n);
-    await writeTransactions(tx as unknown as Db, charged.map((r) => usageTransactionOf({
-      requestId: r.requestId, accountId: r.accountId, providerId: r.providerId!, costPico: r.costPico, feePico: r.feePico,
-    })));
+    await writeTransactions(
+      tx,
+      charged.map((r) =>
+        usageTransactionOf({
+          requestId: r.requestId,
+          accountId: r.accountId,
+          providerId: r.providerId!,
+          costPico: r.costPico,
+          feePico: r.feePico,
+        }),
+      ),
+    );
     // Only what was written now: a replayed event is already in its rollup rows.
-    await addRollups(tx as unknown as Db, foldUsage(written));
+    await addRollups(tx, foldUsage(written));
+    return written.map((r) => r.requestId);
   });
 }
 
@@ -37,36 +53,52 @@ export async function insertUsage(db: Db, records: readonly UsageRecord[]): Prom
  * event's new figures and the adjustment postings commit together, once, and only if the event is
  * still as it was billed.
  */
-/** applied: the event now carries the new counts; customerPosting: the adjustment's posting on the customer, if money moved. */
-export type TopUp = { applied: false } | { applied: true; customerPosting: { amountPico: bigint; entryId: number } | null };
-
-export async function topUpUsage(db: Db, t: {
-  requestId: string; accountId: string; providerId: string; promptTokens: number; completionTokens: number;
-  costPico: bigint; feePico: bigint; previousCostPico: bigint; previousFeePico: bigint;
-}): Promise<TopUp> {
+export async function topUpUsage(db: Db, t: TopUpRequest): Promise<TopUp> {
   return db.transaction(async (tx) => {
     // The event as billed, locked: its rollup rows get the difference between that and the new bill.
-    const [before] = await tx.select({
-      accountId: usageEvents.accountId, keyId: usageEvents.keyId, model: usageEvents.model, providerId: usageEvents.providerId,
-      createdAt: usageEvents.createdAt, promptTokens: usageEvents.promptTokens, completionTokens: usageEvents.completionTokens,
-      costPico: usageEvents.costPico, feePico: usageEvents.feePico,
-    }).from(usageEvents).where(and(eq(usageEvents.requestId, t.requestId), eq(usageEvents.costPico, t.previousCostPico))).for("update");
+    const [before] = await tx
+      .select({
+        accountId: usageEvents.accountId,
+        keyId: usageEvents.keyId,
+        model: usageEvents.model,
+        providerId: usageEvents.providerId,
+        createdAt: usageEvents.createdAt,
+        promptTokens: usageEvents.promptTokens,
+        completionTokens: usageEvents.completionTokens,
+        costPico: usageEvents.costPico,
+        feePico: usageEvents.feePico,
+      })
+      .from(usageEvents)
+      .where(and(eq(usageEvents.requestId, t.requestId), eq(usageEvents.costPico, t.previousCostPico)))
+      .for("update");
     if (!before) return { applied: false };
-    await tx.update(usageEvents)
+    await tx
+      .update(usageEvents)
       .set({ promptTokens: t.promptTokens, completionTokens: t.completionTokens, costPico: t.costPico, feePico: t.feePico })
       .where(eq(usageEvents.requestId, t.requestId));
-    await addRollups(tx as unknown as Db, topUpDeltas({ ...before, createdAtMs: before.createdAt.getTime() }, {
-      promptTokens: BigInt(t.promptTokens - before.promptTokens), completionTokens: BigInt(t.completionTokens - before.completionTokens),
-      costPico: t.costPico - before.costPico, feePico: t.feePico - before.feePico,
-    }));
+    await addRollups(
+      tx,
+      topUpDeltas(
+        { ...before, createdAtMs: before.createdAt.getTime() },
+        {
+          promptTokens: BigInt(t.promptTokens - before.promptTokens),
+          completionTokens: BigInt(t.completionTokens - before.completionTokens),
+          costPico: t.costPico - before.costPico,
+          feePico: t.feePico - before.feePico,
+        },
+      ),
+    );
     if (t.costPico === t.previousCostPico) return { applied: true, customerPosting: null }; // other counts, same charge: nothing to book
     const adjustment = adjustmentTransaction({
-      requestId: t.requestId, accountId: t.accountId, providerId: t.providerId,
-      deltaCostPico: t.costPico - t.previousCostPico, deltaFeePico: t.feePico - t.previousFeePico,
+      requestId: t.requestId,
+      accountId: t.accountId,
+      providerId: t.providerId,
+      deltaCostPico: t.costPico - t.previousCostPico,
+      deltaFeePico: t.feePico - t.previousFeePico,
     });
-    await writeTransactions(tx as unknown as Db, [adjustment]);
+    await writeTransactions(tx, [adjustment]);
     const customer = customerAccount(t.accountId);
-    const entryId = await customerEntryId(tx as unknown as Db, "adjustment", t.requestId, t.accountId);
+    const entryId = await customerEntryId(tx, "adjustment", t.requestId, t.accountId);
     return { applied: true, customerPosting: { amountPico: adjustment.postings.find((p) => p.account === customer)!.amountPico, entryId } };
   });
 }
@@ -79,8 +111,11 @@ export async function setReceiptStatuses(db: Db, updates: readonly [string, Usag
 }
 
 export async function findUsage(db: Db, requestId: string, accountId: string): Promise<UsageRecord | null> {
-  const [row] = await db.select().from(usageEvents)
-    .where(and(eq(usageEvents.requestId, requestId), eq(usageEvents.accountId, accountId))).limit(1);
+  const [row] = await db
+    .select()
+    .from(usageEvents)
+    .where(and(eq(usageEvents.requestId, requestId), eq(usageEvents.accountId, accountId)))
+    .limit(1);
   return row ? fromRow(row) : null;
 }
 
@@ -91,7 +126,9 @@ export async function findUsage(db: Db, requestId: string, accountId: string): P
 export async function upsertLatency(db: Db, batches: readonly LatencyBatch[]): Promise<void> {
   for (const b of batches) {
     const fresh = applyBatch(undefined, b);
-    await db.insert(latencyStats).values({ edge: b.edge, providerId: b.providerId, model: b.model, ...fresh })
+    await db
+      .insert(latencyStats)
+      .values({ edge: b.edge, providerId: b.providerId, model: b.model, ...fresh })
       .onConflictDoUpdate({
         target: [latencyStats.edge, latencyStats.providerId, latencyStats.model],
         set: {

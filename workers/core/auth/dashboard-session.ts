@@ -18,3 +18,12 @@ export async function sessionTokenHash(token: string | undefined): Promise<strin
   if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
   return sha256Hex(token);
 }
+
+/** A live dashboard session: a finance key's (with the key's facts) or a provider wallet's. */
+export type DashboardSession =
+  | { kind: "finance"; keyId: string; accountId: string; scope: "account" | "all"; keyName: string; keyPrefix: string }
+  | { kind: "provider"; providerId: string; address: string };
+
+export type NewDashboardSession =
+  | { kind: "finance"; tokenHash: string; keyId: string; expiresAt: Date }
+  | { kind: "provider"; tokenHash: string; providerId: string; expiresAt: Date };

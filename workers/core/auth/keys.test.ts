@@ -3,7 +3,8 @@ import { bearerToken, constantTimeEqual, keyDisplayPrefix, newKeySecret, sha256H
 
 describe("api key secrets", () => {
   it("are mg- plus 40 alphanumerics and unique", () => {
-    const a = newKeySecret(), b = newKeySecret();
+    const a = newKeySecret(),
+      b = newKeySecret();
     expect(a).toMatch(/^mg-[0-9A-Za-z]{40}$/);
     expect(a).not.toBe(b);
     expect(keyDisplayPrefix(a)).toBe(a.slice(0, 9));

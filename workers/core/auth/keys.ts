@@ -14,7 +14,8 @@ export async function sha256Hex(text: string): Promise<string> {
 
 /** Compares two strings in time that depends only on their length. */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a), y = encoder.encode(b);
+  const x = encoder.encode(a),
+    y = encoder.encode(b);
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
@@ -38,4 +39,36 @@ export function bearerToken(header: string | undefined | null): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1] ?? null;
+}
+
+/** An API key as the request path sees it: who it belongs to, what it may do, its limits. */
+export interface KeyRecord {
+  id: string;
+  accountId: string;
+  role: "inference" | "finance";
+  /** account: sees its own account; all: an operator's finance key (every account, the provider side). */
+  scope: "account" | "all";
+  revoked: boolean;
+  allowedModels: string[] | null;
+  /** Requests and tokens per minute; null: no limit. */
+  rpm: number | null;
+  tpm: number | null;
+  /** The key's spending cap per calendar month (pico-USDC); null: the account balance only. */
+  budgetPico: bigint | null;
+  /** SHA-256 (hex) of the secret, for the constant-time check. */
+  secretHash: string;
+}
+
+/** A key to create: its secret only as a hash and a display prefix. */
+export interface NewKey {
+  accountId: string;
+  name: string;
+  role: "inference" | "finance";
+  scope: "account" | "all";
+  prefix: string;
+  secretHash: string;
+  budgetPico: bigint | null;
+  rpm: number | null;
+  tpm: number | null;
+  allowedModels: string[] | null;
 }

@@ -23,7 +23,8 @@ describe("wallet challenge", () => {
 
 describe("session tokens", () => {
   it("are 32 random bytes whose SHA-256 is stored; anything else has no hash", async () => {
-    const a = newSessionToken(), b = newSessionToken();
+    const a = newSessionToken(),
+      b = newSessionToken();
     expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(a).not.toBe(b);
     expect(await sessionTokenHash(a)).toMatch(/^[0-9a-f]{64}$/);

@@ -33,18 +33,20 @@ describe("rollupSegments", () => {
 
   it("covers every hour the range touches exactly once (property)", () => {
     const t = fc.integer({ min: day(1), max: day(1) + 40 * D });
-    fc.assert(fc.property(t, t, fc.boolean(), (a, b, hourly) => {
-      const [from, to] = a <= b ? [a, b] : [b, a];
-      const covered: number[] = [];
-      for (const s of rollupSegments(from, to, hourly)) {
-        const step = s.grain === "hour" ? H : D;
-        expect(s.fromMs % step).toBe(0);
-        for (let x = s.fromMs; x < s.toMs; x += H) covered.push(x);
-      }
-      const expected: number[] = [];
-      if (from < to) for (let x = Math.floor(from / H) * H; x < to; x += H) expected.push(x);
-      expect(covered.sort((x, y) => x - y)).toEqual(expected);
-    }));
+    fc.assert(
+      fc.property(t, t, fc.boolean(), (a, b, hourly) => {
+        const [from, to] = a <= b ? [a, b] : [b, a];
+        const covered: number[] = [];
+        for (const s of rollupSegments(from, to, hourly)) {
+          const step = s.grain === "hour" ? H : D;
+          expect(s.fromMs % step).toBe(0);
+          for (let x = s.fromMs; x < s.toMs; x += H) covered.push(x);
+        }
+        const expected: number[] = [];
+        if (from < to) for (let x = Math.floor(from / H) * H; x < to; x += H) expected.push(x);
+        expect(covered.sort((x, y) => x - y)).toEqual(expected);
+      }),
+    );
   });
 });
 

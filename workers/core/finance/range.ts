@@ -63,12 +63,16 @@ export const DEFAULT_RANGE_DAYS = 30;
  * A report's [from, to): by default the 30 whole UTC days up to the end of today. The Finance API
  * and the dashboard both use this, so a page and its CSV link answer the same rows.
  */
-export function reportRange(p: { from?: Date; to?: Date }, nowMs: number, hourly: boolean):
-  { from: Date; to: Date } | { error: "invalid_range" | "range_too_long"; message: string } {
+export function reportRange(
+  p: { from?: Date; to?: Date },
+  nowMs: number,
+  hourly: boolean,
+): { from: Date; to: Date } | { error: "invalid_range" | "range_too_long"; message: string } {
   const to = p.to ?? new Date(Math.floor(nowMs / DAY) * DAY + DAY);
   const from = p.from ?? new Date(to.getTime() - DEFAULT_RANGE_DAYS * DAY);
   const maxDays = hourly ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS;
   if (from > to) return { error: "invalid_range", message: "'from' must not be after 'to'." };
-  if (to.getTime() - from.getTime() > maxDays * DAY) return { error: "range_too_long", message: `The range may cover at most ${maxDays} days${hourly ? " by hour" : ""}.` };
+  if (to.getTime() - from.getTime() > maxDays * DAY)
+    return { error: "range_too_long", message: `The range may cover at most ${maxDays} days${hourly ? " by hour" : ""}.` };
   return { from, to };
 }

@@ -1,14 +1,32 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  bucketStart, emptyHistogram, foldUsage, mergeHistograms, p50FromHistogram, topUpDeltas, TTFT_BOUNDS_MS, TTFT_BUCKETS, ttftBucket,
+  bucketStart,
+  emptyHistogram,
+  foldUsage,
+  mergeHistograms,
+  p50FromHistogram,
+  topUpDeltas,
+  TTFT_BOUNDS_MS,
+  TTFT_BUCKETS,
+  ttftBucket,
   type RollupSource,
 } from "./rollup";
 
 const T0 = Date.UTC(2026, 3, 1, 13, 20); // 2026-04-01 13:20 UTC
 const rec = (over: Partial<RollupSource> = {}): RollupSource => ({
-  accountId: "acct-1", keyId: "key-1", model: "m", providerId: "p", status: "ok", promptTokens: 10, completionTokens: 5,
-  costPico: 1_000n, feePico: 50n, ttftMs: 120, createdAtMs: T0, ...over,
+  accountId: "acct-1",
+  keyId: "key-1",
+  model: "m",
+  providerId: "p",
+  status: "ok",
+  promptTokens: 10,
+  completionTokens: 5,
+  costPico: 1_000n,
+  feePico: 50n,
+  ttftMs: 120,
+  createdAtMs: T0,
+  ...over,
 });
 
 describe("TTFT histogram", () => {
@@ -34,7 +52,8 @@ describe("TTFT histogram", () => {
     h[3] = 10; // ten requests in [100, 200): the median is mid-bucket
     expect(p50FromHistogram(h)).toBe(150);
     const skew = emptyHistogram();
-    skew[0] = 1; skew[5] = 3; // 4 requests: half = 2 falls 1/3 into [400, 800)
+    skew[0] = 1;
+    skew[5] = 3; // 4 requests: half = 2 falls 1/3 into [400, 800)
     expect(p50FromHistogram(skew)).toBe(533);
     const slow = emptyHistogram();
     slow[9] = 5;
@@ -42,18 +61,20 @@ describe("TTFT histogram", () => {
   });
 
   it("places the median within the bucket that holds the true median (property)", () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 200 }), (values) => {
-      const h = emptyHistogram();
-      for (const v of values) h[ttftBucket(v)]! += 1;
-      const p50 = p50FromHistogram(h)!;
-      const sorted = [...values].sort((a, b) => a - b);
-      const lower = sorted[Math.ceil(sorted.length / 2) - 1]!; // the lower median
-      const b = ttftBucket(lower);
-      const lo = b === 0 ? 0 : TTFT_BOUNDS_MS[b - 1]!;
-      const hi = TTFT_BOUNDS_MS[b] ?? lo;
-      expect(p50).toBeGreaterThanOrEqual(lo);
-      expect(p50).toBeLessThanOrEqual(hi);
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 200 }), (values) => {
+        const h = emptyHistogram();
+        for (const v of values) h[ttftBucket(v)]! += 1;
+        const p50 = p50FromHistogram(h)!;
+        const sorted = [...values].sort((a, b) => a - b);
+        const lower = sorted[Math.ceil(sorted.length / 2) - 1]!; // the lower median
+        const b = ttftBucket(lower);
+        const lo = b === 0 ? 0 : TTFT_BOUNDS_MS[b - 1]!;
+        const hi = TTFT_BOUNDS_MS[b] ?? lo;
+        expect(p50).toBeGreaterThanOrEqual(lo);
+        expect(p50).toBeLessThanOrEqual(hi);
+      }),
+    );
   });
 });
 
@@ -63,8 +84,16 @@ describe("foldUsage", () => {
     expect(deltas).toHaveLength(4);
     const hour = deltas.find((d) => d.grain === "hour" && d.keyId === "key-1")!;
     expect(hour).toMatchObject({
-      bucketMs: Date.UTC(2026, 3, 1, 13), accountId: "acct-1", model: "m", providerId: "p",
-      requests: 2, failedRequests: 0, promptTokens: 20n, completionTokens: 10n, costPico: 3_000n, feePico: 150n,
+      bucketMs: Date.UTC(2026, 3, 1, 13),
+      accountId: "acct-1",
+      model: "m",
+      providerId: "p",
+      requests: 2,
+      failedRequests: 0,
+      promptTokens: 20n,
+      completionTokens: 10n,
+      costPico: 3_000n,
+      feePico: 150n,
     });
     expect(hour.ttftHistogram).toEqual([0, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
     const day = deltas.find((d) => d.grain === "day" && d.keyId === "key-1")!;
@@ -73,7 +102,9 @@ describe("foldUsage", () => {
   });
 
   it("counts a failed request as a request and a failure, with no provider and no first token", () => {
-    const [day, hour] = foldUsage([rec({ status: "failed", providerId: null, promptTokens: 0, completionTokens: 0, costPico: 0n, feePico: 0n, ttftMs: null })]);
+    const [day, hour] = foldUsage([
+      rec({ status: "failed", providerId: null, promptTokens: 0, completionTokens: 0, costPico: 0n, feePico: 0n, ttftMs: null }),
+    ]);
     expect(hour).toMatchObject({ grain: "hour", providerId: "", requests: 1, failedRequests: 1, costPico: 0n });
     expect(day).toMatchObject({ grain: "day", providerId: "", requests: 1, failedRequests: 1 });
     expect(hour!.ttftHistogram).toEqual(emptyHistogram());
@@ -82,8 +113,11 @@ describe("foldUsage", () => {
   it("sorts deltas by key so concurrent writers lock rows in one order", () => {
     const deltas = foldUsage([rec({ keyId: "k-b" }), rec({ keyId: "k-a", createdAtMs: T0 + 3_600_000 }), rec({ keyId: "k-a" })]);
     expect(deltas.map((d) => [d.grain, d.bucketMs - Date.UTC(2026, 3, 1), d.keyId])).toEqual([
-      ["day", 0, "k-a"], ["day", 0, "k-b"],
-      ["hour", 13 * 3_600_000, "k-a"], ["hour", 13 * 3_600_000, "k-b"], ["hour", 14 * 3_600_000, "k-a"],
+      ["day", 0, "k-a"],
+      ["day", 0, "k-b"],
+      ["hour", 13 * 3_600_000, "k-a"],
+      ["hour", 13 * 3_600_000, "k-b"],
+      ["hour", 14 * 3_600_000, "k-a"],
     ]);
   });
 
@@ -96,34 +130,57 @@ describe("foldUsage", () => {
 
   it("sums to the same totals however the events are batched (property)", () => {
     const event = fc.record({
-      keyId: fc.constantFrom("k1", "k2"), model: fc.constantFrom("m1", "m2"), providerId: fc.constantFrom("p1", null),
+      keyId: fc.constantFrom("k1", "k2"),
+      model: fc.constantFrom("m1", "m2"),
+      providerId: fc.constantFrom("p1", null),
       status: fc.constantFrom("ok", "partial", "failed") as fc.Arbitrary<RollupSource["status"]>,
-      promptTokens: fc.nat(10_000), completionTokens: fc.nat(10_000), costPico: fc.bigInt({ min: 0n, max: 10n ** 15n }),
-      ttftMs: fc.option(fc.nat(10_000)), createdAtMs: fc.integer({ min: T0, max: T0 + 3 * 86_400_000 }),
+      promptTokens: fc.nat(10_000),
+      completionTokens: fc.nat(10_000),
+      costPico: fc.bigInt({ min: 0n, max: 10n ** 15n }),
+      ttftMs: fc.option(fc.nat(10_000)),
+      createdAtMs: fc.integer({ min: T0, max: T0 + 3 * 86_400_000 }),
     });
-    fc.assert(fc.property(fc.array(event, { maxLength: 60 }), fc.nat(60), (events, cut) => {
-      const all = events.map((e) => rec({ ...e, feePico: e.costPico / 20n }));
-      const merged = new Map<string, ReturnType<typeof foldUsage>[number]>();
-      for (const d of [...foldUsage(all.slice(0, cut)), ...foldUsage(all.slice(cut))]) {
-        const k = [d.grain, d.bucketMs, d.keyId, d.model, d.providerId].join("|");
-        const m = merged.get(k);
-        merged.set(k, m ? { ...m, requests: m.requests + d.requests, costPico: m.costPico + d.costPico, ttftHistogram: mergeHistograms(m.ttftHistogram, d.ttftHistogram) } : d);
-      }
-      for (const d of foldUsage(all)) {
-        const m = merged.get([d.grain, d.bucketMs, d.keyId, d.model, d.providerId].join("|"))!;
-        expect([m.requests, m.costPico, m.ttftHistogram]).toEqual([d.requests, d.costPico, d.ttftHistogram]);
-      }
-      // Every event is in exactly one hour row and one day row.
-      const total = (g: string) => foldUsage(all).filter((d) => d.grain === g).reduce((s, d) => s + d.requests, 0);
-      expect([total("hour"), total("day")]).toEqual([all.length, all.length]);
-    }));
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), fc.nat(60), (events, cut) => {
+        const all = events.map((e) => rec({ ...e, feePico: e.costPico / 20n }));
+        const merged = new Map<string, ReturnType<typeof foldUsage>[number]>();
+        for (const d of [...foldUsage(all.slice(0, cut)), ...foldUsage(all.slice(cut))]) {
+          const k = [d.grain, d.bucketMs, d.keyId, d.model, d.providerId].join("|");
+          const m = merged.get(k);
+          merged.set(
+            k,
+            m
+              ? {
+                  ...m,
+                  requests: m.requests + d.requests,
+                  costPico: m.costPico + d.costPico,
+                  ttftHistogram: mergeHistograms(m.ttftHistogram, d.ttftHistogram),
+                }
+              : d,
+          );
+        }
+        for (const d of foldUsage(all)) {
+          const m = merged.get([d.grain, d.bucketMs, d.keyId, d.model, d.providerId].join("|"))!;
+          expect([m.requests, m.costPico, m.ttftHistogram]).toEqual([d.requests, d.costPico, d.ttftHistogram]);
+        }
+        // Every event is in exactly one hour row and one day row.
+        const total = (g: string) =>
+          foldUsage(all)
+            .filter((d) => d.grain === g)
+            .reduce((s, d) => s + d.requests, 0);
+        expect([total("hour"), total("day")]).toEqual([all.length, all.length]);
+      }),
+    );
   });
 });
 
 describe("topUpDeltas", () => {
   it("moves tokens and money on the event's hour and day rows, never the request count", () => {
     const deltas = topUpDeltas(rec(), { promptTokens: -2n, completionTokens: 7n, costPico: 900n, feePico: 45n });
-    expect(deltas.map((d) => [d.grain, d.bucketMs])).toEqual([["day", Date.UTC(2026, 3, 1)], ["hour", Date.UTC(2026, 3, 1, 13)]]);
+    expect(deltas.map((d) => [d.grain, d.bucketMs])).toEqual([
+      ["day", Date.UTC(2026, 3, 1)],
+      ["hour", Date.UTC(2026, 3, 1, 13)],
+    ]);
     for (const d of deltas) {
       expect(d).toMatchObject({ requests: 0, failedRequests: 0, promptTokens: -2n, completionTokens: 7n, costPico: 900n, feePico: 45n });
       expect(d.ttftHistogram).toEqual(emptyHistogram());

@@ -57,7 +57,7 @@ export function p50FromHistogram(h: readonly number[]): number | null {
   for (let i = 0; i < h.length; i++) {
     const n = h[i] ?? 0;
     if (n > 0 && below + n >= half) {
-      const lo = i === 0 ? 0 : TTFT_BOUNDS_MS[i - 1] ?? TTFT_BOUNDS_MS[TTFT_BOUNDS_MS.length - 1]!;
+      const lo = i === 0 ? 0 : (TTFT_BOUNDS_MS[i - 1] ?? TTFT_BOUNDS_MS[TTFT_BOUNDS_MS.length - 1]!);
       const hi = TTFT_BOUNDS_MS[i];
       if (hi === undefined) return lo;
       return Math.round(lo + ((half - below) / n) * (hi - lo));
@@ -88,8 +88,20 @@ export interface RollupDelta extends RollupKey {
   ttftHistogram: number[];
 }
 
-export type RollupSource = Pick<UsageRecord,
-  "accountId" | "keyId" | "model" | "providerId" | "status" | "promptTokens" | "completionTokens" | "costPico" | "feePico" | "ttftMs" | "createdAtMs">;
+export type RollupSource = Pick<
+  UsageRecord,
+  | "accountId"
+  | "keyId"
+  | "model"
+  | "providerId"
+  | "status"
+  | "promptTokens"
+  | "completionTokens"
+  | "costPico"
+  | "feePico"
+  | "ttftMs"
+  | "createdAtMs"
+>;
 
 const keyOf = (k: RollupKey) => [k.grain, k.bucketMs, k.accountId, k.keyId, k.model, k.providerId].join("\u0000");
 
@@ -103,11 +115,27 @@ export function foldUsage(records: readonly RollupSource[]): RollupDelta[] {
   const out = new Map<string, RollupDelta>();
   for (const r of records) {
     for (const grain of GRAINS) {
-      const key: RollupKey = { grain, bucketMs: bucketStart(r.createdAtMs, grain), accountId: r.accountId, keyId: r.keyId, model: r.model, providerId: r.providerId ?? "" };
+      const key: RollupKey = {
+        grain,
+        bucketMs: bucketStart(r.createdAtMs, grain),
+        accountId: r.accountId,
+        keyId: r.keyId,
+        model: r.model,
+        providerId: r.providerId ?? "",
+      };
       const id = keyOf(key);
       let d = out.get(id);
       if (!d) {
-        d = { ...key, requests: 0, failedRequests: 0, promptTokens: 0n, completionTokens: 0n, costPico: 0n, feePico: 0n, ttftHistogram: emptyHistogram() };
+        d = {
+          ...key,
+          requests: 0,
+          failedRequests: 0,
+          promptTokens: 0n,
+          completionTokens: 0n,
+          costPico: 0n,
+          feePico: 0n,
+          ttftHistogram: emptyHistogram(),
+        };
         out.set(id, d);
       }
       d.requests += 1;
@@ -124,7 +152,12 @@ export function foldUsage(records: readonly RollupSource[]): RollupDelta[] {
 
 export function compareKeys(a: RollupKey, b: RollupKey): number {
   const order: [string | number, string | number][] = [
-    [a.grain, b.grain], [a.bucketMs, b.bucketMs], [a.accountId, b.accountId], [a.keyId, b.keyId], [a.model, b.model], [a.providerId, b.providerId],
+    [a.grain, b.grain],
+    [a.bucketMs, b.bucketMs],
+    [a.accountId, b.accountId],
+    [a.keyId, b.keyId],
+    [a.model, b.model],
+    [a.providerId, b.providerId],
   ];
   for (const [x, y] of order) if (x !== y) return x < y ? -1 : 1;
   return 0;
@@ -138,8 +171,18 @@ export function topUpDeltas(
   event: Pick<RollupSource, "accountId" | "keyId" | "model" | "providerId" | "createdAtMs">,
   d: { promptTokens: bigint; completionTokens: bigint; costPico: bigint; feePico: bigint },
 ): RollupDelta[] {
-  return GRAINS.map((grain): RollupDelta => ({
-    grain, bucketMs: bucketStart(event.createdAtMs, grain), accountId: event.accountId, keyId: event.keyId, model: event.model,
-    providerId: event.providerId ?? "", requests: 0, failedRequests: 0, ...d, ttftHistogram: emptyHistogram(),
-  })).sort(compareKeys); // the order foldUsage's writers lock rows in
+  return GRAINS.map(
+    (grain): RollupDelta => ({
+      grain,
+      bucketMs: bucketStart(event.createdAtMs, grain),
+      accountId: event.accountId,
+      keyId: event.keyId,
+      model: event.model,
+      providerId: event.providerId ?? "",
+      requests: 0,
+      failedRequests: 0,
+      ...d,
+      ttftHistogram: emptyHistogram(),
+    }),
+  ).sort(compareKeys); // the order foldUsage's writers lock rows in
 }

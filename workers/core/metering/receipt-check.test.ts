@@ -5,12 +5,26 @@ import { checkReceipt, type GatewayView } from "./receipt-check";
 const A = "0x00000000000000000000000000000000000000aa" as const;
 const G = "0x00000000000000000000000000000000000000bb" as const;
 const receipt: Receipt = {
-  requestId: "gen-1", model: "m", promptTokens: 5, completionTokens: 7, inputPrice: 100n, outputPrice: 200n,
-  provider: A, gateway: G, responseHash: `0x${"00".repeat(32)}`, timestamp: 1n,
+  requestId: "gen-1",
+  model: "m",
+  promptTokens: 5,
+  completionTokens: 7,
+  inputPrice: 100n,
+  outputPrice: 200n,
+  provider: A,
+  gateway: G,
+  responseHash: `0x${"00".repeat(32)}`,
+  timestamp: 1n,
 };
 const seen: GatewayView = {
-  requestId: "gen-1", model: "m", provider: A.toUpperCase().replace("0X", "0x"), gateway: G, inputPrice: 100n, outputPrice: 200n,
-  reported: { promptTokens: 5, completionTokens: 7 }, deliveredTokens: 7,
+  requestId: "gen-1",
+  model: "m",
+  provider: A.toUpperCase().replace("0X", "0x"),
+  gateway: G,
+  inputPrice: 100n,
+  outputPrice: 200n,
+  reported: { promptTokens: 5, completionTokens: 7 },
+  deliveredTokens: 7,
 };
 
 describe("checkReceipt", () => {
@@ -18,8 +32,13 @@ describe("checkReceipt", () => {
     expect(checkReceipt(receipt, seen)).toEqual({ ok: true });
   });
   it.each([
-    ["request id", { requestId: "gen-2" }], ["model", { model: "x" }], ["provider", { provider: G }], ["gateway", { gateway: A }],
-    ["price", { outputPrice: 201n }], ["prompt tokens", { promptTokens: 6 }], ["completion tokens", { completionTokens: 70 }],
+    ["request id", { requestId: "gen-2" }],
+    ["model", { model: "x" }],
+    ["provider", { provider: G }],
+    ["gateway", { gateway: A }],
+    ["price", { outputPrice: 201n }],
+    ["prompt tokens", { promptTokens: 6 }],
+    ["completion tokens", { completionTokens: 70 }],
   ] as const)("flags a different %s", (reason, change) => {
     expect(checkReceipt({ ...receipt, ...change } as Receipt, seen)).toEqual({ ok: false, reasons: [reason] });
   });

@@ -2,6 +2,7 @@
  * Compares a provider's signed receipt with what the gateway itself saw. The signature proves
  * who made the claim; this proves the claim is the one the gateway would make.
  */
+import type { TokenCounts } from "../openai/chunks";
 import type { Receipt } from "../protocol/receipt";
 
 export interface GatewayView {
@@ -12,7 +13,7 @@ export interface GatewayView {
   inputPrice: bigint;
   outputPrice: bigint;
   /** The usage the provider reported in-band (usage object or chunk), if any. */
-  reported: { promptTokens: number; completionTokens: number } | null;
+  reported: TokenCounts | null;
   /** Content chunks that reached the gateway: the floor for a stream without usage. */
   deliveredTokens: number;
 }

@@ -3,6 +3,7 @@
  * billable counts. A failed request costs nothing; a stream cut short is billed for what was
  * delivered and marked partial.
  */
+import type { TokenCounts } from "../openai/chunks";
 import type { Endpoint } from "../routing/types";
 import { costPico } from "../money/pricing";
 
@@ -31,7 +32,7 @@ export interface UsageRecord {
 
 export interface ObservedUsage {
   /** Counts the provider reported (usage object or usage chunk), if it did. */
-  reported: { promptTokens: number; completionTokens: number } | null;
+  reported: TokenCounts | null;
   /** Content chunks the client received: one token each from vLLM's streaming. */
   deliveredTokens: number;
   promptEstimate: number;
@@ -42,16 +43,13 @@ export interface ObservedUsage {
  * Reported counts win when the response completed. A partial stream is billed for what the
  * client received, never more than the provider reported.
  */
-export function billableTokens(u: ObservedUsage): { promptTokens: number; completionTokens: number } {
+export function billableTokens(u: ObservedUsage): TokenCounts {
   if (u.complete && u.reported) return u.reported;
   const promptTokens = u.reported?.promptTokens ?? u.promptEstimate;
   const completionTokens = u.reported ? Math.min(u.reported.completionTokens, u.deliveredTokens) : u.deliveredTokens;
   return { promptTokens, completionTokens };
 }
 
-export function priceRecord(
-  tokens: { promptTokens: number; completionTokens: number },
-  price: { inputPrice: bigint; outputPrice: bigint } | null,
-): bigint {
+export function priceRecord(tokens: TokenCounts, price: { inputPrice: bigint; outputPrice: bigint } | null): bigint {
   return price ? costPico(tokens, price) : 0n;
 }

@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  AccountAdmission,
-  WINDOW_MS,
-  formatResetDuration,
-  rateLimitHeaders,
-  type AdmitRequest,
-  type KeyLimits,
-} from "./admission";
+import { AccountAdmission } from "./admission";
+import { limits, req } from "./admission.fixtures";
 
 const RUNS = { numRuns: 200 };
-const TTL = 30_000;
-const limits = (over: Partial<KeyLimits> = {}): KeyLimits => ({ keyId: "k1", rpm: null, tpm: null, budgetPico: null, ...over });
-const req = (requestId: string, over: Partial<AdmitRequest> = {}): AdmitRequest => ({
-  requestId, limits: limits(), reservePico: 100n, reserveTokens: 0, nowMs: 0, ttlMs: TTL, ...over,
-});
 
 describe("balance reservations", () => {
   it("admits exactly floor(B/R) concurrent requests, then denies on the account", () => {
@@ -102,7 +91,8 @@ describe("key budget", () => {
     const k1 = limits({ budgetPico: 1_000n });
     expect(a.admit(req("a", { limits: k1, reservePico: 200n })).ok).toBe(true);
     expect(a.admit(req("b", { limits: k1, reservePico: 200n }))).toMatchObject({
-      ok: false, denial: { kind: "insufficient_quota", scope: "key", availablePico: 100n },
+      ok: false,
+      denial: { kind: "insufficient_quota", scope: "key", availablePico: 100n },
     });
     expect(a.admit(req("c", { limits: limits({ keyId: "k2", budgetPico: 1_000n }), reservePico: 900n })).ok).toBe(true);
     a.settle("a", 50n, 0); // spent 750, nothing reserved: 250 left
@@ -127,72 +117,6 @@ describe("key spend loading", () => {
   });
 });
 
-describe("rate limits", () => {
-  it("rpm 0 refuses with a finite wait of one window", () => {
-    const d = new AccountAdmission(10n).admit(req("r", { limits: limits({ rpm: 0 }), reservePico: 1n }));
-    expect(d).toMatchObject({ ok: false, denial: { kind: "rate_limited", limit: "requests", retryAfterMs: 60_000 } });
-  });
-
-  it("rpm: admits exactly rpm of a burst, then denies until the window passes", () => {
-    const a = new AccountAdmission(10n ** 6n);
-    const l = limits({ rpm: 10 });
-    const results = Array.from({ length: 30 }, (_, i) => a.admit(req(`r${i}`, { limits: l, reservePico: 1n, nowMs: 1_000 })));
-    expect(results.filter((d) => d.ok)).toHaveLength(10);
-    expect(results.slice(0, 10).every((d) => d.ok)).toBe(true);
-    expect(results[10]).toMatchObject({ ok: false, denial: { kind: "rate_limited", limit: "requests", retryAfterMs: WINDOW_MS } });
-    expect(a.admit(req("later", { limits: l, reservePico: 1n, nowMs: 31_000 }))).toMatchObject({ denial: { retryAfterMs: 30_000 } });
-    expect(a.admit(req("next", { limits: l, reservePico: 1n, nowMs: 1_000 + WINDOW_MS })).ok).toBe(true);
-  });
-
-  it("rpm slides: one request per second, one slot frees at 60.5 s", () => {
-    const a = new AccountAdmission(10n ** 6n);
-    const l = limits({ rpm: 10 });
-    for (let s = 0; s < 10; s++) expect(a.admit(req(`r${s}`, { limits: l, reservePico: 1n, nowMs: s * 1_000 })).ok).toBe(true);
-    expect(a.admit(req("x", { limits: l, reservePico: 1n, nowMs: 59_000 })).ok).toBe(false);
-    expect(a.admit(req("y", { limits: l, reservePico: 1n, nowMs: 60_500 })).ok).toBe(true);
-    expect(a.admit(req("z", { limits: l, reservePico: 1n, nowMs: 60_500 }))).toMatchObject({ ok: false, denial: { retryAfterMs: 500 } });
-  });
-
-  it("tpm: counts reserved tokens at admission and corrects them at settle", () => {
-    const a = new AccountAdmission(10n ** 6n);
-    const l = limits({ tpm: 1_000 });
-    expect(a.admit(req("a", { limits: l, reserveTokens: 800 })).ok).toBe(true);
-    expect(a.admit(req("b", { limits: l, reserveTokens: 800, nowMs: 10_000 }))).toMatchObject({
-      ok: false, denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: 50_000 }, rate: { remainingTokens: 200 },
-    });
-    a.settle("a", 1n, 100);
-    expect(a.admit(req("b", { limits: l, reserveTokens: 800, nowMs: 10_000 }))).toMatchObject({ ok: true, rate: { remainingTokens: 100 } });
-  });
-
-  it("tpm: a request larger than the limit is told to wait a window", () => {
-    const a = new AccountAdmission(10n ** 6n);
-    expect(a.admit(req("big", { limits: limits({ tpm: 1_000 }), reserveTokens: 1_001 }))).toMatchObject({
-      ok: false, denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: WINDOW_MS },
-    });
-    expect(a.reservedPico).toBe(0n);
-  });
-
-  it("rate info and headers: remaining counts this request; headers only for the key's limits", () => {
-    const a = new AccountAdmission(10n ** 6n);
-    const first = a.admit(req("a", { limits: limits({ rpm: 10 }) }));
-    expect(first.rate).toMatchObject({ limitRequests: 10, remainingRequests: 9, limitTokens: null });
-    expect(rateLimitHeaders(first.rate)).toEqual({
-      "x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "9", "x-ratelimit-reset-requests": "1m0s",
-    });
-    const both = a.admit(req("b", { limits: limits({ keyId: "k2", rpm: 5, tpm: 100 }), reserveTokens: 30, nowMs: 20_000 }));
-    expect(rateLimitHeaders(both.rate)).toEqual({
-      "x-ratelimit-limit-requests": "5", "x-ratelimit-remaining-requests": "4", "x-ratelimit-reset-requests": "1m0s",
-      "x-ratelimit-limit-tokens": "100", "x-ratelimit-remaining-tokens": "70", "x-ratelimit-reset-tokens": "1m0s",
-    });
-    const none = a.admit(req("c", { limits: limits({ keyId: "k3" }) }));
-    expect(rateLimitHeaders(none.rate)).toEqual({});
-  });
-
-  it("formats reset durations the way OpenAI does", () => {
-    expect([20, 1_000, 1_500, 360_000, 61_000, 0].map(formatResetDuration)).toEqual(["20ms", "1s", "2s", "6m0s", "1m1s", "0ms"]);
-  });
-});
-
 type Op =
   | { t: "admit"; key: number; amount: bigint; dt: number; ttl: number }
   | { t: "settle"; pick: number; permille: bigint }
@@ -200,7 +124,16 @@ type Op =
   | { t: "credit"; amount: bigint };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ t: fc.constant("admit" as const), key: fc.nat(2), amount: fc.bigInt({ min: 0n, max: 10n ** 12n }), dt: fc.nat(20_000), ttl: fc.integer({ min: 1, max: 90_000 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant("admit" as const),
+      key: fc.nat(2),
+      amount: fc.bigInt({ min: 0n, max: 10n ** 12n }),
+      dt: fc.nat(20_000),
+      ttl: fc.integer({ min: 1, max: 90_000 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("settle" as const), pick: fc.nat(), permille: fc.bigInt({ min: 0n, max: 1_000n }) }) },
   fc.record({ t: fc.constant("expire" as const), dt: fc.nat(60_000) }),
   fc.record({ t: fc.constant("credit" as const), amount: fc.bigInt({ min: 1n, max: 10n ** 12n }) }),
@@ -210,56 +143,78 @@ describe("invariants over random interleavings", () => {
   it("keeps available ≥ 0, balance = initial + credits − charges, one charge per request, reservations = admitted − settled − expired", () => {
     const budgetArb = fc.option(fc.bigInt({ min: 0n, max: 3n * 10n ** 12n }), { nil: null });
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 5n * 10n ** 12n }), fc.tuple(budgetArb, budgetArb, budgetArb), fc.array(opArb, { maxLength: 60 }), (initial, budgets, ops) => {
-        const a = new AccountAdmission(initial);
-        for (let k = 0; k < 3; k++) a.loadKey(`k${k}`, 0n);
-        const admitted: { id: string; key: number; amount: bigint; expiresAt: number }[] = [];
-        const live = new Set<string>();
-        const charged = new Set<string>();
-        const spent = [0n, 0n, 0n];
-        let now = 0;
-        let expected = initial;
-        for (const op of ops) {
-          if (op.t === "admit") {
-            now += op.dt;
-            const id = `r${admitted.length}`;
-            const byKey = admitted.filter((r) => r.key === op.key && live.has(r.id)).reduce((s, r) => s + r.amount, 0n);
-            const budget = budgets[op.key] ?? null;
-            const fits = op.amount <= a.available && (budget === null || op.amount <= budget - spent[op.key]! - byKey);
-            const d = a.admit({ requestId: id, limits: limits({ keyId: `k${op.key}`, budgetPico: budget }), reservePico: op.amount, reserveTokens: 10, nowMs: now, ttlMs: op.ttl });
-            expect(d.ok).toBe(fits);
-            if (d.ok) {
-              admitted.push({ id, key: op.key, amount: op.amount, expiresAt: now + op.ttl });
-              live.add(id);
+      fc.property(
+        fc.bigInt({ min: 0n, max: 5n * 10n ** 12n }),
+        fc.tuple(budgetArb, budgetArb, budgetArb),
+        fc.array(opArb, { maxLength: 60 }),
+        (initial, budgets, ops) => {
+          const a = new AccountAdmission(initial);
+          for (let k = 0; k < 3; k++) a.loadKey(`k${k}`, 0n);
+          const admitted: { id: string; key: number; amount: bigint; expiresAt: number }[] = [];
+          const live = new Set<string>();
+          const charged = new Set<string>();
+          const spent = [0n, 0n, 0n];
+          let now = 0;
+          let expected = initial;
+          for (const op of ops) {
+            if (op.t === "admit") {
+              now += op.dt;
+              const id = `r${admitted.length}`;
+              const byKey = admitted.filter((r) => r.key === op.key && live.has(r.id)).reduce((s, r) => s + r.amount, 0n);
+              const budget = budgets[op.key] ?? null;
+              const fits = op.amount <= a.available && (budget === null || op.amount <= budget - spent[op.key]! - byKey);
+              const d = a.admit({
+                requestId: id,
+                limits: limits({ keyId: `k${op.key}`, budgetPico: budget }),
+                reservePico: op.amount,
+                reserveTokens: 10,
+                nowMs: now,
+                ttlMs: op.ttl,
+              });
+              expect(d.ok).toBe(fits);
+              if (d.ok) {
+                admitted.push({ id, key: op.key, amount: op.amount, expiresAt: now + op.ttl });
+                live.add(id);
+              }
+            } else if (op.t === "settle") {
+              const r = admitted.length === 0 ? undefined : admitted[op.pick % (admitted.length + 1)];
+              const id = r?.id ?? "unknown";
+              const charge = r ? (r.amount * op.permille) / 1_000n : 1n;
+              const settled = a.settle(id, charge, 5);
+              expect(settled).toBe(live.has(id));
+              if (settled && r) {
+                expect(charged.has(id)).toBe(false);
+                charged.add(id);
+                live.delete(id);
+                spent[r.key]! += charge;
+                expected -= charge;
+              }
+            } else if (op.t === "expire") {
+              now += op.dt;
+              const due = admitted.filter((r) => live.has(r.id) && r.expiresAt <= now).map((r) => r.id);
+              expect(
+                a
+                  .expire(now)
+                  .map((r) => r.requestId)
+                  .sort(),
+              ).toEqual(due.sort());
+              for (const id of due) live.delete(id);
+            } else {
+              a.credit(op.amount);
+              expected += op.amount;
             }
-          } else if (op.t === "settle") {
-            const r = admitted.length === 0 ? undefined : admitted[op.pick % (admitted.length + 1)];
-            const id = r?.id ?? "unknown";
-            const charge = r ? (r.amount * op.permille) / 1_000n : 1n;
-            const settled = a.settle(id, charge, 5);
-            expect(settled).toBe(live.has(id));
-            if (settled && r) {
-              expect(charged.has(id)).toBe(false);
-              charged.add(id);
-              live.delete(id);
-              spent[r.key]! += charge;
-              expected -= charge;
-            }
-          } else if (op.t === "expire") {
-            now += op.dt;
-            const due = admitted.filter((r) => live.has(r.id) && r.expiresAt <= now).map((r) => r.id);
-            expect(a.expire(now).map((r) => r.requestId).sort()).toEqual(due.sort());
-            for (const id of due) live.delete(id);
-          } else {
-            a.credit(op.amount);
-            expected += op.amount;
+            expect(a.available >= 0n).toBe(true);
+            expect(a.balance).toBe(expected);
+            expect(
+              a
+                .reservationsList()
+                .map((r) => r.requestId)
+                .sort(),
+            ).toEqual([...live].sort());
+            expect(a.reservedPico).toBe(admitted.filter((r) => live.has(r.id)).reduce((s, r) => s + r.amount, 0n));
           }
-          expect(a.available >= 0n).toBe(true);
-          expect(a.balance).toBe(expected);
-          expect(a.reservationsList().map((r) => r.requestId).sort()).toEqual([...live].sort());
-          expect(a.reservedPico).toBe(admitted.filter((r) => live.has(r.id)).reduce((s, r) => s + r.amount, 0n));
-        }
-      }),
+        },
+      ),
       RUNS,
     );
   });

@@ -13,6 +13,8 @@
  * real count when it reports back (as OpenAI counts max_tokens against TPM).
  */
 
+import type { Endpoint } from "../routing/types";
+
 export interface KeyLimits {
   keyId: string;
   rpm: number | null;
@@ -75,25 +77,45 @@ export class AccountAdmission {
   /** `balancePico`: the account's booked balance when this state was loaded. */
   constructor(private balancePico: bigint) {}
 
-  get balance(): bigint { return this.balancePico; }
-  get reservedPico(): bigint { let s = 0n; for (const r of this.reservations.values()) s += r.amountPico; return s; }
-  get available(): bigint { return this.balancePico - this.reservedPico; }
-  reservationsList(): Reservation[] { return [...this.reservations.values()]; }
+  get balance(): bigint {
+    return this.balancePico;
+  }
+  get reservedPico(): bigint {
+    let s = 0n;
+    for (const r of this.reservations.values()) s += r.amountPico;
+    return s;
+  }
+  get available(): bigint {
+    return this.balancePico - this.reservedPico;
+  }
+  reservationsList(): Reservation[] {
+    return [...this.reservations.values()];
+  }
 
   /** Whether this key's spend in the period is known yet (the owner loads it once). */
-  knowsKey(keyId: string): boolean { return this.keys.get(keyId)?.spentLoaded === true; }
+  knowsKey(keyId: string): boolean {
+    return this.keys.get(keyId)?.spentLoaded === true;
+  }
   loadKey(keyId: string, spentPico: bigint): void {
     const w = this.keys.get(keyId);
     if (!w) this.keys.set(keyId, { requests: [], tokens: [], spentPico, spentLoaded: true });
-    else if (!w.spentLoaded) { w.spentPico = spentPico; w.spentLoaded = true; }
+    else if (!w.spentLoaded) {
+      w.spentPico = spentPico;
+      w.spentLoaded = true;
+    }
   }
   /** A new budget period: every key's spend is read from the books again. */
   forgetKeySpend(): void {
-    for (const w of this.keys.values()) { w.spentPico = 0n; w.spentLoaded = false; }
+    for (const w of this.keys.values()) {
+      w.spentPico = 0n;
+      w.spentLoaded = false;
+    }
   }
 
   /** Restores a reservation persisted before an eviction. */
-  restore(r: Reservation): void { this.reservations.set(r.requestId, r); }
+  restore(r: Reservation): void {
+    this.reservations.set(r.requestId, r);
+  }
 
   /** A booked change of balance: a credit (grant, deposit), or a negative hold (a withdrawal requested on chain). */
   credit(amountPico: bigint): void {
@@ -109,10 +131,22 @@ export class AccountAdmission {
     const { rpm, tpm } = req.limits;
     if (rpm !== null && w.requests.length + 1 > rpm) {
       const oldest = w.requests[0];
-      return { ok: false, denial: { kind: "rate_limited", limit: "requests", retryAfterMs: oldest === undefined ? WINDOW_MS : oldest + WINDOW_MS - req.nowMs }, rate: rate() };
+      return {
+        ok: false,
+        denial: {
+          kind: "rate_limited",
+          limit: "requests",
+          retryAfterMs: oldest === undefined ? WINDOW_MS : oldest + WINDOW_MS - req.nowMs,
+        },
+        rate: rate(),
+      };
     }
     if (tpm !== null && windowTokens(w) + req.reserveTokens > tpm) {
-      return { ok: false, denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: tokenRetryAfter(w, tpm, req.reserveTokens, req.nowMs) }, rate: rate() };
+      return {
+        ok: false,
+        denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: tokenRetryAfter(w, tpm, req.reserveTokens, req.nowMs) },
+        rate: rate(),
+      };
     }
     if (req.reservePico > this.available) {
       return { ok: false, denial: { kind: "insufficient_quota", scope: "account", availablePico: this.available }, rate: rate() };
@@ -124,8 +158,12 @@ export class AccountAdmission {
       }
     }
     this.reservations.set(req.requestId, {
-      requestId: req.requestId, keyId: req.limits.keyId, amountPico: req.reservePico, tokens: req.reserveTokens,
-      atMs: req.nowMs, expiresAtMs: req.nowMs + req.ttlMs,
+      requestId: req.requestId,
+      keyId: req.limits.keyId,
+      amountPico: req.reservePico,
+      tokens: req.reserveTokens,
+      atMs: req.nowMs,
+      expiresAtMs: req.nowMs + req.ttlMs,
     });
     w.requests.push(req.nowMs);
     w.tokens.push({ atMs: req.nowMs, tokens: req.reserveTokens, requestId: req.requestId });
@@ -173,7 +211,10 @@ export class AccountAdmission {
 
   private window(keyId: string, nowMs: number): KeyWindow {
     let w = this.keys.get(keyId);
-    if (!w) { w = { requests: [], tokens: [], spentPico: 0n, spentLoaded: false }; this.keys.set(keyId, w); }
+    if (!w) {
+      w = { requests: [], tokens: [], spentPico: 0n, spentLoaded: false };
+      this.keys.set(keyId, w);
+    }
     const since = nowMs - WINDOW_MS;
     while (w.requests.length > 0 && w.requests[0]! <= since) w.requests.shift();
     while (w.tokens.length > 0 && w.tokens[0]!.atMs <= since) w.tokens.shift();
@@ -227,4 +268,13 @@ export function rateLimitHeaders(r: RateInfo): Record<string, string> {
     h["x-ratelimit-reset-tokens"] = formatResetDuration(r.resetTokensMs ?? 0);
   }
   return h;
+}
+
+/** What an isolate asks of the account's guard: the admission request, less the clock (the guard's own). */
+export type GuardAdmit = Omit<AdmitRequest, "nowMs"> & { endpoint: Endpoint };
+/** A request that reported back: its reservation released and the real charge taken. */
+export interface GuardSettle {
+  requestId: string;
+  chargePico: bigint;
+  tokens: number;
 }

@@ -6,7 +6,12 @@ const chatOverhead = (messages: number) => messages * MESSAGE_OVERHEAD_TOKENS + 
 
 describe("estimatePromptTokens", () => {
   it("counts chat messages as ~chars/4 plus a per-message overhead", () => {
-    const body = { messages: [{ role: "system", content: "abcdefgh" }, { role: "user", content: "abcd" }] };
+    const body = {
+      messages: [
+        { role: "system", content: "abcdefgh" },
+        { role: "user", content: "abcd" },
+      ],
+    };
     expect(estimatePromptTokens(body)).toBe(2 + 1 + chatOverhead(2));
   });
 
@@ -28,7 +33,14 @@ describe("estimatePromptTokens", () => {
   it("counts names, tool calls and tool definitions", () => {
     const bare = { messages: [{ role: "assistant", content: null }] };
     const withTools = {
-      messages: [{ role: "assistant", content: null, name: "bob", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{\"x\":1}" } }] }],
+      messages: [
+        {
+          role: "assistant",
+          content: null,
+          name: "bob",
+          tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: '{"x":1}' } }],
+        },
+      ],
       tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }],
     };
     expect(estimatePromptTokens(withTools)).toBeGreaterThan(estimatePromptTokens(bare) + 20);
@@ -49,7 +61,14 @@ describe("estimatePromptTokens", () => {
   it("handles embeddings input as string, strings and token ids", () => {
     expect(estimatePromptTokens({ input: "a".repeat(9) })).toBe(3);
     expect(estimatePromptTokens({ input: ["ab", "cd"] })).toBe(2);
-    expect(estimatePromptTokens({ input: [[1, 2, 3], [4, 5]] })).toBe(5);
+    expect(
+      estimatePromptTokens({
+        input: [
+          [1, 2, 3],
+          [4, 5],
+        ],
+      }),
+    ).toBe(5);
   });
 
   it("never returns 0, even for empty input", () => {

@@ -1,12 +1,22 @@
 import { describe, expect, it } from "vitest";
 import {
-  adjustmentTransaction, checkBooks, depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalCloseTransaction, withdrawalTransaction,
+  adjustmentTransaction,
+  checkBooks,
+  depositTransaction,
+  grantTransaction,
+  settlementTransaction,
+  usageTransactionOf,
+  withdrawalCloseTransaction,
+  withdrawalTransaction,
 } from "./ledger";
 import { traceProblems, type LedgerSources } from "./ledger-audit";
 
 const usage = { accountId: "a", providerId: "p", costPico: 1_000n, feePico: 50n };
 const sources: LedgerSources = {
-  usage: new Map([["r1", usage], ["r0", { ...usage, costPico: 0n, feePico: 0n }]]),
+  usage: new Map([
+    ["r1", usage],
+    ["r0", { ...usage, costPico: 0n, feePico: 0n }],
+  ]),
   grants: new Map([["g1", { accountId: "a", amountPico: 5_000n }]]),
 };
 const books = [usageTransactionOf({ requestId: "r1", ...usage }), grantTransaction({ grantId: "g1", accountId: "a", amountPico: 5_000n })];
@@ -17,13 +27,20 @@ describe("traceProblems", () => {
   });
 
   it("reports a transaction without a record, one that differs from it, and a charged event without one", () => {
-    const altered = { ...books[0]!, postings: books[0]!.postings.map((p) => (p.account === "protocol:fees" ? { ...p, amountPico: 49n } : p)) };
+    const altered = {
+      ...books[0]!,
+      postings: books[0]!.postings.map((p) => (p.account === "protocol:fees" ? { ...p, amountPico: 49n } : p)),
+    };
     expect(traceProblems([altered, books[1]!], sources)).toEqual(["usage r1: postings differ from what its record implies"]);
     expect(traceProblems([books[1]!], sources)).toEqual(["usage r1: charged 1000 pico but has no ledger entries"]);
     const stray = usageTransactionOf({ requestId: "r9", ...usage });
     expect(traceProblems([...books, stray], sources)).toEqual(["usage r9: no usage event with this request id"]);
-    expect(traceProblems([...books, grantTransaction({ grantId: "g2", accountId: "a", amountPico: 1n })], sources)).toEqual(["grant g2: no credit grant with this id"]);
-    expect(traceProblems([...books, { kind: "deposit", reference: "0xabc:1", postings: [] }], sources)).toEqual(["deposit 0xabc:1: no credited deposit with this reference"]);
+    expect(traceProblems([...books, grantTransaction({ grantId: "g2", accountId: "a", amountPico: 1n })], sources)).toEqual([
+      "grant g2: no credit grant with this id",
+    ]);
+    expect(traceProblems([...books, { kind: "deposit", reference: "0xabc:1", postings: [] }], sources)).toEqual([
+      "deposit 0xabc:1: no credited deposit with this reference",
+    ]);
   });
 
   it("reads a usage event's books as its usage transaction plus its adjustment", () => {

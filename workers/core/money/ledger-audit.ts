@@ -4,16 +4,36 @@
  * Balance checks are `checkBooks`; this adds "nothing in the ledger that no record explains".
  */
 import {
-  depositTransaction, grantTransaction, settlementTransaction, usageTransactionOf, withdrawalCloseTransaction, withdrawalTransaction,
-  type LedgerTransaction, type Posting,
+  depositTransaction,
+  grantTransaction,
+  settlementTransaction,
+  usageTransactionOf,
+  withdrawalCloseTransaction,
+  withdrawalTransaction,
+  type LedgerTransaction,
+  type Posting,
 } from "./ledger";
 
-export interface UsageFacts { accountId: string; providerId: string | null; costPico: bigint; feePico: bigint }
-export interface GrantFacts { accountId: string; amountPico: bigint }
+export interface UsageFacts {
+  accountId: string;
+  providerId: string | null;
+  costPico: bigint;
+  feePico: bigint;
+}
+export interface GrantFacts {
+  accountId: string;
+  amountPico: bigint;
+}
 /** A credited deposit or a held withdrawal, by its ledger reference. */
-export interface FundsFacts { accountId: string; amountPico: bigint }
+export interface FundsFacts {
+  accountId: string;
+  amountPico: bigint;
+}
 /** A settled batch, by its id. */
-export interface SettlementFacts { providers: { providerId: string; pico: bigint }[]; feePico: bigint }
+export interface SettlementFacts {
+  providers: { providerId: string; pico: bigint }[];
+  feePico: bigint;
+}
 
 export interface LedgerSources {
   usage: ReadonlyMap<string, UsageFacts>;
@@ -37,17 +57,20 @@ export function traceProblems(txs: Iterable<LedgerTransaction>, sources: LedgerS
   const adjustments = new Map(all.filter((t) => t.kind === "adjustment").map((t) => [t.reference, t]));
   for (const t of all) {
     if (t.kind === "adjustment") {
-      if (!all.some((u) => u.kind === "usage" && u.reference === t.reference)) problems.push(`adjustment ${t.reference}: no usage transaction to adjust`);
+      if (!all.some((u) => u.kind === "usage" && u.reference === t.reference))
+        problems.push(`adjustment ${t.reference}: no usage transaction to adjust`);
       continue;
     }
     const expected = expectedTransaction(t, sources);
     const booked = t.kind === "usage" ? combined(t, adjustments.get(t.reference)) : t.postings;
     if (typeof expected === "string") problems.push(expected);
-    else if (!samePostings(booked, expected.postings)) problems.push(`${t.kind} ${t.reference}: postings differ from what its record implies`);
+    else if (!samePostings(booked, expected.postings))
+      problems.push(`${t.kind} ${t.reference}: postings differ from what its record implies`);
     if (t.kind === "usage") seenUsage.add(t.reference);
   }
   for (const [requestId, u] of sources.usage) {
-    if (u.costPico > 0n && !seenUsage.has(requestId)) problems.push(`usage ${requestId}: charged ${u.costPico} pico but has no ledger entries`);
+    if (u.costPico > 0n && !seenUsage.has(requestId))
+      problems.push(`usage ${requestId}: charged ${u.costPico} pico but has no ledger entries`);
   }
   return problems;
 }
@@ -64,7 +87,13 @@ function expectedTransaction(t: LedgerTransaction, s: LedgerSources): LedgerTran
     const u = s.usage.get(t.reference);
     if (!u) return `usage ${t.reference}: no usage event with this request id`;
     if (!u.providerId) return `usage ${t.reference}: the usage event names no provider`;
-    return usageTransactionOf({ requestId: t.reference, accountId: u.accountId, providerId: u.providerId, costPico: u.costPico, feePico: u.feePico });
+    return usageTransactionOf({
+      requestId: t.reference,
+      accountId: u.accountId,
+      providerId: u.providerId,
+      costPico: u.costPico,
+      feePico: u.feePico,
+    });
   }
   if (t.kind === "grant") {
     const g = s.grants.get(t.reference);
@@ -78,7 +107,9 @@ function expectedTransaction(t: LedgerTransaction, s: LedgerSources): LedgerTran
     const w = s.withdrawals?.get(t.reference);
     if (w) return withdrawalTransaction({ reference: t.reference, ...w });
     const closed = s.withdrawalCloses?.get(t.reference);
-    return closed ? withdrawalCloseTransaction({ reference: t.reference, ...closed }) : `withdrawal ${t.reference}: no withdrawal with this reference`;
+    return closed
+      ? withdrawalCloseTransaction({ reference: t.reference, ...closed })
+      : `withdrawal ${t.reference}: no withdrawal with this reference`;
   }
   if (t.kind === "settlement") {
     const b = s.settlements?.get(t.reference);

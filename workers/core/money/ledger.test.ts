@@ -178,7 +178,13 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
 function toTransaction(e: Event, i: number): LedgerTransaction {
   return e.type === "grant"
     ? grantTransaction({ grantId: `g${i}`, accountId: `c${e.customer}`, amountPico: e.amountPico })
-    : usageTransaction({ requestId: `r${i}`, accountId: `c${e.customer}`, providerId: `p${e.provider}`, costPico: e.costPico, feeBps: e.feeBps });
+    : usageTransaction({
+        requestId: `r${i}`,
+        accountId: `c${e.customer}`,
+        providerId: `p${e.provider}`,
+        costPico: e.costPico,
+        feeBps: e.feeBps,
+      });
 }
 
 describe("ledger (properties)", () => {
@@ -244,14 +250,19 @@ describe("ledger (properties)", () => {
   it("checkBooks catches any single tampered posting", () => {
     const nonEmpty = fc.array(eventArb, { minLength: 1, maxLength: 20 }).filter((es) => es.some((e) => e.type === "grant"));
     fc.assert(
-      fc.property(nonEmpty, fc.nat(), fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }).filter((d) => d !== 0n), (events, pick, delta) => {
-        const txs = events.map(toTransaction);
-        const withPostings = txs.filter((t) => t.postings.length > 0); // grants always have two
-        const t = withPostings[pick % withPostings.length]!;
-        const p = t.postings[pick % t.postings.length]!;
-        p.amountPico += delta;
-        expect(checkBooks(txs)).toContain(`${t.kind} "${t.reference}" does not balance: postings sum to ${delta}`);
-      }),
+      fc.property(
+        nonEmpty,
+        fc.nat(),
+        fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }).filter((d) => d !== 0n),
+        (events, pick, delta) => {
+          const txs = events.map(toTransaction);
+          const withPostings = txs.filter((t) => t.postings.length > 0); // grants always have two
+          const t = withPostings[pick % withPostings.length]!;
+          const p = t.postings[pick % t.postings.length]!;
+          p.amountPico += delta;
+          expect(checkBooks(txs)).toContain(`${t.kind} "${t.reference}" does not balance: postings sum to ${delta}`);
+        },
+      ),
       RUNS,
     );
   });
@@ -260,15 +271,24 @@ describe("ledger (properties)", () => {
 describe("adjustmentTransaction", () => {
   it("charges or refunds the difference, split like usage, with the fee moving with it", () => {
     const t = adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico: 40n, deltaFeePico: 2n });
-    expect(t).toEqual({ kind: "adjustment", reference: "r", postings: [
-      { account: "customer:a", amountPico: -40n }, { account: "provider:p", amountPico: 38n }, { account: PROTOCOL_FEES, amountPico: 2n },
-    ] });
+    expect(t).toEqual({
+      kind: "adjustment",
+      reference: "r",
+      postings: [
+        { account: "customer:a", amountPico: -40n },
+        { account: "provider:p", amountPico: 38n },
+        { account: PROTOCOL_FEES, amountPico: 2n },
+      ],
+    });
     const refund = adjustmentTransaction({ requestId: "r2", accountId: "a", providerId: "p", deltaCostPico: -40n, deltaFeePico: -2n });
     expect(refund.postings).toEqual([
-      { account: "customer:a", amountPico: 40n }, { account: "provider:p", amountPico: -38n }, { account: PROTOCOL_FEES, amountPico: -2n },
+      { account: "customer:a", amountPico: 40n },
+      { account: "provider:p", amountPico: -38n },
+      { account: PROTOCOL_FEES, amountPico: -2n },
     ]);
     expect(checkBooks([t, refund])).toEqual([]);
-    const bad = (deltaCostPico: bigint, deltaFeePico: bigint) => () => adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico, deltaFeePico });
+    const bad = (deltaCostPico: bigint, deltaFeePico: bigint) => () =>
+      adjustmentTransaction({ requestId: "r", accountId: "a", providerId: "p", deltaCostPico, deltaFeePico });
     expect(bad(0n, 0n)).toThrow(RangeError);
     expect(bad(5n, 6n)).toThrow(RangeError);
     expect(bad(-5n, -6n)).toThrow(RangeError);

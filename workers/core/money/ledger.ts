@@ -68,7 +68,13 @@ export function usageTransaction(u: {
  * The same, from a usage event that already carries its fee (fixed when it was metered, at the
  * rate then in force): the books record what the event says, whatever the rate is today.
  */
-export function usageTransactionOf(u: { requestId: string; accountId: string; providerId: string; costPico: bigint; feePico: bigint }): LedgerTransaction {
+export function usageTransactionOf(u: {
+  requestId: string;
+  accountId: string;
+  providerId: string;
+  costPico: bigint;
+  feePico: bigint;
+}): LedgerTransaction {
   if (u.costPico < 0n || u.feePico < 0n || u.feePico > u.costPico) {
     throw new RangeError(`a usage fee must be within 0..cost, got fee ${u.feePico} of cost ${u.costPico}`);
   }
@@ -89,16 +95,32 @@ function chargePostings(accountId: string, providerId: string, costPico: bigint,
  * counts): the difference, split the same way — a further charge, or a refund when the gateway's
  * estimate was above the signed count. The fee moves with the cost, never beyond it. Once per request.
  */
-export function adjustmentTransaction(a: { requestId: string; accountId: string; providerId: string; deltaCostPico: bigint; deltaFeePico: bigint }): LedgerTransaction {
+export function adjustmentTransaction(a: {
+  requestId: string;
+  accountId: string;
+  providerId: string;
+  deltaCostPico: bigint;
+  deltaFeePico: bigint;
+}): LedgerTransaction {
   const abs = (x: bigint) => (x < 0n ? -x : x);
-  const sameSign = a.deltaFeePico === 0n || (a.deltaFeePico < 0n) === (a.deltaCostPico < 0n);
+  const sameSign = a.deltaFeePico === 0n || a.deltaFeePico < 0n === a.deltaCostPico < 0n;
   if (a.deltaCostPico === 0n || !sameSign || abs(a.deltaFeePico) > abs(a.deltaCostPico)) {
     throw new RangeError(`an adjustment moves a non-zero cost with its fee within it, got ${a.deltaCostPico} with fee ${a.deltaFeePico}`);
   }
-  return { kind: "adjustment", reference: a.requestId, postings: chargePostings(a.accountId, a.providerId, a.deltaCostPico, a.deltaFeePico) };
+  return {
+    kind: "adjustment",
+    reference: a.requestId,
+    postings: chargePostings(a.accountId, a.providerId, a.deltaCostPico, a.deltaFeePico),
+  };
 }
 
-function fundingTransaction(kind: "grant" | "deposit", source: string, reference: string, accountId: string, amountPico: bigint): LedgerTransaction {
+function fundingTransaction(
+  kind: "grant" | "deposit",
+  source: string,
+  reference: string,
+  accountId: string,
+  amountPico: bigint,
+): LedgerTransaction {
   if (amountPico <= 0n) throw new RangeError(`${kind} amountPico must be positive, got ${amountPico}`);
   return {
     kind,
@@ -151,7 +173,11 @@ export function withdrawalCloseTransaction(w: { reference: string; accountId: st
 }
 
 /** A confirmed settlement batch (reference = the batch id): each provider and the fee pot are paid out on chain. */
-export function settlementTransaction(b: { batchId: string; providers: { providerId: string; pico: bigint }[]; feePico: bigint }): LedgerTransaction {
+export function settlementTransaction(b: {
+  batchId: string;
+  providers: { providerId: string; pico: bigint }[];
+  feePico: bigint;
+}): LedgerTransaction {
   const postings = nonZero([
     ...b.providers.map((p) => {
       if (p.pico <= 0n) throw new RangeError(`a payout must be positive, got ${p.pico} for ${p.providerId}`);

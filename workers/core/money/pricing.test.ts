@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { costPico, formatUsdc, numberToDecimalString, parseUsdcPerMTok, worstCaseCostPico } from "./pricing";
+import { costPico, numberToDecimalString, parseUsdcPerMTok, worstCaseCostPico } from "./pricing";
+import { formatUsdc } from "./units";
 
 describe("costPico", () => {
   it("is tokens × price in pico-USDC, exactly", () => {
@@ -116,12 +117,9 @@ describe("parseUsdcPerMTok", () => {
     expect(parseUsdcPerMTok("12345678901234567890.123456")).toBe(12345678901234567890123456n);
   });
 
-  it.each(["-1", "+1", "0.0000001", "1e-3", "", " 1", "1 ", ".5", "5.", "abc", "1,5", "0x10", "NaN", "Infinity"])(
-    "rejects %j",
-    (s) => {
-      expect(() => parseUsdcPerMTok(s)).toThrow(Error);
-    },
-  );
+  it.each(["-1", "+1", "0.0000001", "1e-3", "", " 1", "1 ", ".5", "5.", "abc", "1,5", "0x10", "NaN", "Infinity"])("rejects %j", (s) => {
+    expect(() => parseUsdcPerMTok(s)).toThrow(Error);
+  });
 
   it("is exact for every micro amount (property)", () => {
     fc.assert(

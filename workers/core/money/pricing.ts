@@ -5,10 +5,10 @@
  * cost in pico-USDC = tokens × price: no division, no rounding, no floats.
  */
 
-export interface TokenCounts {
-  promptTokens: number;
-  completionTokens: number;
-}
+import type { TokenCounts } from "../openai/chunks";
+import { parseDecimal, USDC_DECIMALS } from "./units";
+
+export type { TokenCounts } from "../openai/chunks";
 
 export interface TokenPrice {
   /** micro-USDC per million input tokens (= pico-USDC per token). */
@@ -16,9 +16,6 @@ export interface TokenPrice {
   /** micro-USDC per million output tokens (= pico-USDC per token). */
   outputPrice: bigint;
 }
-
-const PICO_PER_USDC = 1_000_000_000_000n;
-const MICRO_PER_USDC_DECIMALS = 6;
 
 function tokensToBigint(n: number, what: string): bigint {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);
@@ -61,39 +58,18 @@ export function worstCaseCostPico(
 }
 
 /**
- * Pico-USDC as an exact decimal USDC string: 1_500_000_000_000n → "1.5", 1n → "0.000000000001".
- * Trailing zeros are trimmed down to `minDecimals` (e.g. 2 for "1.50").
- */
-export function formatUsdc(pico: bigint, minDecimals = 0): string {
-  if (!Number.isInteger(minDecimals) || minDecimals < 0 || minDecimals > 12) {
-    throw new RangeError(`minDecimals must be an integer in 0..12, got ${minDecimals}`);
-  }
-  const negative = pico < 0n;
-  const abs = negative ? -pico : pico;
-  const whole = abs / PICO_PER_USDC;
-  let frac = (abs % PICO_PER_USDC).toString().padStart(12, "0");
-  let end = frac.length;
-  while (end > minDecimals && frac[end - 1] === "0") end--;
-  frac = frac.slice(0, end);
-  return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
-}
-
-const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
-
-/**
  * Parses a decimal USDC-per-million-tokens price ("0.20", "3", "0.000001") into micro-USDC per
  * million tokens exactly ("0.20" → 200_000n). Throws on negatives, signs, exponents, whitespace,
  * more than 6 decimals (finer than one micro-USDC per million tokens) and anything else.
  */
 export function parseUsdcPerMTok(s: string): bigint {
-  const m = DECIMAL.exec(s);
-  if (!m) throw new Error(`Invalid price '${s}': expected a non-negative decimal number of USDC per million tokens`);
-  const whole = m[1]!;
-  const frac = m[2] ?? "";
-  if (frac.length > MICRO_PER_USDC_DECIMALS) {
-    throw new Error(`Invalid price '${s}': at most ${MICRO_PER_USDC_DECIMALS} decimals are allowed`);
-  }
-  return BigInt(whole) * 1_000_000n + BigInt(frac.padEnd(MICRO_PER_USDC_DECIMALS, "0"));
+  const micro = parseDecimal(s, USDC_DECIMALS);
+  if (micro !== null) return micro;
+  throw new Error(
+    /^\d+(\.\d+)?$/.test(s)
+      ? `Invalid price '${s}': at most ${USDC_DECIMALS} decimals are allowed`
+      : `Invalid price '${s}': expected a non-negative decimal number of USDC per million tokens`,
+  );
 }
 
 /**

@@ -10,9 +10,13 @@ export class ApiError extends Error {
   ) {
     super(message);
     this.name = "ApiError";
-    this.headers = { ...headers }; // each error owns its headers; the pipeline may add to them
+    this.headers = { ...headers };
   }
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The same error with more response headers (rate-limit state, the attempts made): a new error, never a mutation. */
+  withHeaders(more: Readonly<Record<string, string>>): ApiError {
+    return new ApiError(this.status, this.type, this.code, this.message, this.param, { ...this.headers, ...more });
+  }
   toJSON() {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
@@ -47,24 +51,84 @@ export class UpstreamError extends Error {
 }
 
 const shouldNotRetry = { "x-should-retry": "false" };
+const named = (param: string | null) => (param === null ? "the request body" : `'${param}'`);
 
 export const errors = {
   missingKey: () =>
-    new ApiError(401, "invalid_request_error", "invalid_api_key",
-      "You didn't provide an API key. Send it as 'Authorization: Bearer mg-...'.", null, shouldNotRetry),
-  invalidKey: () =>
-    new ApiError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.", null, shouldNotRetry),
+    new ApiError(
+      401,
+      "invalid_request_error",
+      "invalid_api_key",
+      "You didn't provide an API key. Send it as 'Authorization: Bearer mg-...'.",
+      null,
+      shouldNotRetry,
+    ),
+  invalidKey: () => new ApiError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.", null, shouldNotRetry),
   forbidden: (message: string) => new ApiError(403, "permission_error", "forbidden", message, null, shouldNotRetry),
+  // Every 400: the same request fails the same way, so the SDK is told not to retry it.
   invalidRequest: (message: string, param: string | null = null, code: string | null = null) =>
-    new ApiError(400, "invalid_request_error", code, message, param),
+    new ApiError(400, "invalid_request_error", code, message, param, shouldNotRetry),
   invalidJson: () =>
-    new ApiError(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON."),
+    new ApiError(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON.", null, shouldNotRetry),
+  emptyBody: () =>
+    new ApiError(400, "invalid_request_error", "invalid_json", "The request body is empty; send a JSON object.", null, shouldNotRetry),
+  bodyNotAnObject: (received: string) =>
+    new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_type",
+      `The request body must be a JSON object, but got ${received} instead.`,
+      null,
+      shouldNotRetry,
+    ),
+  // Validation failures, in OpenAI's wording (core/openai/validation.ts decides which applies).
+  missingParameter: (param: string | null) =>
+    new ApiError(
+      400,
+      "invalid_request_error",
+      "missing_required_parameter",
+      `Missing required parameter: ${named(param)}.`,
+      param,
+      shouldNotRetry,
+    ),
+  invalidType: (param: string | null, expected: string, received: string) =>
+    new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_type",
+      `Invalid type for ${named(param)}: expected ${expected}, but got ${received} instead.`,
+      param,
+      shouldNotRetry,
+    ),
+  invalidValue: (param: string | null, reason: string) =>
+    new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_value",
+      `Invalid value for ${named(param)}: ${reason.replace(/\.$/, "")}.`,
+      param,
+      shouldNotRetry,
+    ),
+  unknownParameter: (param: string) =>
+    new ApiError(400, "invalid_request_error", "unknown_parameter", `Unknown parameter: '${param}'.`, param, shouldNotRetry),
   bodyTooLarge: (limitBytes: number) =>
-    new ApiError(413, "invalid_request_error", "request_too_large",
-      `The request body exceeds the limit of ${limitBytes} bytes.`, null, shouldNotRetry),
+    new ApiError(
+      413,
+      "invalid_request_error",
+      "request_too_large",
+      `The request body exceeds the limit of ${limitBytes} bytes.`,
+      null,
+      shouldNotRetry,
+    ),
   modelNotFound: (model: string, param = "model") =>
-    new ApiError(404, "invalid_request_error", "model_not_found",
-      `The model '${model}' does not exist or is not served by any provider.`, param, shouldNotRetry),
+    new ApiError(
+      404,
+      "invalid_request_error",
+      "model_not_found",
+      `The model '${model}' does not exist or is not served by any provider.`,
+      param,
+      shouldNotRetry,
+    ),
   notFound: (what: string) => new ApiError(404, "invalid_request_error", "not_found", `${what} not found.`),
   rateLimited: (retryAfterMs: number, message = "Rate limit reached.") =>
     new ApiError(429, "rate_limit_error", "rate_limit_exceeded", message, null, {
@@ -75,19 +139,29 @@ export const errors = {
     new ApiError(402, "insufficient_quota", "insufficient_quota", message, null, shouldNotRetry),
   /** No provider can serve now; a retry may help (the SDK retries 503). */
   noProviderAvailable: (model: string, detail: string) =>
-    new ApiError(503, "server_error", "no_provider_available",
-      `No provider could serve '${model}' right now (${detail}).`),
+    new ApiError(503, "server_error", "no_provider_available", `No provider could serve '${model}' right now (${detail}).`),
   /** Every provider failed in a way another try could fix. */
   upstreamFailed: (model: string, detail: string) =>
     new ApiError(502, "server_error", "upstream_error", `The providers for '${model}' failed (${detail}).`),
   /** Steering excluded every provider: no retry helps. */
   noProviderMatches: (model: string, detail: string) =>
-    new ApiError(404, "invalid_request_error", "no_provider_matches",
-      `No provider for '${model}' matches the request's provider preferences (${detail}).`, "provider", shouldNotRetry),
+    new ApiError(
+      404,
+      "invalid_request_error",
+      "no_provider_matches",
+      `No provider for '${model}' matches the request's provider preferences (${detail}).`,
+      "provider",
+      shouldNotRetry,
+    ),
   contextTooLong: (model: string, promptTokens: number, maxTokens: number | null) =>
-    new ApiError(400, "invalid_request_error", "context_length_exceeded",
+    new ApiError(
+      400,
+      "invalid_request_error",
+      "context_length_exceeded",
       `This request (about ${promptTokens} prompt tokens${maxTokens ? ` + ${maxTokens} max_tokens` : ""}) exceeds the maximum context length of every provider of '${model}'.`,
-      "messages", shouldNotRetry),
+      "messages",
+      shouldNotRetry,
+    ),
   /** A provider's 4xx, passed on with its reason; the same request will fail the same way. */
   fromUpstream: (status: number, type: string, code: string | null, message: string, param: string | null) =>
     new ApiError(status, type, code, message, param, status === 429 || status === 408 ? {} : shouldNotRetry),
@@ -101,6 +175,5 @@ export const errors = {
   jobBlocked: (message: string, code: string) => new ApiError(409, "invalid_request_error", code, message, null, shouldNotRetry),
   methodNotAllowed: () => new ApiError(405, "invalid_request_error", "method_not_allowed", "Method not allowed."),
   internal: (requestId: string) =>
-    new ApiError(500, "server_error", "internal_error",
-      `The server had an error while processing your request. Request id: ${requestId}.`),
+    new ApiError(500, "server_error", "internal_error", `The server had an error while processing your request. Request id: ${requestId}.`),
 };

@@ -4,7 +4,8 @@
  * We validate only what we read or what a provider would choke on, and name the offending param.
  */
 import { z } from "zod";
-import { ApiError, errors } from "./errors";
+import { errors } from "./errors";
+import { describeValue, validate } from "./validation";
 
 const TextPart = z.looseObject({ type: z.string(), text: z.string().optional() });
 const Message = z.looseObject({
@@ -13,7 +14,10 @@ const Message = z.looseObject({
   name: z.string().optional(),
 });
 
-const Stop = z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional();
+const Stop = z
+  .union([z.string(), z.array(z.string()).max(4)])
+  .nullable()
+  .optional();
 const StreamOptions = z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional();
 const positiveInt = z.number().int().positive();
 
@@ -61,25 +65,10 @@ export type EmbeddingRequest = z.infer<typeof EmbeddingRequest>;
 
 export type InferenceRequest = ChatRequest | CompletionRequest | EmbeddingRequest;
 
-/** "messages.0.content" → "messages[0].content", the way OpenAI names params. */
-export function paramName(path: readonly PropertyKey[]): string | null {
-  if (path.length === 0) return null;
-  return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
-}
-
 /** Parses a body with a schema; a failure becomes a 400 naming the first offending param. */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw errors.invalidRequest("The request body must be a JSON object.");
+    throw errors.bodyNotAnObject(describeValue(body));
   }
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  throw fromZod(result.error);
-}
-
-export function fromZod(error: z.ZodError): ApiError {
-  const issue = error.issues[0];
-  const param = issue ? paramName(issue.path) : null;
-  const what = issue?.code === "invalid_type" && issue.input === undefined ? "is required" : `is invalid: ${issue?.message ?? "unknown"}`;
-  return errors.invalidRequest(`'${param ?? "body"}' ${what}.`, param, issue?.input === undefined ? "missing_required_parameter" : "invalid_value");
+  return validate(schema, body);
 }

@@ -4,11 +4,13 @@ import { decodeBase64url, encodeBase64url } from "./base64url";
 
 describe("base64url", () => {
   it("round-trips any bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
-      const text = encodeBase64url(bytes);
-      expect(text).toMatch(/^[A-Za-z0-9_-]*$/);
-      expect(decodeBase64url(text)).toEqual(bytes);
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+        const text = encodeBase64url(bytes);
+        expect(text).toMatch(/^[A-Za-z0-9_-]*$/);
+        expect(decodeBase64url(text)).toEqual(bytes);
+      }),
+    );
   });
   it("uses the url-safe alphabet without padding", () => {
     expect(encodeBase64url(new Uint8Array([0xfb, 0xff]))).toBe("-_8");

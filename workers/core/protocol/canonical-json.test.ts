@@ -11,22 +11,26 @@ describe("canonicalJson", () => {
   });
 
   it("keeps array order and escapes strings as JSON does", () => {
-    expect(canonicalJson([2, 1, "é\n\"", -0, 0.1, 1e21])).toBe('[2,1,"é\\n\\"",0,0.1,1e+21]');
+    expect(canonicalJson([2, 1, 'é\n"', -0, 0.1, 1e21])).toBe('[2,1,"é\\n\\"",0,0.1,1e+21]');
   });
 
   it("does not depend on key insertion order", () => {
-    fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (obj) => {
-      const reversed = Object.fromEntries(Object.entries(obj).reverse());
-      expect(canonicalJson(reversed)).toBe(canonicalJson(obj));
-    }));
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (obj) => {
+        const reversed = Object.fromEntries(Object.entries(obj).reverse());
+        expect(canonicalJson(reversed)).toBe(canonicalJson(obj));
+      }),
+    );
   });
 
   it("is unchanged by a JSON round trip, and parses back to the same value", () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => {
-      const text = canonicalJson(value);
-      expect(canonicalJson(JSON.parse(JSON.stringify(value)))).toBe(text);
-      expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(value)));
-    }));
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = canonicalJson(value);
+        expect(canonicalJson(JSON.parse(JSON.stringify(value)))).toBe(text);
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
   });
 
   it("leaves out undefined properties, as JSON.stringify does", () => {

@@ -112,10 +112,14 @@ describe("checkProviderUrl", () => {
     expect(checkProviderUrl(url, PRIVATE_OK).ok).toBe(false);
   });
 
-  it.each(["http://0x7f000001", "http://2130706433", "http://[::ffff:127.0.0.1]", "http://017700000001", "http://localhost.", "http://LOCALHOST"])(
-    "refuses %s without allowPrivate",
-    (url) => {
-      expect(checkProviderUrl(url, PUBLIC).ok).toBe(false);
-    },
-  );
+  it.each([
+    "http://0x7f000001",
+    "http://2130706433",
+    "http://[::ffff:127.0.0.1]",
+    "http://017700000001",
+    "http://localhost.",
+    "http://LOCALHOST",
+  ])("refuses %s without allowPrivate", (url) => {
+    expect(checkProviderUrl(url, PUBLIC).ok).toBe(false);
+  });
 });

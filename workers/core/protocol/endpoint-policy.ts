@@ -108,7 +108,8 @@ function parseIPv6(text: string): number[] | null {
     }
     return out;
   };
-  const head = groups(halves[0]!), tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const head = groups(halves[0]!),
+    tail = halves.length === 2 ? groups(halves[1]!) : [];
   if (head === null || tail === null) return null;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
@@ -130,7 +131,8 @@ function ipv6Refusal(b: readonly number[]): string | null {
   if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b) return zero(4, 12) ? embedded(12, "NAT64") : "reserved address";
   if (b[0] === 0x20 && b[1] === 0x02) return embedded(2, "6to4");
   if (b[0] === 0x01 && b[1] === 0x00 && zero(2, 8)) return "reserved address";
-  const first = b[0]!, second = b[1]!;
+  const first = b[0]!,
+    second = b[1]!;
   if ((first & 0xfe) === 0xfc) return "private address (unique local)";
   if (first === 0xfe && (second & 0xc0) === 0x80) return "link-local address";
   if (first === 0xfe && (second & 0xc0) === 0xc0) return "private address (site-local)";

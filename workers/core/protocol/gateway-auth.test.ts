@@ -49,7 +49,8 @@ describe("gateway request signing", () => {
     const seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
     const pkcs8 = encodeBase64url(hexBytes(`302e020100300506032b657004220420${seed}`));
     const pub = encodeBase64url(hexBytes("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"));
-    const expected = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+    const expected =
+      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
     const sig = new Uint8Array(await crypto.subtle.sign("Ed25519", await importGatewaySigningKey(pkcs8), new Uint8Array()));
     expect(encodeBase64url(sig)).toBe(encodeBase64url(hexBytes(expected)));
     expect(await crypto.subtle.verify("Ed25519", await importGatewayVerifyKey(pub), sig, new Uint8Array())).toBe(true);
@@ -144,7 +145,10 @@ describe("gateway request verification", () => {
   });
 
   it("rejects a signature by another key", async () => {
-    expect(await verify(await signGatewayRequest(signingKey, REQ), { key: otherVerifyKey })).toEqual({ ok: false, reason: "bad_signature" });
+    expect(await verify(await signGatewayRequest(signingKey, REQ), { key: otherVerifyKey })).toEqual({
+      ok: false,
+      reason: "bad_signature",
+    });
   });
 
   it.each([H.requestId, H.timestamp, H.signature])("rejects a request without %s", async (name) => {

@@ -26,7 +26,13 @@ const register = {
   gpu: { name: "H100", count: 8, memory_gb: 80 },
   max_concurrency: 64,
   models: [
-    { model: "meta-llama/Llama-3.1-8B-Instruct", endpoints: ["chat", "completions"], input_price: "0.20", output_price: "0.60", context_length: 131_072 },
+    {
+      model: "meta-llama/Llama-3.1-8B-Instruct",
+      endpoints: ["chat", "completions"],
+      input_price: "0.20",
+      output_price: "0.60",
+      context_length: 131_072,
+    },
     { model: "BAAI/bge-m3", endpoints: ["embeddings"], input_price: "0.01", output_price: "0", context_length: 8_192 },
   ],
   timestamp: T,
@@ -84,7 +90,10 @@ describe("provider message signatures", () => {
   it("use the Meshgate Provider domain and the documented types", () => {
     expect(providerMessageDomain(CHAIN)).toEqual({ name: "Meshgate Provider", version: "1", chainId: CHAIN });
     expect(ProviderMessageTypes.ProviderMessage.map((f) => `${f.type} ${f.name}`)).toEqual([
-      "string kind", "address provider", "bytes32 payloadHash", "uint64 timestamp",
+      "string kind",
+      "address provider",
+      "bytes32 payloadHash",
+      "uint64 timestamp",
     ]);
   });
 

@@ -7,16 +7,15 @@
  * schemas below: parsing strips unknown keys and fills defaults (heartbeat `draining`), which changes
  * the hash. The gateway also checks `|now - timestamp| ≤ 60 s`, and that heartbeat timestamps increase.
  */
-import { isAddress, isAddressEqual, keccak256, recoverTypedDataAddress, toBytes, type Address, type Hex, type TypedDataDomain } from "viem";
+import { isAddress, isAddressEqual, keccak256, recoverTypedDataAddress, toBytes, type Hex, type TypedDataDomain } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import { parseUsdcPerMTok } from "../money/pricing";
 import { canonicalJson } from "./canonical-json";
+import { Address, Signature } from "../wire";
 
 export { canonicalJson } from "./canonical-json";
 
-const HexAddress = z.custom<Address>((v) => typeof v === "string" && isAddress(v), "expected an address");
-const HexSignature = z.custom<Hex>((v) => typeof v === "string" && /^0x[0-9a-fA-F]{130}$/.test(v), "expected a 65-byte 0x-hex signature");
 const UsdcPerMTok = z.string().refine((s) => {
   try {
     parseUsdcPerMTok(s);
@@ -40,7 +39,7 @@ export type ProviderModelOffer = z.infer<typeof ProviderModelOffer>;
 
 export const RegisterPayload = z.object({
   id: ProviderId,
-  address: HexAddress,
+  address: Address,
   url: z.string().url(),
   region: z.string().max(64),
   gpu: z.record(z.string(), z.unknown()).nullable(),
@@ -52,7 +51,7 @@ export type RegisterPayload = z.infer<typeof RegisterPayload>;
 
 export const HeartbeatPayload = z.object({
   id: ProviderId,
-  address: HexAddress,
+  address: Address,
   timestamp: TimestampMs,
   load: z.object({
     running: z.number().int().min(0),
@@ -65,7 +64,7 @@ export const HeartbeatPayload = z.object({
 export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 
 /** `{ payload, signature }` for a payload schema. */
-export const SignedMessage = <T extends z.ZodType>(payload: T) => z.object({ payload, signature: HexSignature });
+export const SignedMessage = <T extends z.ZodType>(payload: T) => z.object({ payload, signature: Signature });
 
 /** "dashboard": a provider signs in to its dashboard; the payload is `{ address, timestamp, nonce }` (the gateway's challenge). */
 export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts" | "proof" | "dashboard";
@@ -77,7 +76,11 @@ export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "rec
 /** Signed messages older or newer than this are refused: a captured message cannot be replayed later. */
 export const MESSAGE_WINDOW_MS = 60_000;
 
-export const SIGNED_GET_HEADERS = { address: "x-meshgate-address", timestamp: "x-meshgate-timestamp", signature: "x-meshgate-signature" } as const;
+export const SIGNED_GET_HEADERS = {
+  address: "x-meshgate-address",
+  timestamp: "x-meshgate-timestamp",
+  signature: "x-meshgate-signature",
+} as const;
 
 export const ProviderMessageTypes = {
   ProviderMessage: [
@@ -114,7 +117,12 @@ export function providerTypedData(chainId: number, kind: ProviderMessageKind, pa
 }
 
 /** Signs `payload` as sent (payloadHash = keccak256(canonicalJson(payload))). The account must be `payload.address`. */
-export async function signProviderMessage(account: LocalAccount, chainId: number, kind: ProviderMessageKind, payload: SignablePayload): Promise<Hex> {
+export async function signProviderMessage(
+  account: LocalAccount,
+  chainId: number,
+  kind: ProviderMessageKind,
+  payload: SignablePayload,
+): Promise<Hex> {
   if (!isAddress(payload.address) || !isAddressEqual(account.address, payload.address)) {
     throw new Error(`payload.address ${String(payload.address)} is not the signing account ${account.address}`);
   }
@@ -123,7 +131,12 @@ export async function signProviderMessage(account: LocalAccount, chainId: number
 }
 
 /** true only if `signature` recovers to `payload.address` for this kind and payload; false on any malformed input. */
-export async function verifyProviderMessage(chainId: number, kind: ProviderMessageKind, payload: SignablePayload, signature: Hex): Promise<boolean> {
+export async function verifyProviderMessage(
+  chainId: number,
+  kind: ProviderMessageKind,
+  payload: SignablePayload,
+  signature: Hex,
+): Promise<boolean> {
   try {
     if (!isAddress(payload.address)) return false;
     if (!Number.isSafeInteger(payload.timestamp) || payload.timestamp < 0) return false;

@@ -110,16 +110,35 @@ describe("receiptDigest", () => {
 
   it("matches the EIP-712 encoding a Solidity verifier computes by hand", () => {
     const k = (s: string) => keccak256(toBytes(s));
-    const domainSeparator = keccak256(encodeAbiParameters(
-      [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }, { type: "address" }],
-      [k("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"), k("Meshgate"), k("1"), 8453n, SETTLEMENT],
-    ));
-    const typeHash = k("Receipt(string requestId,string model,uint32 promptTokens,uint32 completionTokens,uint64 inputPrice,uint64 outputPrice,address provider,address gateway,bytes32 responseHash,uint64 timestamp)");
-    const structHash = keccak256(encodeAbiParameters(
-      ["bytes32", "bytes32", "bytes32", "uint32", "uint32", "uint64", "uint64", "address", "address", "bytes32", "uint64"].map((type) => ({ type })),
-      [typeHash, k(receipt.requestId), k(receipt.model), receipt.promptTokens, receipt.completionTokens, receipt.inputPrice, receipt.outputPrice,
-        receipt.provider, receipt.gateway, receipt.responseHash, receipt.timestamp],
-    ));
+    const domainSeparator = keccak256(
+      encodeAbiParameters(
+        [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }, { type: "address" }],
+        [k("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"), k("Meshgate"), k("1"), 8453n, SETTLEMENT],
+      ),
+    );
+    const typeHash = k(
+      "Receipt(string requestId,string model,uint32 promptTokens,uint32 completionTokens,uint64 inputPrice,uint64 outputPrice,address provider,address gateway,bytes32 responseHash,uint64 timestamp)",
+    );
+    const structHash = keccak256(
+      encodeAbiParameters(
+        ["bytes32", "bytes32", "bytes32", "uint32", "uint32", "uint64", "uint64", "address", "address", "bytes32", "uint64"].map(
+          (type) => ({ type }),
+        ),
+        [
+          typeHash,
+          k(receipt.requestId),
+          k(receipt.model),
+          receipt.promptTokens,
+          receipt.completionTokens,
+          receipt.inputPrice,
+          receipt.outputPrice,
+          receipt.provider,
+          receipt.gateway,
+          receipt.responseHash,
+          receipt.timestamp,
+        ],
+      ),
+    );
     expect(keccak256(concat(["0x1901", domainSeparator, structHash]))).toBe(receiptDigest(domain, receipt));
   });
 
@@ -193,7 +212,13 @@ describe("receipt wire format", () => {
     ["a price beyond uint64", withField("inputPrice", "18446744073709551616")],
     ["a timestamp as a number", withField("timestamp", 1750000000000)],
     ["a bad address", withField("provider", "0x1234")],
-    ["a bad checksum", withField("gateway", receipt.gateway.replace(/[a-f]/, (c) => c.toUpperCase()))],
+    [
+      "a bad checksum",
+      withField(
+        "gateway",
+        receipt.gateway.replace(/[a-f]/, (c) => c.toUpperCase()),
+      ),
+    ],
     ["a short response hash", withField("responseHash", "0xabcd")],
     ["an unprefixed response hash", withField("responseHash", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")],
     ["oversized input", JSON.stringify({ ...valid(), pad: "x".repeat(9_000) })],

@@ -93,26 +93,28 @@ export const SignedReceiptWire = z.object({
 });
 export type SignedReceiptWire = z.input<typeof SignedReceiptWire>;
 
+/** A receipt as JSON carries it: the uint64 fields as decimal strings. */
+export function receiptWire(r: Receipt): SignedReceiptWire["receipt"] {
+  return {
+    requestId: r.requestId,
+    model: r.model,
+    promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens,
+    inputPrice: r.inputPrice.toString(),
+    outputPrice: r.outputPrice.toString(),
+    provider: r.provider,
+    gateway: r.gateway,
+    responseHash: r.responseHash,
+    timestamp: r.timestamp.toString(),
+  };
+}
+
 /**
  * JSON with the uint64 fields as decimal strings. Non-ASCII characters are \u-escaped, so the
  * result is always a valid HTTP header value.
  */
 export function encodeSignedReceipt(r: Receipt, signature: Hex): string {
-  const wire: SignedReceiptWire = {
-    receipt: {
-      requestId: r.requestId,
-      model: r.model,
-      promptTokens: r.promptTokens,
-      completionTokens: r.completionTokens,
-      inputPrice: r.inputPrice.toString(),
-      outputPrice: r.outputPrice.toString(),
-      provider: r.provider,
-      gateway: r.gateway,
-      responseHash: r.responseHash,
-      timestamp: r.timestamp.toString(),
-    },
-    signature,
-  };
+  const wire: SignedReceiptWire = { receipt: receiptWire(r), signature };
   return JSON.stringify(wire).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 

@@ -40,30 +40,40 @@ describe("ReplayGuard", () => {
   });
 
   it("never holds more than maxEntries", () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 50 }))), (ops) => {
-      const g = new ReplayGuard(5);
-      let now = 0;
-      for (const [id, dt, ttl] of ops) {
-        now += dt;
-        g.checkAndRemember(String(id), now, now + ttl);
-        expect(g.size).toBeLessThanOrEqual(5);
-      }
-    }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 50 }))),
+        (ops) => {
+          const g = new ReplayGuard(5);
+          let now = 0;
+          for (const [id, dt, ttl] of ops) {
+            now += dt;
+            g.checkAndRemember(String(id), now, now + ttl);
+            expect(g.size).toBeLessThanOrEqual(5);
+          }
+        },
+      ),
+    );
   });
 
   it("agrees with a naive model while under capacity", () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 60 }))), (ops) => {
-      const g = new ReplayGuard(1_000);
-      const model = new Map<string, number>();
-      let now = 0;
-      for (const [n, dt, ttl] of ops) {
-        now += dt;
-        const id = String(n);
-        const expected = !((model.get(id) ?? -1) > now);
-        if (expected && ttl > 0) model.set(id, now + ttl);
-        expect(g.checkAndRemember(id, now, now + ttl)).toBe(expected);
-      }
-    }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 60 }))),
+        (ops) => {
+          const g = new ReplayGuard(1_000);
+          const model = new Map<string, number>();
+          let now = 0;
+          for (const [n, dt, ttl] of ops) {
+            now += dt;
+            const id = String(n);
+            const expected = !((model.get(id) ?? -1) > now);
+            if (expected && ttl > 0) model.set(id, now + ttl);
+            expect(g.checkAndRemember(id, now, now + ttl)).toBe(expected);
+          }
+        },
+      ),
+    );
   });
 
   it("rejects a non-positive capacity", () => {

@@ -18,7 +18,8 @@ export class ReplayGuard {
   private seq = 0;
 
   constructor(readonly maxEntries = 100_000) {
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1)
+      throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
   }
 
   /** Ids currently remembered. */
@@ -69,7 +70,8 @@ export class ReplayGuard {
     h[0] = last;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
       if (r < h.length && this.before(h[r]!, h[m]!)) m = r;

@@ -10,7 +10,13 @@ const EIP712_DOMAIN = [
   { name: "chainId", type: "uint256" },
 ] as const;
 
-export function walletTypedDataJson(chainId: number, kind: ProviderMessageKind, payload: { address: `0x${string}`; timestamp: number; [k: string]: unknown }): string {
+export function walletTypedDataJson(
+  chainId: number,
+  kind: ProviderMessageKind,
+  payload: { address: `0x${string}`; timestamp: number; [k: string]: unknown },
+): string {
   const typed = providerTypedData(chainId, kind, payload);
-  return JSON.stringify({ ...typed, types: { EIP712Domain: EIP712_DOMAIN, ...typed.types } }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify({ ...typed, types: { EIP712Domain: EIP712_DOMAIN, ...typed.types } }, (_k, v) =>
+    typeof v === "bigint" ? v.toString() : v,
+  );
 }

@@ -3,8 +3,20 @@ import { listServedModels } from "./catalog";
 import type { ProviderOffer } from "./types";
 
 const offer = (p: Partial<ProviderOffer>): ProviderOffer => ({
-  providerId: "a", address: null, url: "http://a", model: "m", endpoints: ["chat"], inputPrice: 100n, outputPrice: 200n,
-  contextLength: 4096, lastHeartbeatMs: 1_000, suspended: false, stakeOk: true, waitingRequests: 0, maxWaitingRequests: 8, ...p,
+  providerId: "a",
+  address: null,
+  url: "http://a",
+  model: "m",
+  endpoints: ["chat"],
+  inputPrice: 100n,
+  outputPrice: 200n,
+  contextLength: 4096,
+  lastHeartbeatMs: 1_000,
+  suspended: false,
+  stakeOk: true,
+  waitingRequests: 0,
+  maxWaitingRequests: 8,
+  ...p,
 });
 
 describe("listServedModels", () => {
@@ -17,7 +29,8 @@ describe("listServedModels", () => {
         offer({ providerId: "d", inputPrice: 1n, suspended: true }),
         offer({ providerId: "e", model: "emb", endpoints: ["embeddings"] }),
       ],
-      latency: new Map(), loadedAtMs: 0,
+      latency: new Map(),
+      loadedAtMs: 0,
     };
     const models = listServedModels(table, 31_000);
     expect(models.map((m) => m.model)).toEqual(["emb", "m"]);

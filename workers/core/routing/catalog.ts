@@ -17,8 +17,12 @@ export function listServedModels(table: RouteTable, nowMs: number, heartbeatFres
     const m = byModel.get(o.model);
     if (!m) {
       byModel.set(o.model, {
-        model: o.model, providers: 1, endpoints: [...o.endpoints], contextLength: o.contextLength,
-        inputPrice: { min: o.inputPrice, max: o.inputPrice }, outputPrice: { min: o.outputPrice, max: o.outputPrice },
+        model: o.model,
+        providers: 1,
+        endpoints: [...o.endpoints],
+        contextLength: o.contextLength,
+        inputPrice: { min: o.inputPrice, max: o.inputPrice },
+        outputPrice: { min: o.outputPrice, max: o.outputPrice },
       });
       continue;
     }

@@ -5,7 +5,12 @@ import type { LatencyStats } from "./types";
 
 describe("foldObservation", () => {
   it("seeds a new row from the first observation", () => {
-    expect(foldObservation(undefined, { ok: true, ttftMs: 120, tpotMs: 20 })).toEqual({ ttftMs: 120, tpotMs: 20, successRate: 1, samples: 1 });
+    expect(foldObservation(undefined, { ok: true, ttftMs: 120, tpotMs: 20 })).toEqual({
+      ttftMs: 120,
+      tpotMs: 20,
+      successRate: 1,
+      samples: 1,
+    });
   });
 
   it("moves each average alpha of the way to the observation", () => {
@@ -59,7 +64,11 @@ describe("aggregateObservations", () => {
       { ...base, edge: "SJC", providerId: "p1" },
       { ...base, edge: "AMS", providerId: "p2", ok: false, ttftMs: null, tpotMs: null },
     ]);
-    expect(batches.map((b) => [b.edge, b.providerId, b.count])).toEqual([["AMS", "p1", 2], ["SJC", "p1", 1], ["AMS", "p2", 1]]);
+    expect(batches.map((b) => [b.edge, b.providerId, b.count])).toEqual([
+      ["AMS", "p1", 2],
+      ["SJC", "p1", 1],
+      ["AMS", "p2", 1],
+    ]);
     expect(batches[2]!.ttftMs.n).toBe(0);
   });
 

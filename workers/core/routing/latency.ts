@@ -99,7 +99,15 @@ export function aggregateObservations(
     const key = latencyKey(o.edge, o.providerId, o.model);
     let b = byKey.get(key);
     if (!b) {
-      b = { edge: o.edge, providerId: o.providerId, model: o.model, count: 0, ttftMs: emptyFigure(), tpotMs: emptyFigure(), successRate: emptyFigure() };
+      b = {
+        edge: o.edge,
+        providerId: o.providerId,
+        model: o.model,
+        count: 0,
+        ttftMs: emptyFigure(),
+        tpotMs: emptyFigure(),
+        successRate: emptyFigure(),
+      };
       byKey.set(key, b);
     }
     b.count++;

@@ -128,7 +128,15 @@ function toCandidate(offer: ProviderOffer, stats: LatencyStats | undefined, req:
 }
 
 const byCost = (a: Candidate, b: Candidate) =>
-  a.costPico < b.costPico ? -1 : a.costPico > b.costPico ? 1 : a.offer.providerId < b.offer.providerId ? -1 : a.offer.providerId > b.offer.providerId ? 1 : 0;
+  a.costPico < b.costPico
+    ? -1
+    : a.costPico > b.costPico
+      ? 1
+      : a.offer.providerId < b.offer.providerId
+        ? -1
+        : a.offer.providerId > b.offer.providerId
+          ? 1
+          : 0;
 
 /** Known values first, ascending; unknown after; then by cost. */
 const byFigure = (pick: (c: Candidate) => number | null) => (a: Candidate, b: Candidate) => {
@@ -177,9 +185,11 @@ export function rankCandidates(table: RouteTable, req: RouteRequest, ctx: RankCo
 
   const sort = req.steering?.sort ?? "price";
   let ranked =
-    sort === "latency" ? [...healthy].sort(byFigure((c) => c.ttftMs))
-    : sort === "throughput" ? [...healthy].sort(byFigure((c) => c.tpotMs))
-    : byPriceWithLatencyTies(healthy, ctx.policy.nearTieRatio);
+    sort === "latency"
+      ? [...healthy].sort(byFigure((c) => c.ttftMs))
+      : sort === "throughput"
+        ? [...healthy].sort(byFigure((c) => c.tpotMs))
+        : byPriceWithLatencyTies(healthy, ctx.policy.nearTieRatio);
 
   const order = req.steering?.order ?? [];
   if (order.length > 0) {

@@ -11,7 +11,11 @@ import { type Hex, keccak256, stringToHex } from "viem";
 /** The root posted for a period that pays earnings but has no receipts (every request gateway-measured). */
 export const EMPTY_PERIOD_ROOT: Hex = keccak256(stringToHex("meshgate.settlement.empty-period"));
 
-export interface PeriodTree { root: Hex; size: number; proof(digest: Hex): Hex[] | null }
+export interface PeriodTree {
+  root: Hex;
+  size: number;
+  proof(digest: Hex): Hex[] | null;
+}
 
 export function periodTree(digests: readonly Hex[]): PeriodTree {
   if (digests.length === 0) return { root: EMPTY_PERIOD_ROOT, size: 0, proof: () => null };

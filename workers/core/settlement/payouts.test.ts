@@ -31,32 +31,53 @@ describe("planPayouts", () => {
   });
 
   it("has nothing to send when nothing reaches one base unit", () => {
-    expect(planPayouts({ earnings: [{ providerId: "a", address: addr(0), balancePico: 5n }], feesPico: 3n, maxPayoutsPerBatch: 5 }).batches).toEqual([]);
+    expect(
+      planPayouts({ earnings: [{ providerId: "a", address: addr(0), balancePico: 5n }], feesPico: 3n, maxPayoutsPerBatch: 5 }).batches,
+    ).toEqual([]);
   });
 
   it("splits into parts no larger than the cap, and conserves every pico", () => {
     const earning = fc.record({ balancePico: fc.bigInt({ min: -(10n ** 6n), max: 10n ** 15n }), hasAddress: fc.boolean() });
-    fc.assert(fc.property(fc.array(earning, { maxLength: 60 }), fc.bigInt({ min: 0n, max: 10n ** 15n }), fc.integer({ min: 1, max: 7 }), (rows, feesPico, cap) => {
-      const earnings: Earning[] = rows.map((r, i) => ({ providerId: `p${String(i).padStart(3, "0")}`, address: r.hasAddress ? addr(i) : null, balancePico: r.balancePico }));
-      const plan = planPayouts({ earnings, feesPico, maxPayoutsPerBatch: cap });
-      const paid = plan.batches.flatMap((b) => b.payouts);
-      expect(plan.batches.every((b) => b.payouts.length <= cap && b.totalBase === b.payouts.reduce((s, p) => s + p.amountBase, b.feeBase))).toBe(true);
-      expect(new Set(paid.map((p) => p.providerId)).size).toBe(paid.length);
-      expect(plan.batches.slice(1).every((b) => b.feeBase === 0n)).toBe(true);
-      for (const e of earnings) {
-        const out = paid.filter((p) => p.providerId === e.providerId).reduce((s, p) => s + baseToPico(p.amountBase), 0n);
-        const kept = plan.carried.filter((c) => c.providerId === e.providerId).reduce((s, c) => s + c.pico, 0n);
-        expect(out + kept).toBe(e.balancePico);
-      }
-      expect(baseToPico(plan.batches[0]?.feeBase ?? 0n) + plan.feeCarriedPico).toBe(feesPico);
-    }));
+    fc.assert(
+      fc.property(
+        fc.array(earning, { maxLength: 60 }),
+        fc.bigInt({ min: 0n, max: 10n ** 15n }),
+        fc.integer({ min: 1, max: 7 }),
+        (rows, feesPico, cap) => {
+          const earnings: Earning[] = rows.map((r, i) => ({
+            providerId: `p${String(i).padStart(3, "0")}`,
+            address: r.hasAddress ? addr(i) : null,
+            balancePico: r.balancePico,
+          }));
+          const plan = planPayouts({ earnings, feesPico, maxPayoutsPerBatch: cap });
+          const paid = plan.batches.flatMap((b) => b.payouts);
+          expect(
+            plan.batches.every((b) => b.payouts.length <= cap && b.totalBase === b.payouts.reduce((s, p) => s + p.amountBase, b.feeBase)),
+          ).toBe(true);
+          expect(new Set(paid.map((p) => p.providerId)).size).toBe(paid.length);
+          expect(plan.batches.slice(1).every((b) => b.feeBase === 0n)).toBe(true);
+          for (const e of earnings) {
+            const out = paid.filter((p) => p.providerId === e.providerId).reduce((s, p) => s + baseToPico(p.amountBase), 0n);
+            const kept = plan.carried.filter((c) => c.providerId === e.providerId).reduce((s, c) => s + c.pico, 0n);
+            expect(out + kept).toBe(e.balancePico);
+          }
+          expect(baseToPico(plan.batches[0]?.feeBase ?? 0n) + plan.feeCarriedPico).toBe(feesPico);
+        },
+      ),
+    );
   });
 });
 
 describe("batchIdOf", () => {
   it("differs by chain, contract, period and part", () => {
     const s = addr(9) as `0x${string}`;
-    const ids = new Set([batchIdOf(1, s, 1, 0), batchIdOf(2, s, 1, 0), batchIdOf(1, addr(8) as `0x${string}`, 1, 0), batchIdOf(1, s, 2, 0), batchIdOf(1, s, 1, 1)]);
+    const ids = new Set([
+      batchIdOf(1, s, 1, 0),
+      batchIdOf(2, s, 1, 0),
+      batchIdOf(1, addr(8) as `0x${string}`, 1, 0),
+      batchIdOf(1, s, 2, 0),
+      batchIdOf(1, s, 1, 1),
+    ]);
     expect(ids.size).toBe(5);
   });
 });

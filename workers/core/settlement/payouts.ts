@@ -7,11 +7,24 @@
 import { type Address, encodeAbiParameters, getAddress, type Hex, keccak256 } from "viem";
 import { baseToPico, picoToBase } from "./units";
 
-export interface Earning { providerId: string; address: string | null; balancePico: bigint }
+export interface Earning {
+  providerId: string;
+  address: string | null;
+  balancePico: bigint;
+}
 
-export interface Payout { providerId: string; address: Address; amountBase: bigint }
+export interface Payout {
+  providerId: string;
+  address: Address;
+  amountBase: bigint;
+}
 
-export interface BatchPlan { part: number; payouts: Payout[]; feeBase: bigint; totalBase: bigint }
+export interface BatchPlan {
+  part: number;
+  payouts: Payout[];
+  feeBase: bigint;
+  totalBase: bigint;
+}
 
 export interface PayoutPlan {
   batches: BatchPlan[];
@@ -29,8 +42,14 @@ export function planPayouts(input: { earnings: readonly Earning[]; feesPico: big
   // Sorted by provider id: the same ledger always yields the same batches.
   for (const e of [...input.earnings].sort((a, b) => (a.providerId < b.providerId ? -1 : a.providerId > b.providerId ? 1 : 0))) {
     if (e.balancePico === 0n) continue;
-    if (e.balancePico < 0n) { carried.push({ providerId: e.providerId, pico: e.balancePico, reason: "debt" }); continue; }
-    if (!e.address) { carried.push({ providerId: e.providerId, pico: e.balancePico, reason: "no_address" }); continue; }
+    if (e.balancePico < 0n) {
+      carried.push({ providerId: e.providerId, pico: e.balancePico, reason: "debt" });
+      continue;
+    }
+    if (!e.address) {
+      carried.push({ providerId: e.providerId, pico: e.balancePico, reason: "no_address" });
+      continue;
+    }
     const { base, remainderPico } = picoToBase(e.balancePico);
     if (remainderPico !== 0n) carried.push({ providerId: e.providerId, pico: remainderPico, reason: "remainder" });
     if (base > 0n) payouts.push({ providerId: e.providerId, address: getAddress(e.address), amountBase: base });
@@ -49,13 +68,21 @@ export function planPayouts(input: { earnings: readonly Earning[]; feesPico: big
 
 /** The on-chain batch id: unique per chain, contract, period and part, so no two batches can collide. */
 export function batchIdOf(chainId: number, settlement: Address, periodId: number, part: number): Hex {
-  return keccak256(encodeAbiParameters(
-    [{ type: "uint256" }, { type: "address" }, { type: "uint256" }, { type: "uint256" }],
-    [BigInt(chainId), settlement, BigInt(periodId), BigInt(part)],
-  ));
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "address" }, { type: "uint256" }, { type: "uint256" }],
+      [BigInt(chainId), settlement, BigInt(periodId), BigInt(part)],
+    ),
+  );
 }
 
 /** Pico paid by a batch, per ledger account: what the settlement transaction debits. */
-export function batchPico(b: Pick<BatchPlan, "payouts" | "feeBase">): { providers: { providerId: string; pico: bigint }[]; feePico: bigint } {
-  return { providers: b.payouts.map((p) => ({ providerId: p.providerId, pico: baseToPico(p.amountBase) })), feePico: baseToPico(b.feeBase) };
+export function batchPico(b: Pick<BatchPlan, "payouts" | "feeBase">): {
+  providers: { providerId: string; pico: bigint }[];
+  feePico: bigint;
+} {
+  return {
+    providers: b.payouts.map((p) => ({ providerId: p.providerId, pico: baseToPico(p.amountBase) })),
+    feePico: baseToPico(b.feeBase),
+  };
 }

@@ -6,10 +6,12 @@ describe("picoToBase", () => {
   it("floors to whole base units and keeps the remainder, so nothing is created or lost", () => {
     expect(picoToBase(1_234_567n)).toEqual({ base: 1n, remainderPico: 234_567n });
     expect(picoToBase(999_999n)).toEqual({ base: 0n, remainderPico: 999_999n });
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), (pico) => {
-      const { base, remainderPico } = picoToBase(pico);
-      return baseToPico(base) + remainderPico === pico && remainderPico >= 0n && remainderPico < 1_000_000n;
-    }));
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), (pico) => {
+        const { base, remainderPico } = picoToBase(pico);
+        return baseToPico(base) + remainderPico === pico && remainderPico >= 0n && remainderPico < 1_000_000n;
+      }),
+    );
   });
 
   it("carries a debt whole instead of paying anything", () => {

@@ -32,10 +32,4 @@ export function bytes32ToAccount(value: string): string | null {
   return `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`;
 }
 
-/** A decimal string of USDC for base units ("12.345678"), for people and JSON. */
-export function formatBase(base: bigint): string {
-  const neg = base < 0n;
-  const abs = neg ? -base : base;
-  const frac = (abs % PICO_PER_BASE).toString().padStart(6, "0").replace(/0+$/, "");
-  return `${neg ? "-" : ""}${abs / PICO_PER_BASE}${frac ? `.${frac}` : ""}`;
-}
+export { formatBase } from "../money/units";

@@ -3,12 +3,13 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { constantTimeEqual, keyDisplayPrefix, newKeySecret, sha256Hex } from "../../core/auth/keys";
 import { errors } from "../../core/openai/errors";
-import { fromZod } from "../../core/openai/schemas";
-import { formatUsdc, parseUsdcPerMTok } from "../../core/money/pricing";
+import { parseUsdcPerMTok } from "../../core/money/pricing";
+import { formatUsdc, parseUsdc } from "../../core/money/units";
+import { Address } from "../../core/wire";
 import { runProbe } from "../../jobs/probe";
-import { chainSyncJob, settlementJob } from "../../jobs/chain-jobs";
+import { chainSyncJob } from "../../jobs/chain-jobs";
 import type { AppEnv } from "../app-env";
-import { readJson } from "../read-json";
+import { parseJsonBody, parseQuery } from "../parse";
 
 const NewAccount = z.object({ name: z.string().min(1).max(200) });
 /** An operator's credit grant, in USDC as a decimal string (exact to the pico). */
@@ -22,13 +23,18 @@ const NewKeyBody = z.object({
   role: z.enum(["inference", "finance"]).default("inference"),
   /** "all": an operator's finance key that reads every account (finance keys only). */
   scope: z.enum(["account", "all"]).default("account"),
-  budget_usdc: z.string().regex(/^\d+(\.\d{1,12})?$/).optional(),
+  budget_usdc: z
+    .string()
+    .regex(/^\d+(\.\d{1,12})?$/)
+    .optional(),
   rpm: z.number().int().positive().optional(),
   tpm: z.number().int().positive().optional(),
   allowed_models: z.array(z.string().min(1)).optional(),
 });
 const UsdcPerM = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try { return parseUsdcPerMTok(String(v)); } catch (e) {
+  try {
+    return parseUsdcPerMTok(String(v));
+  } catch (e) {
     ctx.addIssue({ code: "custom", message: e instanceof Error ? e.message : "invalid price" });
     return z.NEVER;
   }
@@ -37,26 +43,34 @@ const ProviderBody = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "lowercase letters, digits and dashes"),
   url: z.url(),
   region: z.string().default(""),
-  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/).nullable().default(null),
+  address: Address.nullable().default(null),
   max_waiting_requests: z.number().int().positive().default(32),
-  models: z.array(z.object({
-    model: z.string().min(1),
-    endpoints: z.array(z.enum(["chat", "completions", "embeddings"])).min(1).default(["chat", "completions"]),
-    input_price: UsdcPerM,
-    output_price: UsdcPerM,
-    context_length: z.number().int().positive().default(8192),
-  })).min(1),
+  models: z
+    .array(
+      z.object({
+        model: z.string().min(1),
+        endpoints: z
+          .array(z.enum(["chat", "completions", "embeddings"]))
+          .min(1)
+          .default(["chat", "completions"]),
+        input_price: UsdcPerM,
+        output_price: UsdcPerM,
+        context_length: z.number().int().positive().default(8192),
+      }),
+    )
+    .min(1),
 });
-
-async function body<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
-  const r = schema.safeParse(await readJson(c));
-  if (!r.success) throw fromZod(r.error);
-  return r.data;
-}
+const SuspendBody = z.object({ reason: z.string().max(500).optional() });
+/** How long to wait for the batch to confirm on chain, in milliseconds. */
+const SettlementRunQuery = z.object({ wait_ms: z.coerce.number().int().min(0).max(120_000).optional() });
 
 /** JSON with bigints as decimal strings: money never travels as a float. */
 const json = (c: Context<AppEnv>, value: unknown, status: 200 | 201 = 200) =>
-  c.body(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)), status, { "content-type": "application/json" });
+  c.body(
+    JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+    status,
+    { "content-type": "application/json" },
+  );
 
 export const adminRoutes = new Hono<AppEnv>()
   .use("*", async (c, next) => {
@@ -64,7 +78,7 @@ export const adminRoutes = new Hono<AppEnv>()
     if (!token || !constantTimeEqual(token, c.var.deps.cfg.adminToken)) throw errors.invalidKey();
     await next();
   })
-  .post("/accounts", async (c) => json(c, await c.var.deps.admin.createAccount((await body(c, NewAccount)).name), 201))
+  .post("/accounts", async (c) => json(c, await c.var.deps.admin.createAccount((await parseJsonBody(c, NewAccount)).name), 201))
   .get("/accounts", async (c) => json(c, { data: await c.var.deps.admin.listAccounts() }))
   .get("/accounts/:id", async (c) => {
     const account = z.uuid().safeParse(c.req.param("id")).success ? await c.var.deps.admin.getAccount(c.req.param("id")) : null;
@@ -73,9 +87,9 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .post("/accounts/:id/credit", async (c) => {
     const id = c.req.param("id");
-    const b = await body(c, CreditBody);
+    const b = await parseJsonBody(c, CreditBody);
     if (!z.uuid().safeParse(id).success || !(await c.var.deps.admin.accountExists(id))) throw errors.notFound(`Account '${id}'`);
-    const amountPico = usdcToPico(b.amount_usdc);
+    const amountPico = parseUsdc(b.amount_usdc);
     if (amountPico <= 0n) throw errors.invalidRequest("The amount must be more than zero.", "amount_usdc");
     const grant = await c.var.deps.admin.grantCredit(id, amountPico, b.note ?? null);
     // The account's guard, if loaded, adds it at once; otherwise it reads the books when it loads.
@@ -83,13 +97,22 @@ export const adminRoutes = new Hono<AppEnv>()
     return json(c, { id: grant.id, account_id: id, amount_usdc: formatUsdc(amountPico), balance_usdc: formatUsdc(grant.balancePico) }, 201);
   })
   .post("/keys", async (c) => {
-    const b = await body(c, NewKeyBody);
+    const b = await parseJsonBody(c, NewKeyBody);
     if (b.scope === "all" && b.role !== "finance") throw errors.invalidRequest("Only a finance key can have the scope 'all'.", "scope");
-    if (!(await c.var.deps.admin.accountExists(b.account_id))) throw errors.invalidRequest(`Account '${b.account_id}' does not exist.`, "account_id");
+    if (!(await c.var.deps.admin.accountExists(b.account_id)))
+      throw errors.invalidRequest(`Account '${b.account_id}' does not exist.`, "account_id");
     const secret = newKeySecret();
     const row = await c.var.deps.admin.createKey({
-      accountId: b.account_id, name: b.name, role: b.role, scope: b.scope, prefix: keyDisplayPrefix(secret), secretHash: await sha256Hex(secret),
-      budgetPico: b.budget_usdc ? usdcToPico(b.budget_usdc) : null, rpm: b.rpm ?? null, tpm: b.tpm ?? null, allowedModels: b.allowed_models ?? null,
+      accountId: b.account_id,
+      name: b.name,
+      role: b.role,
+      scope: b.scope,
+      prefix: keyDisplayPrefix(secret),
+      secretHash: await sha256Hex(secret),
+      budgetPico: b.budget_usdc ? parseUsdc(b.budget_usdc) : null,
+      rpm: b.rpm ?? null,
+      tpm: b.tpm ?? null,
+      allowedModels: b.allowed_models ?? null,
     });
     const { secretHash: _hidden, ...visible } = row;
     return json(c, { ...visible, secret }, 201); // the only time the secret is shown
@@ -103,10 +126,20 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .get("/providers", async (c) => json(c, { data: await c.var.deps.admin.listProviders() }))
   .post("/providers", async (c) => {
-    const b = await body(c, ProviderBody);
+    const b = await parseJsonBody(c, ProviderBody);
     await c.var.deps.admin.upsertProvider({
-      id: b.id, url: b.url, region: b.region, address: b.address, maxWaitingRequests: b.max_waiting_requests,
-      models: b.models.map((m) => ({ model: m.model, endpoints: m.endpoints, inputPrice: m.input_price, outputPrice: m.output_price, contextLength: m.context_length })),
+      id: b.id,
+      url: b.url,
+      region: b.region,
+      address: b.address,
+      maxWaitingRequests: b.max_waiting_requests,
+      models: b.models.map((m) => ({
+        model: m.model,
+        endpoints: m.endpoints,
+        inputPrice: m.input_price,
+        outputPrice: m.output_price,
+        contextLength: m.context_length,
+      })),
     });
     c.var.deps.routes.invalidate();
     return json(c, { id: b.id }, 201);
@@ -116,24 +149,16 @@ export const adminRoutes = new Hono<AppEnv>()
   .post("/jobs/probe/run", async (c) => json(c, { data: await runProbe(c.var.deps) }))
   .post("/jobs/deposits/run", async (c) => json(c, { data: await chainSyncJob(c.var.deps) }))
   .post("/jobs/settlement/run", async (c) => {
-    const wait = c.req.query("wait_ms");
-    const parsed = wait === undefined ? undefined : z.coerce.number().int().min(0).max(120_000).safeParse(wait);
-    if (parsed && !parsed.success) throw errors.invalidRequest("wait_ms must be an integer number of milliseconds, 0 to 120000.", "wait_ms");
-    return json(c, { data: await settlementJob(c.var.deps, c.env, parsed?.data) });
+    const { wait_ms } = parseQuery(c, SettlementRunQuery);
+    return json(c, { data: await c.var.deps.jobs.settle(wait_ms) });
   });
 
 async function suspend(c: Context<AppEnv>, suspended: boolean) {
   const id = c.req.param("id") ?? "";
   const raw = (await c.req.text()).trim();
-  const reason = raw ? (await body(c, z.object({ reason: z.string().max(500).optional() }))).reason ?? null : null;
+  const reason = raw ? ((await parseJsonBody(c, SuspendBody)).reason ?? null) : null;
   if (!(await c.var.deps.admin.setSuspended(id, suspended, reason))) throw errors.notFound(`Provider '${id}'`);
   if (!suspended) c.var.deps.breakers.reset(id);
   c.var.deps.routes.invalidate();
   return json(c, { id, suspended });
-}
-
-/** "12.5" USDC → pico-USDC, exactly. */
-function usdcToPico(s: string): bigint {
-  const [whole = "0", frac = ""] = s.split(".");
-  return BigInt(whole) * 10n ** 12n + BigInt(frac.padEnd(12, "0"));
 }

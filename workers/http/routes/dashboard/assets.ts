@@ -25,11 +25,16 @@ function contentVersion(): string {
   return (h >>> 0).toString(16);
 }
 
-export const assetUrl = (name: "chart.js" | "dashboard.js" | "dashboard.css") => `/dashboard/assets/${name}?v=${(version ??= contentVersion())}`;
+export const assetUrl = (name: "chart.js" | "dashboard.js" | "dashboard.css") =>
+  `/dashboard/assets/${name}?v=${(version ??= contentVersion())}`;
 
 export const assetRoutes = new Hono<AppEnv>().get("/:name", (c) => {
   const name = c.req.param("name");
   const file = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
   if (!file) return c.text("Not found", 404);
-  return c.body(file.body, 200, { "content-type": file.type, "cache-control": "public, max-age=31536000, immutable", "x-content-type-options": "nosniff" });
+  return c.body(file.body, 200, {
+    "content-type": file.type,
+    "cache-control": "public, max-age=31536000, immutable",
+    "x-content-type-options": "nosniff",
+  });
 });

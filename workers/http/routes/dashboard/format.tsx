@@ -1,6 +1,6 @@
 /** How the dashboard writes money, counts, times and chain references. */
 import type { FC } from "hono/jsx";
-import { formatUsdc } from "../../../core/money/pricing";
+import { formatUsdc } from "../../../core/money/units";
 import { baseToPico } from "../../../core/settlement/units";
 
 /** Exact USDC from pico-USDC (never a float). */
@@ -16,7 +16,11 @@ export const short = (hex: string, keep = 10) => (hex.length > keep * 2 + 1 ? `$
 /** A transaction hash: a link to the block explorer when one is configured (EXPLORER_TX_URL), else the hash. */
 export const TxHash: FC<{ hash: string | null; explorer: string | null }> = ({ hash, explorer }) => {
   if (!hash) return <span class="muted">not sent yet</span>;
-  return explorer
-    ? <a class="mono" href={`${explorer}${hash}`} rel="noopener noreferrer" target="_blank">{hash}</a>
-    : <code class="tx-hash">{hash}</code>;
+  return explorer ? (
+    <a class="mono" href={`${explorer}${hash}`} rel="noopener noreferrer" target="_blank">
+      {hash}
+    </a>
+  ) : (
+    <code class="tx-hash">{hash}</code>
+  );
 };

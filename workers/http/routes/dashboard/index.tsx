@@ -16,8 +16,14 @@ import { findRequest, tracePage } from "./trace";
 import { usageCsvFile, usagePage } from "./usage";
 
 const CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-  "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
 ].join("; ");
 
 const finance = requireSession("finance", "/dashboard/sign-in");
@@ -49,6 +55,8 @@ export const dashboardRoutes = new Hono<AppEnv>()
     return ErrorPage(c, null, 404, "Page not found", "There is no such dashboard page.");
   })
   .onError((err, c) => {
-    console.error(`dashboard ${c.req.method} ${new URL(c.req.url).pathname} (${c.var.requestId}): ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    console.error(
+      `dashboard ${c.req.method} ${new URL(c.req.url).pathname} (${c.var.requestId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
     return ErrorPage(c, null, 500, "Something went wrong", `The page could not be shown. Request id: ${c.var.requestId}.`);
   });

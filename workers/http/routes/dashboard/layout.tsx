@@ -11,25 +11,44 @@ export type Nav =
   | null;
 
 export function financeNav(s: FinanceSession, active: string): Nav {
-  return { kind: "finance", operator: s.scope === "all", who: `${s.keyName || s.keyPrefix}${s.scope === "all" ? " (operator)" : ""}`, active };
+  return {
+    kind: "finance",
+    operator: s.scope === "all",
+    who: `${s.keyName || s.keyPrefix}${s.scope === "all" ? " (operator)" : ""}`,
+    active,
+  };
 }
 
 const FINANCE_LINKS: [string, string][] = [
-  ["/dashboard", "Overview"], ["/dashboard/usage", "Usage"], ["/dashboard/deposits", "Deposits"], ["/dashboard/settlements", "Settlements"],
+  ["/dashboard", "Overview"],
+  ["/dashboard/usage", "Usage"],
+  ["/dashboard/deposits", "Deposits"],
+  ["/dashboard/settlements", "Settlements"],
 ];
 
 const NavBar: FC<{ nav: NonNullable<Nav> }> = ({ nav }) => {
-  const links = nav.kind === "finance"
-    ? [...FINANCE_LINKS, ...(nav.operator ? [["/dashboard/providers", "Providers"] as [string, string]] : [])]
-    : [["/dashboard/provider", "Earnings"] as [string, string]];
+  const links =
+    nav.kind === "finance"
+      ? [...FINANCE_LINKS, ...(nav.operator ? [["/dashboard/providers", "Providers"] as [string, string]] : [])]
+      : [["/dashboard/provider", "Earnings"] as [string, string]];
   return (
     <>
       <nav aria-label="Dashboard">
-        <ul>{links.map(([href, text]) => <li><a href={href} aria-current={href === nav.active ? "page" : undefined}>{text}</a></li>)}</ul>
+        <ul>
+          {links.map(([href, text]) => (
+            <li>
+              <a href={href} aria-current={href === nav.active ? "page" : undefined}>
+                {text}
+              </a>
+            </li>
+          ))}
+        </ul>
       </nav>
       {nav.kind === "finance" && (
         <form method="get" action="/dashboard/requests" role="search">
-          <label>Request id <input name="id" required maxlength={200} placeholder="gen-…" /></label>
+          <label>
+            Request id <input name="id" required maxlength={200} placeholder="gen-…" />
+          </label>
         </form>
       )}
       <span class="muted">{nav.who}</span>
@@ -53,7 +72,9 @@ export const Layout: FC<PropsWithChildren<{ title: string; nav: Nav }>> = ({ tit
     <body>
       <header>
         <div class="bar">
-          <a class="brand" href={nav?.kind === "provider" ? "/dashboard/provider" : "/dashboard"}>Meshgate</a>
+          <a class="brand" href={nav?.kind === "provider" ? "/dashboard/provider" : "/dashboard"}>
+            Meshgate
+          </a>
           {nav && <NavBar nav={nav} />}
         </div>
       </header>
@@ -70,9 +91,16 @@ export const Layout: FC<PropsWithChildren<{ title: string; nav: Nav }>> = ({ tit
  * value can close the element early; the JSON means the same.
  */
 export const JsonData: FC<{ id: string; value: unknown }> = ({ id, value }) => (
-  <script type="application/json" id={id} dangerouslySetInnerHTML={{
-    __html: JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029"),
-  }} />
+  <script
+    type="application/json"
+    id={id}
+    dangerouslySetInnerHTML={{
+      __html: JSON.stringify(value)
+        .replace(/</g, "\\u003c")
+        .replace(/\u2028/g, "\\u2028")
+        .replace(/\u2029/g, "\\u2029"),
+    }}
+  />
 );
 
 /** A rendered page (JSX renders to a string, or a promise of one) as an HTML response. */
@@ -81,4 +109,13 @@ export async function renderPage(c: Context, page: string | Promise<string>, sta
 }
 
 export const ErrorPage = (c: Context, nav: Nav, status: ContentfulStatusCode, title: string, message: Child) =>
-  renderPage(c, <Layout title={title} nav={nav}><p>{message}</p><p><a href={nav?.kind === "provider" ? "/dashboard/provider" : "/dashboard"}>Back to the dashboard</a></p></Layout>, status);
+  renderPage(
+    c,
+    <Layout title={title} nav={nav}>
+      <p>{message}</p>
+      <p>
+        <a href={nav?.kind === "provider" ? "/dashboard/provider" : "/dashboard"}>Back to the dashboard</a>
+      </p>
+    </Layout>,
+    status,
+  );

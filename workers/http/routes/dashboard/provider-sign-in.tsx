@@ -11,6 +11,7 @@ import type { Hex } from "viem";
 import { CHALLENGE_TTL_MS, checkChallenge, issueChallenge } from "../../../core/auth/wallet-challenge";
 import { verifyProviderMessage } from "../../../core/protocol/provider-messages";
 import { walletTypedDataJson } from "../../../core/protocol/wallet-typed-data";
+import { Address, Signature } from "../../../core/wire";
 import type { AppEnv } from "../../app-env";
 import { Layout, renderPage } from "./layout";
 import { endSession, startSession } from "./session";
@@ -20,9 +21,13 @@ const CHALLENGE_COOKIE_OPTIONS = { path: "/dashboard/provider", httpOnly: true, 
 /** The signed timestamp is the gateway's own (from the challenge call); the wallet may take a while to sign. */
 const SIGNATURE_WINDOW_MS = CHALLENGE_TTL_MS;
 
-const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
 const ChallengeBody = z.object({ address: Address, nonce: z.string().max(200) });
-const SignInForm = z.object({ address: Address, nonce: z.string().max(200), timestamp: z.coerce.number().int().nonnegative(), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/) });
+const SignInForm = z.object({
+  address: Address,
+  nonce: z.string().max(200),
+  timestamp: z.coerce.number().int().nonnegative(),
+  signature: Signature,
+});
 
 /** The challenge's secret: the deployment's admin token (HMAC'd under a label of its own in core/auth/wallet-challenge). */
 const secretOf = (c: Context<AppEnv>) => c.var.deps.cfg.adminToken;
@@ -41,10 +46,16 @@ const SignInPage = ({ nonce, error }: { nonce: string; error?: string }) => (
         <input type="hidden" name="address" value="" />
         <input type="hidden" name="timestamp" value="" />
         <input type="hidden" name="signature" value="" />
-        <button type="button" id="wallet-sign-in">Sign in with your wallet</button>
+        <button type="button" id="wallet-sign-in">
+          Sign in with your wallet
+        </button>
       </form>
-      <p id="wallet-status" role="status" aria-live="polite" class={error ? "error" : "muted"}>{error ?? ""}</p>
-      <p>Finance? <a href="/dashboard/sign-in">Sign in with a finance key</a>.</p>
+      <p id="wallet-status" role="status" aria-live="polite" class={error ? "error" : "muted"}>
+        {error ?? ""}
+      </p>
+      <p>
+        Finance? <a href="/dashboard/sign-in">Sign in with a finance key</a>.
+      </p>
     </section>
   </Layout>
 );
@@ -63,7 +74,11 @@ export const providerSignInRoutes = new Hono<AppEnv>()
     if (!body.success) return c.json({ error: "Send { address, nonce }." }, 400);
     if (!(await liveNonce(c, body.data.nonce))) return c.json({ error: "The sign-in page has expired; reload it." }, 400);
     const timestamp = c.var.deps.now();
-    const typedData = walletTypedDataJson(c.var.deps.cfg.chainId, "dashboard", { address: body.data.address as Hex, timestamp, nonce: body.data.nonce });
+    const typedData = walletTypedDataJson(c.var.deps.cfg.chainId, "dashboard", {
+      address: body.data.address,
+      timestamp,
+      nonce: body.data.nonce,
+    });
     return c.json({ typedData, timestamp });
   })
   .post("/sign-in", async (c) => {
@@ -74,8 +89,8 @@ export const providerSignInRoutes = new Hono<AppEnv>()
     if (!(await liveNonce(c, nonce)) || timestamp > now + 60_000 || now - timestamp > SIGNATURE_WINDOW_MS) {
       return showSignIn(c, "The sign-in page has expired; try again.", 400);
     }
-    const payload = { address: address as Hex, timestamp, nonce };
-    if (!(await verifyProviderMessage(c.var.deps.cfg.chainId, "dashboard", payload, signature as Hex))) {
+    const payload = { address, timestamp, nonce };
+    if (!(await verifyProviderMessage(c.var.deps.cfg.chainId, "dashboard", payload, signature))) {
       return showSignIn(c, "The signature does not match the wallet.", 403);
     }
     const provider = await c.var.deps.registry.providerByAddress(address);

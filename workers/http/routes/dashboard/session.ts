@@ -7,10 +7,13 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { newSessionToken, SESSION_COOKIE, SESSION_TTL_MS, sessionTokenHash } from "../../../core/auth/dashboard-session";
 import {
-  createDashboardSession, findDashboardSession, revokeDashboardSession, type DashboardSession,
-} from "../../../adapters/postgres/dashboard-sessions";
+  newSessionToken,
+  SESSION_COOKIE,
+  SESSION_TTL_MS,
+  sessionTokenHash,
+  type DashboardSession,
+} from "../../../core/auth/dashboard-session";
 import type { AppEnv } from "../../app-env";
 
 export type FinanceSession = Extract<DashboardSession, { kind: "finance" }>;
@@ -23,12 +26,15 @@ export type DashEnv<S extends DashboardSession = DashboardSession> = {
 const COOKIE_OPTIONS = { path: "/dashboard", httpOnly: true, secure: true, sameSite: "Strict" } as const;
 
 /** Starts a session and sets its cookie; the token itself is never stored. */
-export async function startSession(c: Context, who: { kind: "finance"; keyId: string } | { kind: "provider"; providerId: string }): Promise<void> {
+export async function startSession(
+  c: Context,
+  who: { kind: "finance"; keyId: string } | { kind: "provider"; providerId: string },
+): Promise<void> {
   const { deps } = (c as Context<AppEnv>).var;
   const token = newSessionToken();
   const tokenHash = (await sessionTokenHash(token))!;
   const expiresAt = new Date(deps.now() + SESSION_TTL_MS);
-  await deps.withDb((db) => createDashboardSession(db, { ...who, tokenHash, expiresAt }));
+  await deps.sessions.create({ ...who, tokenHash, expiresAt });
   setCookie(c, SESSION_COOKIE, token, { ...COOKIE_OPTIONS, maxAge: SESSION_TTL_MS / 1000 });
 }
 
@@ -36,7 +42,7 @@ export async function startSession(c: Context, who: { kind: "finance"; keyId: st
 export async function endSession(c: Context): Promise<void> {
   const { deps } = (c as Context<AppEnv>).var;
   const hash = await sessionTokenHash(getCookie(c, SESSION_COOKIE));
-  if (hash) await deps.withDb((db) => revokeDashboardSession(db, hash, new Date(deps.now())));
+  if (hash) await deps.sessions.revoke(hash, new Date(deps.now()));
   deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
 }
 
@@ -44,11 +50,14 @@ export async function endSession(c: Context): Promise<void> {
  * Pages of one kind of session: anything else (no cookie, unknown, expired, signed out, a revoked
  * key, the other kind) is sent to that kind's sign-in page.
  */
-export function requireSession<K extends DashboardSession["kind"]>(kind: K, signInPath: string): MiddlewareHandler<DashEnv<Extract<DashboardSession, { kind: K }>>> {
+export function requireSession<K extends DashboardSession["kind"]>(
+  kind: K,
+  signInPath: string,
+): MiddlewareHandler<DashEnv<Extract<DashboardSession, { kind: K }>>> {
   return async (c, next) => {
     const { deps } = c.var;
     const hash = await sessionTokenHash(getCookie(c, SESSION_COOKIE));
-    const session = hash ? await deps.withDb((db) => findDashboardSession(db, hash, new Date(deps.now()))) : null;
+    const session = hash ? await deps.sessions.find(hash, new Date(deps.now())) : null;
     if (!session || session.kind !== kind) {
       if (hash && !session) deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
       return c.redirect(signInPath, 303);

@@ -4,7 +4,7 @@
  */
 import { Hono, type Context } from "hono";
 import { ApiError } from "../../../core/openai/errors";
-import { authenticateKey } from "../../../pipeline/authenticate";
+import { authenticateKey } from "../../../pipeline/inference/authenticate";
 import type { AppEnv } from "../../app-env";
 import { Layout, renderPage } from "./layout";
 import { endSession, startSession } from "./session";
@@ -14,14 +14,21 @@ const SignInPage = ({ error }: { error?: string }) => (
     <section class="signin" aria-labelledby="signin-heading">
       <h2 id="signin-heading">Finance key</h2>
       <form method="post" action="/dashboard/sign-in">
-        <label>Finance API key
+        <label>
+          Finance API key
           <input type="password" name="key" required autocomplete="off" spellcheck={false} placeholder="mg-…" />
         </label>
-        {error && <p class="error" role="alert">{error}</p>}
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
         <button type="submit">Sign in</button>
       </form>
       <p class="muted">The key stays on the server: the browser keeps only a session cookie, for 12 hours or until you sign out.</p>
-      <p>A provider? <a href="/dashboard/provider/sign-in">Sign in with your wallet</a>.</p>
+      <p>
+        A provider? <a href="/dashboard/provider/sign-in">Sign in with your wallet</a>.
+      </p>
     </section>
   </Layout>
 );

@@ -1,12 +1,12 @@
 /** GET /v1/generation?id=: one request's provider, tokens, cost and latency (OpenRouter-style). */
 import { Hono } from "hono";
 import { errors } from "../../../core/openai/errors";
-import { formatUsdc } from "../../../core/money/pricing";
+import { formatUsdc } from "../../../core/money/units";
 import type { AppEnv } from "../../app-env";
 
 export const generationRoutes = new Hono<AppEnv>().get("/generation", async (c) => {
   const id = c.req.query("id");
-  if (!id) throw errors.invalidRequest("'id' is required.", "id", "missing_required_parameter");
+  if (!id) throw errors.missingParameter("id");
   const rec = await c.var.deps.usage.byRequestId(id, c.var.key.accountId);
   if (!rec) throw errors.notFound(`Generation '${id}'`);
   const receipt = rec.providerId ? await c.var.deps.registry.receiptFor(id) : null;
@@ -34,8 +34,14 @@ export const generationRoutes = new Hono<AppEnv>().get("/generation", async (c) 
       // gateway_measured: counted by the gateway (usage reported in-band, or delivered chunks).
       counts: rec.receiptStatus === "verified" ? "provider_signed" : "gateway_measured",
       receipt: receipt && {
-        status: receipt.status, source: receipt.source, signer: receipt.signer, prompt_tokens: receipt.promptTokens,
-        completion_tokens: receipt.completionTokens, response_hash: receipt.responseHash, digest: receipt.digest, signature: receipt.signature,
+        status: receipt.status,
+        source: receipt.source,
+        signer: receipt.signer,
+        prompt_tokens: receipt.promptTokens,
+        completion_tokens: receipt.completionTokens,
+        response_hash: receipt.responseHash,
+        digest: receipt.digest,
+        signature: receipt.signature,
       },
     },
   });

@@ -1,7 +1,7 @@
 /** GET /v1/models and /v1/models/{id}: the models the network serves now, with price ranges. */
 import { Hono } from "hono";
 import { errors } from "../../../core/openai/errors";
-import { formatUsdc } from "../../../core/money/pricing";
+import { formatUsdc } from "../../../core/money/units";
 import { listServedModels, type ServedModel } from "../../../core/routing/catalog";
 import type { AppEnv } from "../../app-env";
 

@@ -15,7 +15,9 @@ function drawCharts() {
       type: "bar",
       data: { labels, datasets },
       options: {
-        responsive: true, maintainAspectRatio: false, animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
         scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: unit } } },
         plugins: { legend: { position: "bottom" } },
       },
@@ -26,7 +28,9 @@ function drawCharts() {
 async function walletSignIn(button) {
   const form = document.getElementById("wallet-form");
   const status = document.getElementById("wallet-status");
-  const say = (text) => { status.textContent = text; };
+  const say = (text) => {
+    status.textContent = text;
+  };
   if (!window.ethereum) return say("No browser wallet found. Install one, or open this page in your wallet's browser.");
   button.disabled = true;
   try {
@@ -34,7 +38,8 @@ async function walletSignIn(button) {
     if (!address) throw new Error("The wallet shared no account.");
     say("Asking the gateway for the message to sign…");
     const res = await fetch("/dashboard/provider/challenge", {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ address, nonce: form.elements.nonce.value }),
     });
     const challenge = await res.json();
@@ -58,7 +63,8 @@ async function showProof(button) {
   try {
     const res = await fetch(button.dataset.proofUrl, { headers: { accept: "application/json" } });
     const body = await res.json();
-    out.textContent = res.ok ? JSON.stringify({ leaf: body.leaf, proof: body.proof, merkle_root: body.period.merkle_root, batches: body.batches }, null, 2)
+    out.textContent = res.ok
+      ? JSON.stringify({ leaf: body.leaf, proof: body.proof, merkle_root: body.period.merkle_root, batches: body.batches }, null, 2)
       : (body.error && body.error.message) || `The gateway answered ${res.status}.`;
   } catch (err) {
     out.textContent = `Could not load the proof: ${String(err)}`;

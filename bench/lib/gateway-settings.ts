@@ -1,0 +1,22 @@
+/** The gateway bench's settings: what it measures, how long, and against which engines and targets. */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EngineSpec } from "../../scripts/lib/network";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export const WARMUP_SEC = Number(process.env.BENCH_WARMUP_SEC ?? 1);
+export const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 5);
+export const CONCURRENCIES = [1, 32, 128];
+export const STREAM = { tokensPerSecond: 2000, maxTokens: 64, warmup: 10, sequential: 50, concurrent: 200, concurrency: 8 };
+export const NON_STREAM_MAX_TOKENS = 16;
+export const DB_CORE = process.env.BENCH_DB_CORE === "1" ? "1" : "0";
+
+export const ENGINES: EngineSpec[] = [
+  { id: "bench", inputPrice: "0.10", outputPrice: "0.20", ttftMs: 0, tokensPerSecond: 0, embeddings: false },
+  { id: "bench-stream", inputPrice: "0.10", outputPrice: "0.20", ttftMs: 0, tokensPerSecond: STREAM.tokensPerSecond, embeddings: false },
+];
+
+export type TargetName = "direct" | "bare proxy" | "gateway" | "gateway, admission off";
+export const TARGETS: TargetName[] = ["direct", "bare proxy", "gateway", "gateway, admission off"];
+export const isGateway = (t: TargetName) => t === "gateway" || t === "gateway, admission off";

@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import type { Receipt } from "../protocol/receipt";
+import { feeSplit } from "../money/ledger";
+import {
+  CLIENT_LEFT,
+  correctedFeePico,
+  ORPHAN_AFTER_MS,
+  RECONCILE_AFTER_MS,
+  reconcileReceipt,
+  signedCostPico,
+  type ReconcileInput,
+} from "./reconcile";
+import type { BilledUsage, ReservationRecord } from "./records";
+
+const NOW = 1_000_000_000;
+const IN = 200n,
+  OUT = 400n; // pico per token
+const receipt: Receipt = {
+  requestId: "gen-1",
+  model: "m",
+  promptTokens: 10,
+  completionTokens: 7,
+  inputPrice: 1n,
+  outputPrice: 1n, // its own prices are ignored
+  provider: "0x00000000000000000000000000000000000000aa",
+  gateway: "0x00000000000000000000000000000000000000bb",
+  responseHash: `0x${"00".repeat(32)}`,
+  timestamp: BigInt(NOW - 1_000),
+};
+const leftAt3: BilledUsage = {
+  accountId: "acct",
+  providerId: "p1",
+  promptTokens: 10,
+  completionTokens: 3,
+  costPico: 10n * IN + 3n * OUT,
+  feePico: 0n,
+  errorCode: CLIENT_LEFT,
+};
+const lost: ReservationRecord = {
+  accountId: "acct",
+  keyId: "key",
+  endpoint: "chat",
+  amountPico: 1_000_000n,
+  createdAtMs: NOW - RECONCILE_AFTER_MS,
+  settled: false,
+};
+const input = (over: Partial<ReconcileInput> = {}, change: Partial<Receipt> = {}): ReconcileInput => ({
+  receipt: { ...receipt, ...change },
+  providerId: "p1",
+  billed: null,
+  reservation: null,
+  offer: { inputPrice: IN, outputPrice: OUT },
+  feeBps: 500,
+  nowMs: NOW,
+  ...over,
+});
+const signed = (p: number, c: number) => BigInt(p) * IN + BigInt(c) * OUT;
+
+describe("reconcileReceipt: a request the gateway billed", () => {
+  const served: BilledUsage = { ...leftAt3, completionTokens: 7, costPico: signed(10, 7), feePico: 0n, errorCode: null };
+
+  it("verifies a receipt with the billed prompt and at least the billed completion", () => {
+    expect(reconcileReceipt(input({ billed: served }))).toEqual({ kind: "verified" });
+    expect(reconcileReceipt(input({ billed: served }, { completionTokens: 9 }))).toEqual({ kind: "verified" });
+  });
+  it("flags other counts, or a bill that went to another provider", () => {
+    expect(reconcileReceipt(input({ billed: served }, { promptTokens: 11 }))).toEqual({ kind: "mismatch", reason: "counts" });
+    expect(reconcileReceipt(input({ billed: served }, { completionTokens: 6 }))).toEqual({ kind: "mismatch", reason: "counts" });
+    expect(reconcileReceipt(input({ billed: { ...served, providerId: "p2" } }))).toEqual({ kind: "mismatch", reason: "other_provider" });
+  });
+});
+
+describe("reconcileReceipt: a client that left mid-stream", () => {
+  it("tops the bill up to the signed counts at the registered price", () => {
+    const d = reconcileReceipt(input({ billed: leftAt3 }));
+    const cost = signed(10, 7);
+    expect(d).toEqual({
+      kind: "topUp",
+      accountId: "acct",
+      promptTokens: 10,
+      completionTokens: 7,
+      costPico: cost,
+      feePico: feeSplit(cost, 500).feePico,
+      previousCostPico: leftAt3.costPico,
+      previousFeePico: 0n,
+    });
+  });
+  it("refunds when the prompt estimate was above the signed prompt", () => {
+    const estimated = { ...leftAt3, promptTokens: 50, costPico: signed(50, 3) };
+    const d = reconcileReceipt(input({ billed: estimated }, { completionTokens: 4 }));
+    expect(d).toMatchObject({ kind: "topUp", promptTokens: 10, completionTokens: 4, costPico: signed(10, 4) });
+  });
+  it("never charges more than the reservation", () => {
+    const d = reconcileReceipt(input({ billed: leftAt3, reservation: { ...lost, amountPico: 2_500n } }));
+    expect(d).toMatchObject({ kind: "topUp", costPico: 2_500n });
+  });
+  it("verifies without a write when the bill already carries the signed counts (a re-sent receipt)", () => {
+    expect(reconcileReceipt(input({ billed: { ...leftAt3, completionTokens: 7 } }))).toEqual({ kind: "verified" });
+  });
+  it("is a mismatch, not an error, when the provider no longer offers the model", () => {
+    expect(reconcileReceipt(input({ billed: leftAt3, offer: null }))).toEqual({ kind: "mismatch", reason: "offer_gone" });
+  });
+  it("does not correct a bill of another provider, or to fewer tokens than were delivered", () => {
+    expect(reconcileReceipt(input({ billed: { ...leftAt3, providerId: "p2" } }))).toEqual({ kind: "mismatch", reason: "other_provider" });
+    expect(reconcileReceipt(input({ billed: leftAt3 }, { completionTokens: 2 }))).toEqual({ kind: "mismatch", reason: "counts" });
+  });
+});
+
+describe("reconcileReceipt: a request with no usage event", () => {
+  it("bills a reservation that never reported back, once it is old enough", () => {
+    const d = reconcileReceipt(input({ reservation: lost }));
+    const cost = signed(10, 7);
+    expect(d).toEqual({
+      kind: "billFromReceipt",
+      accountId: "acct",
+      keyId: "key",
+      endpoint: "chat",
+      costPico: cost,
+      feePico: feeSplit(cost, 500).feePico,
+    });
+    expect(reconcileReceipt(input({ reservation: { ...lost, amountPico: 1_000n } }))).toMatchObject({
+      kind: "billFromReceipt",
+      costPico: 1_000n,
+      feePico: 50n,
+    });
+  });
+  it("waits while the request may still be metered, or when its reservation was settled", () => {
+    expect(reconcileReceipt(input({ reservation: { ...lost, createdAtMs: NOW - RECONCILE_AFTER_MS + 1 } }))).toEqual({ kind: "wait" });
+    expect(reconcileReceipt(input({ reservation: { ...lost, settled: true } }))).toEqual({ kind: "wait" });
+    expect(reconcileReceipt(input())).toEqual({ kind: "wait" });
+  });
+  it("cannot bill from a receipt whose offer is gone: it waits, then is kept as an orphan", () => {
+    expect(reconcileReceipt(input({ reservation: lost, offer: null }))).toEqual({ kind: "wait" });
+    expect(reconcileReceipt(input({ reservation: lost, offer: null }, { timestamp: BigInt(NOW - ORPHAN_AFTER_MS) }))).toEqual({
+      kind: "orphan",
+    });
+  });
+  it("keeps an old receipt the gateway never heard of as an orphan", () => {
+    expect(reconcileReceipt(input({}, { timestamp: BigInt(NOW - ORPHAN_AFTER_MS) }))).toEqual({ kind: "orphan" });
+    expect(reconcileReceipt(input({}, { timestamp: BigInt(NOW - ORPHAN_AFTER_MS + 1) }))).toEqual({ kind: "wait" });
+  });
+});
+
+describe("correctedFeePico", () => {
+  it("takes the current rate's fee when it stays within the move of the cost", () => {
+    expect(correctedFeePico(1_200n, { costPico: 1_000n, feePico: 50n }, 500)).toBe(60n);
+    expect(correctedFeePico(800n, { costPico: 1_000n, feePico: 50n }, 500)).toBe(40n);
+  });
+  it("on a charge: never lowers the fee, never raises it by more than the cost rose", () => {
+    expect(correctedFeePico(1_100n, { costPico: 1_000n, feePico: 900n }, 500)).toBe(900n); // wanted 55 − 900 < 0
+    expect(correctedFeePico(1_100n, { costPico: 1_000n, feePico: 0n }, 5_000)).toBe(100n); // wanted 550 > +100
+  });
+  it("on a refund: never raises the fee, never lowers it by more than the cost fell", () => {
+    expect(correctedFeePico(800n, { costPico: 1_000n, feePico: 0n }, 500)).toBe(0n); // wanted +40 > 0
+    expect(correctedFeePico(800n, { costPico: 1_000n, feePico: 500n }, 0)).toBe(300n); // wanted −500 < −200
+  });
+  it("leaves the fee alone when the cost did not move", () => {
+    expect(correctedFeePico(1_000n, { costPico: 1_000n, feePico: 7n }, 500)).toBe(7n);
+  });
+});
+
+describe("signedCostPico", () => {
+  it("prices the signed counts at the given price, capped when a cap is given", () => {
+    expect(signedCostPico({ promptTokens: 2, completionTokens: 3 }, { inputPrice: IN, outputPrice: OUT })).toBe(signed(2, 3));
+    expect(signedCostPico({ promptTokens: 2, completionTokens: 3 }, { inputPrice: IN, outputPrice: OUT }, 100n)).toBe(100n);
+    expect(signedCostPico({ promptTokens: 2, completionTokens: 3 }, { inputPrice: IN, outputPrice: OUT }, null)).toBe(signed(2, 3));
+  });
+});

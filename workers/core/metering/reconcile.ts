@@ -1,0 +1,117 @@
+/**
+ * What to do with a provider's signed receipt from its outbox, given what the gateway already has
+ * for that request (its usage event, its reservation, the provider's registered price). Pure: the
+ * pipeline loads the facts, calls this, and applies the decision through its ports.
+ */
+import type { Receipt } from "../protocol/receipt";
+import type { Endpoint } from "../routing/types";
+import { costPico, type TokenCounts, type TokenPrice } from "../money/pricing";
+import { feeSplit } from "../money/ledger";
+import type { BilledUsage, ReservationRecord, TopUpRequest } from "./records";
+
+/** A request that was admitted but never metered is billed from its receipt after this long. */
+export const RECONCILE_AFTER_MS = 60_000;
+/** A receipt for a request the gateway has no record of is kept as an orphan after this long. */
+export const ORPHAN_AFTER_MS = 10 * 60_000;
+/** The error code of a usage event whose client hung up mid-stream (billed for what was delivered). */
+export const CLIENT_LEFT = "client_disconnected";
+/** The error code of a usage event written from a receipt (its isolate never reported back). */
+export const BILLED_FROM_RECEIPT = "billed_from_receipt";
+
+export interface ReconcileInput {
+  receipt: Receipt;
+  /** The provider whose wallet signed the receipt. */
+  providerId: string;
+  billed: BilledUsage | null;
+  reservation: ReservationRecord | null;
+  /** The provider's registered price for the receipt's model; null when it no longer offers it. */
+  offer: TokenPrice | null;
+  feeBps: number;
+  nowMs: number;
+}
+
+export type MismatchReason = "offer_gone" | "other_provider" | "counts";
+
+export type ReconcileDecision =
+  /** The bill stands and agrees with the receipt: store it as verified. */
+  | { kind: "verified" }
+  /** The bill stands but the receipt disagrees, or cannot be priced: store it as a mismatch. */
+  | { kind: "mismatch"; reason: MismatchReason }
+  /** A client left mid-stream: re-bill the event at the signed counts (a charge or a refund). */
+  | ({ kind: "topUp" } & Omit<TopUpRequest, "requestId" | "providerId">)
+  /** Admitted, never metered (its isolate died): bill it from the receipt. */
+  | { kind: "billFromReceipt"; accountId: string; keyId: string; endpoint: Endpoint; costPico: bigint; feePico: bigint }
+  /** The gateway never heard of the request, long enough ago: store it as an orphan. */
+  | { kind: "orphan" }
+  /** The request may still be metered: leave the receipt with the provider (neither accepted nor rejected). */
+  | { kind: "wait" };
+
+export function reconcileReceipt(i: ReconcileInput): ReconcileDecision {
+  const { receipt: r, billed: u } = i;
+  if (u) {
+    const clientLeft = u.providerId === i.providerId && u.errorCode === CLIENT_LEFT && r.completionTokens >= u.completionTokens;
+    return clientLeft ? correctClientLeft(i, u) : judgeBill(r, u, i.providerId);
+  }
+  const res = i.reservation;
+  if (res && !res.settled && i.nowMs - res.createdAtMs >= RECONCILE_AFTER_MS && i.offer) {
+    const charged = signedCostPico(r, i.offer, res.amountPico);
+    return {
+      kind: "billFromReceipt",
+      accountId: res.accountId,
+      keyId: res.keyId,
+      endpoint: res.endpoint,
+      costPico: charged,
+      feePico: feeSplit(charged, i.feeBps).feePico,
+    };
+  }
+  return i.nowMs - Number(r.timestamp) >= ORPHAN_AFTER_MS ? { kind: "orphan" } : { kind: "wait" };
+}
+
+/**
+ * The client left: the provider generated up to the cancellation and signed that count (and its
+ * prompt, which the gateway had only estimated). Billed for it — more than first billed, or less
+ * when the prompt estimate was above the signed count — capped by the reservation.
+ */
+function correctClientLeft(i: ReconcileInput, u: BilledUsage): ReconcileDecision {
+  const r = i.receipt;
+  if (r.promptTokens === u.promptTokens && r.completionTokens === u.completionTokens) return { kind: "verified" };
+  if (!i.offer) return { kind: "mismatch", reason: "offer_gone" };
+  const charged = signedCostPico(r, i.offer, i.reservation?.amountPico ?? null);
+  return {
+    kind: "topUp",
+    accountId: u.accountId,
+    promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens,
+    costPico: charged,
+    feePico: correctedFeePico(charged, u, i.feeBps),
+    previousCostPico: u.costPico,
+    previousFeePico: u.feePico,
+  };
+}
+
+/** The gateway billed what it delivered; the provider may have generated more before a cancel. */
+function judgeBill(r: Receipt, u: BilledUsage, providerId: string): ReconcileDecision {
+  if (u.providerId !== providerId) return { kind: "mismatch", reason: "other_provider" };
+  const agrees = r.promptTokens === u.promptTokens && r.completionTokens >= u.completionTokens;
+  return agrees ? { kind: "verified" } : { kind: "mismatch", reason: "counts" };
+}
+
+/** A receipt's signed counts at the provider's registered price (never the receipt's own), capped. */
+export function signedCostPico(tokens: TokenCounts, offer: TokenPrice, capPico: bigint | null = null): bigint {
+  const full = costPico({ promptTokens: tokens.promptTokens, completionTokens: tokens.completionTokens }, offer);
+  return capPico !== null && full > capPico ? capPico : full;
+}
+
+/**
+ * The fee of a corrected bill: it moves with the cost and never beyond it, whatever the rate was
+ * when first billed (a charge never lowers the fee, a refund never raises it, neither moves it
+ * by more than the cost moved).
+ */
+export function correctedFeePico(costPico: bigint, billed: { costPico: bigint; feePico: bigint }, feeBps: number): bigint {
+  const deltaCost = costPico - billed.costPico;
+  const wanted = feeSplit(costPico, feeBps).feePico - billed.feePico;
+  const deltaFee = deltaCost > 0n ? clamp(wanted, 0n, deltaCost) : clamp(wanted, deltaCost, 0n);
+  return billed.feePico + deltaFee;
+}
+
+const clamp = (v: bigint, lo: bigint, hi: bigint): bigint => (v < lo ? lo : v > hi ? hi : v);

@@ -1,0 +1,175 @@
+/**
+ * The decisions about a provider's SSE stream, one parsed event at a time, kept apart from the
+ * stream and its timers (openai-node layers its streaming the same way: SSEDecoder → events →
+ * Stream). The tap keeps the usage and the delivered tokens (by core/openai/chunks' one
+ * definition, which the provider agent's receipts share), removes the receipt event, strips
+ * usage the client did not ask for (upstream is always asked), adds the charge to the usage chunk,
+ * and says for each event whether it goes to the client as is, rewritten, or not at all.
+ */
+import { RECEIPT_EVENT } from "../protocol/receipt";
+import { chunkProgress, parseChunk, readUsage, type TokenCounts } from "./chunks";
+
+/** One parsed Server-Sent Event (eventsource-parser's EventSourceMessage has this shape). */
+export interface SseEvent {
+  event?: string | undefined;
+  data: string;
+}
+
+export type TapAction = { kind: "forward" } | { kind: "drop" } | { kind: "rewrite"; data: string };
+
+export interface UsageTapOptions {
+  /** The client asked for usage (stream_options.include_usage). */
+  includeUsage: boolean;
+  /** The charge for these counts (USDC decimal string), added to the usage chunk the client sees. */
+  costOf?: ((tokens: TokenCounts) => string) | undefined;
+}
+
+export interface TapOutcome {
+  /** The provider's usage, from the last chunk that carried a readable one. */
+  reported: TokenCounts | null;
+  /** Per `contentDeltas`: what the client received. */
+  deliveredTokens: number;
+  finishSeen: boolean;
+  doneSeen: boolean;
+  /** An upstream `{"error":…}` event, with its message when it had one; the stream stops there. */
+  upstreamError: { message: string | null } | null;
+  malformedDropped: number;
+  /** The provider's signed receipt (its final SSE event), never forwarded. */
+  receipt: string | null;
+  /** A usage chunk (no choices) went to the client. */
+  usageForwarded: boolean;
+}
+
+const FORWARD: TapAction = { kind: "forward" };
+const DROP: TapAction = { kind: "drop" };
+
+export class UsageTap {
+  private readonly state: TapOutcome = {
+    reported: null,
+    deliveredTokens: 0,
+    finishSeen: false,
+    doneSeen: false,
+    upstreamError: null,
+    malformedDropped: 0,
+    receipt: null,
+    usageForwarded: false,
+  };
+
+  constructor(private readonly options: UsageTapOptions) {}
+
+  /** Upstream said [DONE] or sent an error: nothing after it reaches the client. */
+  get ended(): boolean {
+    return this.state.doneSeen || this.state.upstreamError !== null;
+  }
+
+  outcome(): TapOutcome {
+    return { ...this.state };
+  }
+
+  consume(ev: SseEvent): TapAction {
+    const s = this.state;
+    if (ev.event === RECEIPT_EVENT) {
+      s.receipt = ev.data;
+      return DROP;
+    }
+    if (this.ended) return DROP;
+    // The relay writes its own [DONE] when it closes, after any usage chunk it adds.
+    if (ev.data === "[DONE]") {
+      s.doneSeen = true;
+      return DROP;
+    }
+    const chunk = parseChunk(ev.data);
+    if (!chunk) {
+      s.malformedDropped++;
+      return DROP;
+    }
+    if (chunk.error !== undefined && chunk.error !== null) {
+      s.upstreamError = { message: messageOf(chunk.error) };
+      return DROP;
+    }
+    s.reported = readUsage(chunk.usage) ?? s.reported;
+    const progress = chunkProgress(chunk);
+    s.deliveredTokens += progress.deliveredTokens;
+    if (progress.finished) s.finishSeen = true;
+    return isUsageChunk(chunk) ? this.usageChunk(chunk) : this.contentChunk(chunk);
+  }
+
+  private usageChunk(chunk: Record<string, unknown>): TapAction {
+    if (!this.options.includeUsage) return DROP;
+    this.state.usageForwarded = true;
+    const { reported } = this.state;
+    const { costOf } = this.options;
+    if (!reported || !costOf) return FORWARD;
+    return { kind: "rewrite", data: JSON.stringify({ ...chunk, usage: { ...(chunk.usage as object), cost: costOf(reported) } }) };
+  }
+
+  private contentChunk(chunk: Record<string, unknown>): TapAction {
+    if (this.options.includeUsage || !("usage" in chunk)) return FORWARD;
+    const withoutUsage = { ...chunk };
+    delete withoutUsage.usage;
+    return { kind: "rewrite", data: JSON.stringify(withoutUsage) };
+  }
+}
+
+/** vLLM's final usage chunk: no choices, a usage object. */
+function isUsageChunk(chunk: Record<string, unknown>): boolean {
+  const noChoices = !Array.isArray(chunk.choices) || chunk.choices.length === 0;
+  return noChoices && typeof chunk.usage === "object" && chunk.usage !== null && !Array.isArray(chunk.usage);
+}
+
+function messageOf(error: unknown): string | null {
+  if (typeof error !== "object" || error === null) return null;
+  const message = (error as { message?: unknown }).message;
+  return typeof message === "string" ? message : null;
+}
+
+/** How the upstream read stopped, when not at [DONE] or an error event: closed, failed, or silent too long. */
+export type StreamEnd = "closed" | "failed" | "idle";
+export type StreamErrorCode = "upstream_error" | "upstream_idle_timeout" | "upstream_stream_ended";
+
+/** The usage chunk for a client that asked for usage when upstream sent it only in-band. */
+export function usageChunk(reported: TokenCounts, costOf?: (tokens: TokenCounts) => string): string {
+  const usage = {
+    prompt_tokens: reported.promptTokens,
+    completion_tokens: reported.completionTokens,
+    total_tokens: reported.promptTokens + reported.completionTokens,
+    ...(costOf ? { cost: costOf(reported) } : {}),
+  };
+  return JSON.stringify({ object: "chat.completion.chunk", choices: [], usage });
+}
+
+/** A failure after the first byte, as the data of an event the openai SDK raises as an APIError. */
+export function errorEvent(code: StreamErrorCode, message: string): string {
+  return JSON.stringify({ error: { message, type: "server_error", param: null, code } });
+}
+
+export interface ClosingOptions extends UsageTapOptions {
+  idleDeadlineMs: number;
+}
+
+export interface Closing {
+  /** The answer finished: [DONE], or the stream closed cleanly after a finish_reason. */
+  complete: boolean;
+  errorCode: StreamErrorCode | null;
+  /** The data of the last events the client gets, in order. */
+  events: string[];
+}
+
+/** How the client's stream ends: [DONE] (after a usage chunk if one is owed), or an error event. */
+export function closingEvents(t: TapOutcome, end: StreamEnd, o: ClosingOptions): Closing {
+  const complete = t.doneSeen || (end === "closed" && t.finishSeen && t.upstreamError === null);
+  if (complete) {
+    const owed = o.includeUsage && !t.usageForwarded && t.reported ? [usageChunk(t.reported, o.costOf)] : [];
+    return { complete, errorCode: null, events: [...owed, "[DONE]"] };
+  }
+  if (t.upstreamError) {
+    const message = t.upstreamError.message ?? "The provider reported an error; the stream was cut.";
+    return { complete, errorCode: "upstream_error", events: [errorEvent("upstream_error", message)] };
+  }
+  const code: StreamErrorCode = end === "idle" ? "upstream_idle_timeout" : "upstream_stream_ended";
+  const message =
+    end === "idle"
+      ? `The provider went silent for ${o.idleDeadlineMs} ms; the stream was cut.`
+      : "The provider's stream ended before the answer was complete.";
+  return { complete, errorCode: code, events: [errorEvent(code, message)] };
+}
