@@ -47,5 +47,6 @@ for (const project of only.length ? only : PROJECTS) {
   if (status !== 0) exitCode = 1;
 }
 if (exitCode !== 0 && failed === 0) failed = 1; // a failing hook or setup still fails the run
+if (failed > 0) exitCode = 1; // a failed test fails the run, whatever the runner exited with
 console.log(`\nTests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(exitCode);

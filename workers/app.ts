@@ -49,9 +49,31 @@ export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
   app.route("/providers/v1", providerRoutes);
   app.route("/dashboard", dashboardRoutes);
 
-  app.notFound((c) => renderError(errors.notFound(`Route ${c.req.method} ${new URL(c.req.url).pathname}`), c.var.requestId ?? "none"));
+  app.notFound((c) => {
+    const path = c.req.path;
+    const allow = allowedMethods(app, path);
+    const err =
+      allow.length > 0 && !allow.includes(c.req.method)
+        ? errors.methodNotAllowed(c.req.method, path, allow)
+        : errors.notFound(`Route ${c.req.method} ${path}`);
+    return renderError(err, c.var.requestId ?? "none");
+  });
   app.onError((err, c) => renderError(err, c.var.requestId ?? "none"));
   return app;
+}
+
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+
+/** The methods `path` has a route for (middleware and catch-alls, registered for "ALL", do not count); GET brings HEAD. */
+function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
+  const allow: string[] = [];
+  for (const method of METHODS) {
+    const [matches] = app.router.match(method, path);
+    if (!matches.some(([[, route]]) => route.method !== "ALL")) continue;
+    allow.push(method);
+    if (method === "GET") allow.push("HEAD");
+  }
+  return allow;
 }
 
 async function drain(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<void> {

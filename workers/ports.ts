@@ -27,7 +27,7 @@ import type { Decision, GuardAdmit } from "./core/money/admission";
 import type { BreakerBoard } from "./core/routing/breaker";
 import type { LatencyObservation } from "./core/routing/latency";
 import type { RouteTable } from "./core/routing/types";
-import type { ReceiptRecord, BilledUsage, ReservationRecord, TopUp, TopUpRequest } from "./core/metering/records";
+import type { ReceiptRecord, BilledUsage, ReservationRecord, StoredReceipt, TopUp, TopUpRequest } from "./core/metering/records";
 import type { Address, Hex } from "viem";
 import type { Booked, FundEvents, MinedTx, SettleCall, SignedTx } from "./core/settlement/chain-events";
 import type { PayoutPlan } from "./core/settlement/payouts";
@@ -47,6 +47,8 @@ export interface Routes {
   table(): Promise<RouteTable>;
   /** After an admin change or a probe: refresh now, in the background, so the change shows at once. */
   invalidate(): void;
+  /** Loads the table anew and waits for it: after an operator's action or the probe, the next request sees the change. */
+  reload(): Promise<void>;
 }
 
 /** A provider runtime over HTTP; every failure is core's UpstreamError. */
@@ -89,7 +91,7 @@ export interface Registry {
   topUpUsage(t: TopUpRequest): Promise<TopUp>;
   /** Writes one usage event and its ledger postings now (awaited, not buffered); false if the request already had one. */
   writeUsageNow(rec: UsageRecord): Promise<boolean>;
-  storedReceipts(requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>>;
+  storedReceipts(requestIds: string[]): Promise<Map<string, StoredReceipt>>;
   reservationsFor(requestIds: string[]): Promise<Map<string, ReservationRecord>>;
   receiptFor(requestId: string): Promise<ReceiptRow | null>;
   receiptInPeriod(requestId: string): Promise<ReceiptInPeriod | null>;

@@ -103,6 +103,9 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
         state.routeTable.invalidate();
         background(loadTable().catch(() => undefined));
       },
+      reload: async () => {
+        await state.routeTable.reload(now(), () => withDb((db) => loadRouteTable(db, now(), cfg.chain?.minStakeBase ?? 0n)));
+      },
     },
     upstream: httpUpstream(fetch, now, async (req) => {
       state.signingKey ??= await importGatewaySigningKey(cfg.gatewayRequestKey);

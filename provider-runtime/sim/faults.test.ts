@@ -144,6 +144,32 @@ describe("fault modes", () => {
     const chunks = sseData((await readRaw(await postJson(chatUrl(), stream()))).text);
     expect(JSON.parse(chunks[0]!).model).toBe("other-model");
   });
+
+  it("redirect answers every inference request with the redirect, counts it, and GETs to inference paths count too", async () => {
+    const count = (path: string) => metricValue(engine.metricsUrl, "meshgate_sim_requests_total", `path="${path}"`);
+    const target = "http://169.254.169.254/latest/meta-data/";
+    expect(await (await control({ mode: "redirect", location: target })).json()).toEqual({
+      mode: "redirect",
+      location: target,
+      status: 302,
+    });
+    const before = await count("/v1/chat/completions");
+    const res = await postJson(chatUrl(), stream(), { redirect: "manual" });
+    expect([res.status, res.headers.get("location")]).toEqual([302, target]);
+    expect(await res.text()).toContain(target);
+    engine.setMode({ mode: "redirect", location: "/v1/models", status: 307, times: 1 });
+    const embed = await postJson(`${engine.url}/v1/embeddings`, { model: "meshgate/sim-embed", input: "x" }, { redirect: "manual" });
+    expect([embed.status, embed.headers.get("location")]).toEqual([307, "/v1/models"]);
+    await embed.body?.cancel();
+    expect((await postJson(chatUrl(), { ...stream(), stream: false })).status).toBe(200); // `times` ran out
+    expect(await count("/v1/chat/completions")).toBe(before + 2);
+    const completions = await count("/v1/completions");
+    expect((await fetch(`${engine.url}/v1/completions`)).status).toBe(405);
+    expect(await count("/v1/completions")).toBe(completions + 1);
+    for (const bad of [{ mode: "redirect" }, { mode: "redirect", location: target, status: 200 }, { mode: "redirect", location: "" }]) {
+      expect((await control(bad)).status).toBe(400);
+    }
+  });
 });
 
 describe("CLI", () => {

@@ -13,7 +13,7 @@ export interface SimMetricsLabels {
 /**
  * The engine's counters, exposed with vLLM's metric names so the provider agent reads the simulator the
  * way it reads real vLLM, plus `meshgate_sim_requests_total`, which counts every inference request that
- * arrived — faulted, refused and invalid ones included — so outside tests can check what reached the engine.
+ * arrived — faulted, refused and invalid ones (a GET included) — so outside tests can check what reached the engine.
  */
 export class SimMetrics {
   /** Inference requests admitted and not yet finished. */

@@ -34,6 +34,13 @@ export const SimMode = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("malformed_chunk"), n: chunkCount.default(2), times }),
   /** Multiply reported usage counts; the text is unchanged. */
   z.strictObject({ mode: z.literal("usage_scale"), factor: z.number().min(0).max(1_000).default(2), times }),
+  /** Answer with a redirect to `location` before any generation (a provider trying to send its caller elsewhere). */
+  z.strictObject({
+    mode: z.literal("redirect"),
+    location: z.string().min(1),
+    status: z.literal([301, 302, 303, 307, 308]).default(302),
+    times,
+  }),
   /** Name another model in responses. */
   z.strictObject({ mode: z.literal("wrong_model"), model: z.string().min(1).default("other-model"), times }),
 ]);

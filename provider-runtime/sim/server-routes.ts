@@ -41,7 +41,11 @@ async function route(ctx: SimContext, req: IncomingMessage, io: RequestIo): Prom
   const method = req.method ?? "GET";
 
   if (isInferencePath(path)) {
-    if (method !== "POST") return methodNotAllowed(res, "POST");
+    if (method !== "POST") {
+      // Counted whatever the method, so a test can tell that nothing at all reached an inference path.
+      ctx.metrics.receive(path);
+      return methodNotAllowed(res, "POST");
+    }
     return serveInference(ctx, path, req, io);
   }
   if (path === CONTROL_PATH) return serveControl(ctx, req, res);
@@ -75,6 +79,7 @@ async function serveInference(ctx: SimContext, path: InferencePath, req: Incomin
     const headers: Record<string, string> = mode.retry_after === undefined ? {} : { "retry-after": String(mode.retry_after) };
     return sendError(io.res, mode.status, faultError(mode.status, mode.message), headers);
   }
+  if (mode.mode === "redirect") return sendRedirect(io.res, mode.status, mode.location);
   if (!body.ok) return sendError(io.res, body.status, body.error);
   if (path === "/v1/embeddings") return serveEmbeddings(ctx, body.value, mode, io);
   return serveGeneration(ctx, path === "/v1/chat/completions" ? "chat" : "text", body.value, mode, io);
@@ -120,6 +125,13 @@ function faultError(status: number, message: string | undefined): SimErrorBody {
   if (status === 429) return { message: text, type: "rate_limit_error", code: "rate_limit_exceeded" };
   if (status >= 500) return { message: text, type: "server_error", code: "simulated_failure" };
   return invalidRequest(text, null, "simulated_failure");
+}
+
+/** The body names the target too, as servers' redirect pages do: a client that relays it would show it. */
+function sendRedirect(res: ServerResponse, status: number, location: string): void {
+  const text = `Simulated redirect to ${location}`;
+  res.writeHead(status, { location, "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type Address, type Hex, parseSignature } from "viem";
+import { type Address, type Hex, keccak256, parseSignature, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { ANVIL_KEYS, OPERATOR_KEY, OWNER_KEY, TREASURY_KEY } from "../../chain/accounts";
 import { startAnvil } from "../../chain/anvil";
@@ -72,7 +72,8 @@ export async function startLocalChain(o: { stateDir: string; persistent: boolean
       treasury,
       owner: privateKeyToAccount(OWNER_KEY).address,
     };
-    writeFileSync(path.join(dir, "deployment.json"), JSON.stringify({ ...info, genesis: await genesisHash(clients) }));
+    const record: SavedDeployment = { ...info, identity: await markChain(clients, info) };
+    writeFileSync(path.join(dir, "deployment.json"), JSON.stringify(record));
     return { info, operatorKey: OPERATOR_KEY, clients, fresh: true, stop: anvil.stop };
   } catch (err) {
     await anvil.stop();
@@ -80,18 +81,65 @@ export async function startLocalChain(o: { stateDir: string; persistent: boolean
   }
 }
 
-/** The saved deployment, if this chain is the one it was made on and the contract is still there. */
-async function resume(file: string, clients: LocalClients): Promise<ChainInfo | null> {
-  if (!existsSync(file)) return null;
-  const saved = JSON.parse(readFileSync(file, "utf8")) as ChainInfo & { genesis: string };
-  if (saved.genesis !== (await genesisHash(clients))) return null;
-  const code = await clients.publicClient.getCode({ address: saved.settlement });
-  if (!code || code === "0x") return null;
-  const { genesis: _g, ...info } = saved;
-  return { ...info, rpcUrl: clients.chain.rpcUrls.default.http[0]! };
+/**
+ * What makes a local chain the one a deployment was made on. Not block 0's hash: anvil, started
+ * from a state file, makes a new genesis block each time and serves one of them after a reload. Not
+ * the chain id either (always 31337). The contracts' code at the saved addresses, and a random
+ * marker written into the chain's state at deployment (the same deployer and nonces put the same
+ * code at the same addresses on any new chain), both kept in anvil's state.
+ */
+export interface ChainIdentity {
+  usdcCodeHash: Hex;
+  settlementCodeHash: Hex;
+  marker: Hex;
 }
 
-const genesisHash = async (c: LocalClients) => (await c.publicClient.getBlock({ blockNumber: 0n })).hash;
+/** deployment.json: the chain's description plus its identity. */
+export type SavedDeployment = ChainInfo & { identity?: ChainIdentity };
+
+/** Where the marker lives: storage slot 0 of an address no key controls ("meshgate-local-chain" in ASCII). */
+const MARKER_ADDRESS: Address = "0x6d657368676174652d6c6f63616c2d636861696e";
+
+/** Writes a new random marker into the chain's state; returns the identity to save with the deployment. */
+async function markChain(c: LocalClients, info: Pick<ChainInfo, "usdc" | "settlement">): Promise<ChainIdentity> {
+  const marker = toHex(crypto.getRandomValues(new Uint8Array(32)));
+  await c.testClient.setStorageAt({ address: MARKER_ADDRESS, index: 0, value: marker });
+  const identity = await readIdentity(c, info);
+  if (!identity || identity.marker !== marker) throw new Error("the local chain did not keep its deployment marker");
+  return identity;
+}
+
+/** The identity of the chain behind `c` for a deployment at these addresses; null when a contract is missing. */
+async function readIdentity(c: LocalClients, at: Pick<ChainInfo, "usdc" | "settlement">): Promise<ChainIdentity | null> {
+  const [usdc, settlement, marker] = await Promise.all([
+    c.publicClient.getCode({ address: at.usdc }),
+    c.publicClient.getCode({ address: at.settlement }),
+    c.publicClient.getStorageAt({ address: MARKER_ADDRESS, slot: toHex(0, { size: 32 }) }),
+  ]);
+  if (!usdc || usdc === "0x" || !settlement || settlement === "0x" || !marker) return null;
+  return { usdcCodeHash: keccak256(usdc), settlementCodeHash: keccak256(settlement), marker };
+}
+
+/** Whether the chain behind `c` is the one `saved` was deployed on (a deployment saved without an identity never is). */
+export async function sameChain(saved: SavedDeployment, c: LocalClients): Promise<boolean> {
+  if (!saved.identity || saved.chainId !== c.chain.id) return false;
+  const live = await readIdentity(c, saved);
+  return (
+    live !== null &&
+    live.marker === saved.identity.marker &&
+    live.usdcCodeHash === saved.identity.usdcCodeHash &&
+    live.settlementCodeHash === saved.identity.settlementCodeHash
+  );
+}
+
+/** The saved deployment, if this chain is the one it was made on. */
+async function resume(file: string, clients: LocalClients): Promise<ChainInfo | null> {
+  if (!existsSync(file)) return null;
+  const saved = JSON.parse(readFileSync(file, "utf8")) as SavedDeployment;
+  if (!(await sameChain(saved, clients))) return null;
+  const { identity: _i, ...info } = saved;
+  return { ...info, rpcUrl: clients.chain.rpcUrls.default.http[0]! };
+}
 
 /** Gas money and USDC for a wallet (a provider's, so that it can stake). */
 export async function fundWallet(c: LocalClients, chain: ChainInfo, address: Address, usdcBase: bigint): Promise<void> {

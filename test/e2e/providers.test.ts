@@ -65,12 +65,14 @@ describe("registration", () => {
     const own = readFileSync(simA.restart.args[simA.restart.args.indexOf("--wallet-key-file") + 1]!, "utf8").trim() as `0x${string}`;
     const again = await fetch(`${dev.gatewayURL}/providers/v1/register`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify(await registerBody(own, "sim-a")),
     });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ status: "updated" });
     const hijack = await fetch(`${dev.gatewayURL}/providers/v1/register`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify(await registerBody(generatePrivateKey(), "sim-a")),
     });
     expect(hijack.status).toBe(403);
@@ -188,6 +190,7 @@ describe("receipts", () => {
       const payload = { address: account.address, timestamp: Date.now(), receipts };
       const ack = await fetch(`${dev.gatewayURL}/providers/v1/receipts`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ payload, signature: await signProviderMessage(account, 31337, "receipts", payload) }),
       });
       expect(ack.status).toBe(200);

@@ -1,5 +1,6 @@
 /** What e2e tests use to talk to the local network: the real openai SDK, admin calls, engine control. */
 import OpenAI from "openai";
+import { DEFAULT_FLUSH_POLICY } from "../../workers/adapters/usage-buffer";
 import type { DevInfo, DevProvider } from "../../scripts/lib/network";
 
 export function sdk(dev: DevInfo, apiKey = dev.apiKey): OpenAI {
@@ -20,9 +21,14 @@ export async function setMode(p: DevProvider, mode: Record<string, unknown>): Pr
   if (!res.ok) throw new Error(`control ${p.id}: ${res.status} ${await res.text()}`);
 }
 
+const USAGE_FLUSH_WINDOW_MS = DEFAULT_FLUSH_POLICY.windowMs;
+
 /** Every engine back to normal, providers healthy again (the probe refreshes heartbeats and breakers). */
 export async function resetNetwork(dev: DevInfo): Promise<void> {
   await Promise.all(dev.providers.map((p) => setMode(p, { mode: "ok" }).catch(() => undefined)));
+  // The latency observations of failures a test just provoked are still in the worker's usage
+  // buffer (flushed within its 1 s window); a resume before they land would be undone by them.
+  await new Promise((r) => setTimeout(r, USAGE_FLUSH_WINDOW_MS + 250));
   for (const p of dev.providers) await admin(dev, "POST", `/admin/v1/providers/${p.id}/resume`);
   const res = await admin(dev, "POST", "/admin/v1/jobs/probe/run");
   if (!res.ok) throw new Error(`probe: ${res.status}`);

@@ -23,7 +23,8 @@ const post = async (path: string, payload: Record<string, unknown>, kind: "regis
   const signature = await signProviderMessage(wallet, CHAIN, kind, payload as never);
   return fetchWorker(path, { payload, signature });
 };
-const fetchWorker = (path: string, body: unknown) => SELF.fetch(`${BASE}${path}`, { method: "POST", body: JSON.stringify(body) });
+const fetchWorker = (path: string, body: unknown) =>
+  SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 beforeAll(async () => {
   k = await newKey("Receipt billed");

@@ -29,7 +29,11 @@ async function register(url: string): Promise<{ status: number; body: { error?: 
   const signature = await signProviderMessage(account, Number(env.CHAIN_ID ?? 31337), "register", payload);
   const ctx = createExecutionContext();
   const res = await worker.fetch(
-    new Request(`${BASE}/providers/v1/register`, { method: "POST", body: JSON.stringify({ payload, signature }) }),
+    new Request(`${BASE}/providers/v1/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payload, signature }),
+    }),
     production,
     ctx,
   );

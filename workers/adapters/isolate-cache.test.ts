@@ -145,6 +145,28 @@ describe("SwrValue", () => {
       ),
     ).toBe("new");
   });
+
+  it("reload waits for a fresh value, so the caller's next get sees the change (an operator's action)", async () => {
+    const v = new SwrValue<string>(60_000, 60_000);
+    const none = () => undefined;
+    expect(await v.get(0, async () => "before", none)).toBe("before");
+    // A plain invalidation serves the old value once more while it refreshes in the background.
+    v.invalidate();
+    const bg: Promise<unknown>[] = [];
+    expect(
+      await v.get(
+        1,
+        async () => "after",
+        (p) => bg.push(p),
+      ),
+    ).toBe("before");
+    await Promise.all(bg);
+    // reload is waited for by its caller: the very next get has the new value, with no load of its own.
+    expect(await v.reload(2, async () => "reloaded")).toBe("reloaded");
+    let loads = 0;
+    expect(await v.get(3, async () => `load ${++loads}`, none)).toBe("reloaded");
+    expect(loads).toBe(0);
+  });
 });
 
 describe("SwrMap", () => {

@@ -55,6 +55,15 @@ export class SwrValue<V> {
     this.generation++;
   }
 
+  /**
+   * Marks the value stale and loads it anew in the caller's own request, which waits for it: for a
+   * change that must show at once in this isolate (an operator's action, the probe's verdicts).
+   */
+  reload(nowMs: number, load: () => Promise<V>): Promise<V> {
+    this.invalidate();
+    return this.refresh(load, nowMs);
+  }
+
   /** Read through a method: the field changes while a waiting request sleeps. */
   private isLoading(): boolean {
     return this.refreshing !== undefined;

@@ -3,6 +3,8 @@
  * here and every failure becomes core's UpstreamError, whose phase tells the pipeline whether
  * another provider may still be tried. A reply is returned only once its first byte arrived
  * (streams) or its whole body did (JSON), so nothing reaches the client before that.
+ * Redirects are never followed: the request carries the gateway's signature, and a provider must
+ * not make the gateway fetch another address (a metadata service, a loopback admin port) for it.
  */
 import { UpstreamError } from "../core/openai/errors";
 import type { Upstream } from "../ports";
@@ -21,12 +23,18 @@ export function httpUpstream(fetcher: typeof fetch, now: () => number, sign: Req
         timedOut = true;
         controller.abort();
       }, req.deadlineMs);
+      // The client left: the provider's request goes with it (and none is sent if it already left).
+      const clientLeft = () => controller.abort();
+      if (req.signal?.aborted) controller.abort();
+      else req.signal?.addEventListener("abort", clientLeft, { once: true });
       const id = req.offer.providerId;
       const sentAtMs = now();
       const fail = (phase: "connect" | "first_byte", err: unknown) =>
         timedOut
           ? new UpstreamError(id, "first_byte", null, `no response within ${req.deadlineMs} ms`)
-          : new UpstreamError(id, phase, null, `${phase === "connect" ? "connection failed" : "response cut"}: ${errorText(err)}`);
+          : req.signal?.aborted
+            ? new UpstreamError(id, phase, null, "aborted: the client left")
+            : new UpstreamError(id, phase, null, `${phase === "connect" ? "connection failed" : "response cut"}: ${errorText(err)}`);
       try {
         const auth = await sign({ method: "POST", path: req.path, requestId: req.requestId, body: req.body });
         let res: Response;
@@ -36,10 +44,12 @@ export function httpUpstream(fetcher: typeof fetch, now: () => number, sign: Req
             headers: { "content-type": "application/json", ...auth },
             body: req.body,
             signal: controller.signal,
+            redirect: "manual",
           });
         } catch (err) {
           throw fail("connect", err);
         }
+        if (isRedirect(res)) throw redirectError(id, res);
         if (!res.ok) throw await statusError(id, res);
         if (!req.stream) {
           let text: string;
@@ -75,6 +85,8 @@ export function httpUpstream(fetcher: typeof fetch, now: () => number, sign: Req
         throw err;
       } finally {
         clearTimeout(timer);
+        // A stream handed on is stopped by the relay from here (it owns the client's abort).
+        req.signal?.removeEventListener("abort", clientLeft);
       }
     },
   };
@@ -100,6 +112,16 @@ async function statusError(providerId: string, res: Response): Promise<UpstreamE
     body,
     retryAfterMs(res.headers),
   );
+}
+
+/** A redirect, never followed: with `redirect: "manual"` workerd (and Node) return the 3xx itself. */
+const isRedirect = (res: Response) => res.status >= 300 && res.status < 400;
+
+/** A provider that redirects misbehaves: a failure of its own, reported with where it pointed; its body is never read. */
+function redirectError(providerId: string, res: Response): UpstreamError {
+  void res.body?.cancel().catch(() => undefined);
+  const location = (res.headers.get("location") ?? "").slice(0, 200) || "no location";
+  return new UpstreamError(providerId, "headers", res.status, `provider tried to redirect (${res.status} to ${location}); not followed`);
 }
 
 function retryAfterMs(headers: Headers): number | null {

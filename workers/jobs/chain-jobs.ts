@@ -4,7 +4,7 @@
  * what it booked. The operator's signer arrives built: only the wiring reads its key.
  */
 import { errors } from "../core/openai/errors";
-import { DeepReorgError, EscrowShortfallError } from "../core/settlement/errors";
+import { ChainRpcError, ChainUnavailableError, DeepReorgError, EscrowShortfallError } from "../core/settlement/errors";
 import type { ChainSyncResult, SettlementRun } from "../core/settlement/runs";
 import type { Deps, Operator } from "../ports";
 import { runChainSync } from "./chain-sync";
@@ -32,8 +32,15 @@ export async function chainSyncJob(deps: Pick<Deps, "cfg" | "chainJobs" | "guard
     return result;
   } catch (err) {
     if (err instanceof DeepReorgError) throw errors.jobBlocked(err.message, "deep_reorg");
-    throw err;
+    throw chainFailure("The chain sync", err);
   }
+}
+
+/** A node that could not be reached is a 503 (try again), one that answered an error a 502; anything else as it was. */
+function chainFailure(job: string, err: unknown): unknown {
+  if (err instanceof ChainUnavailableError) return errors.chainFailed(false, `${job} could not reach the chain: ${err.message}`);
+  if (err instanceof ChainRpcError) return errors.chainFailed(true, `${job} failed on the chain: ${err.message}`);
+  return err;
 }
 
 /** `operator` is null when the OPERATOR_PRIVATE_KEY secret is unset. */
@@ -56,6 +63,6 @@ export async function settlementJob(
     });
   } catch (err) {
     if (err instanceof EscrowShortfallError) throw errors.jobBlocked(err.message, "escrow_shortfall");
-    throw err;
+    throw chainFailure("Settlement", err);
   }
 }

@@ -58,7 +58,7 @@ export async function runProbe(deps: Deps): Promise<ProbeResult[]> {
       }),
     ),
   );
-  deps.routes.invalidate();
+  await deps.routes.reload();
   return results;
 }
 

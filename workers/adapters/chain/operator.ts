@@ -12,13 +12,14 @@ import { Settlement } from "../../../contracts/generated/artifacts";
 import type { SettleCall, SignedTx } from "../../core/settlement/chain-events";
 import { WouldRevertError } from "../../core/settlement/errors";
 import type { Operator } from "../../ports";
+import { classified } from "./errors";
 import type { ViemChainReader } from "./reader";
 
 export function operator(reader: ViemChainReader, privateKey: string): Operator {
   if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new Error("OPERATOR_PRIVATE_KEY must be a 0x-prefixed 32-byte hex key");
   const account = privateKeyToAccount(privateKey as Hex);
   const { client, config } = reader;
-  return {
+  return classified<Operator>({
     address: account.address,
 
     /** Signs `settle` at `nonce` after simulating it; throws WouldRevertError if it would revert. */
@@ -91,5 +92,5 @@ export function operator(reader: ViemChainReader, privateKey: string): Operator 
         throw err;
       }
     },
-  };
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * Reading the L2 (viem over HTTP, the same in workerd and Node): the head, the Settlement
  * contract's events, stakes, escrow and batch state. No key: the request path and the chain-sync
- * job use only this.
+ * job use only this. Its failures are classified (./errors.ts).
  */
 import {
   type Address,
@@ -16,6 +16,7 @@ import { Settlement } from "../../../contracts/generated/artifacts";
 import type { ChainConfig } from "../../config";
 import type { DepositEvent, FundEvents, WithdrawalClose, WithdrawalEvent } from "../../core/settlement/chain-events";
 import type { ChainReader } from "../../ports";
+import { classified } from "./errors";
 
 export function chainDefinition(c: Pick<ChainConfig, "chainId" | "rpcUrl">) {
   return defineChain({
@@ -128,5 +129,6 @@ export function chainReader(c: ChainConfig) {
     },
     nonce: (address: Address, blockTag: "latest" | "pending") => client.getTransactionCount({ address, blockTag }),
   };
-  return { ...port, client, config: c };
+  // A node that cannot be reached or answers an error surfaces as core's ChainUnavailableError / ChainRpcError.
+  return { ...classified(port), client, config: c };
 }

@@ -3,7 +3,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Heartbeat, RegisterOutcome, Registration } from "../../core/protocol/registration";
 import type { Db } from "../../../db/client";
 import { providerModels, providers, receipts, usageEvents, reservations } from "../../../db/schema";
-import type { BilledUsage, ReceiptRecord, ReservationRecord } from "../../core/metering/records";
+import type { BilledUsage, ReceiptRecord, ReservationRecord, StoredReceipt } from "../../core/metering/records";
 
 /** Declared in core (the receipt decision reads it); named here too for the ports that import it from this file. */
 
@@ -70,22 +70,31 @@ export async function providerByAddress(db: Db, address: string) {
   return p ?? null;
 }
 
-/** Stores receipts once (request id), and marks their usage events verified or not. */
+/**
+ * Stores receipts once (request id, digest), and marks the usage events of those stored now
+ * verified or not. A row whose insert conflicted (its request already has a receipt) changes
+ * nothing: a stored verdict is changed only by the receipt that produced it. Resolves to the
+ * request ids stored by this call.
+ */
 export async function storeReceipts(db: Db, rows: readonly ReceiptRecord[]): Promise<string[]> {
   if (rows.length === 0) return [];
-  await db
+  const inserted = await db
     .insert(receipts)
     .values([...rows])
-    .onConflictDoNothing();
+    .onConflictDoNothing()
+    .returning({ requestId: receipts.requestId, digest: receipts.digest });
+  // The row that was written for each request id (a batch can carry two for one request).
+  const written = new Set(inserted.map((r) => `${r.requestId} ${r.digest}`));
+  const stored = rows.filter((r) => written.delete(`${r.requestId} ${r.digest}`));
   for (const status of ["verified", "mismatch"] as const) {
-    const ids = rows.filter((r) => r.status === status).map((r) => r.requestId);
+    const ids = stored.filter((r) => r.status === status).map((r) => r.requestId);
     if (ids.length === 0) continue;
     await db
       .update(usageEvents)
       .set({ receiptStatus: status === "verified" ? "verified" : "unverified" })
       .where(inArray(usageEvents.requestId, ids));
   }
-  return rows.map((r) => r.requestId);
+  return stored.map((r) => r.requestId);
 }
 
 /** The billed counts of these requests' usage events, for judging outbox receipts. */
@@ -127,15 +136,26 @@ export async function reservationsFor(db: Db, requestIds: string[]): Promise<Map
   return out;
 }
 
-/** The receipts already stored for these requests (digest and signature), to skip judging one twice. */
-export async function storedReceipts(db: Db, requestIds: string[]): Promise<Map<string, { digest: string; signature: string }>> {
-  const out = new Map<string, { digest: string; signature: string }>();
+/** The receipts already stored for these requests (digest, signature, verdict, claim), to skip judging one twice. */
+export async function storedReceipts(db: Db, requestIds: string[]): Promise<Map<string, StoredReceipt>> {
+  const out = new Map<string, StoredReceipt>();
   if (requestIds.length === 0) return out;
   const rows = await db
-    .select({ requestId: receipts.requestId, digest: receipts.digest, signature: receipts.signature })
+    .select({
+      requestId: receipts.requestId,
+      digest: receipts.digest,
+      signature: receipts.signature,
+      status: receipts.status,
+      model: receipts.model,
+      promptTokens: receipts.promptTokens,
+      completionTokens: receipts.completionTokens,
+      inputPrice: receipts.inputPrice,
+      outputPrice: receipts.outputPrice,
+      responseHash: receipts.responseHash,
+    })
     .from(receipts)
     .where(inArray(receipts.requestId, requestIds));
-  for (const r of rows) out.set(r.requestId, { digest: r.digest, signature: r.signature });
+  for (const { requestId, ...stored } of rows) out.set(requestId, stored);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Receipt } from "../protocol/receipt";
-import { checkReceipt, type GatewayView } from "./receipt-check";
+import { checkReceipt, sameClaim, type GatewayView } from "./receipt-check";
 
 const A = "0x00000000000000000000000000000000000000aa" as const;
 const G = "0x00000000000000000000000000000000000000bb" as const;
@@ -47,5 +47,23 @@ describe("checkReceipt", () => {
     expect(checkReceipt({ ...receipt, completionTokens: 4 }, cut)).toEqual({ ok: true });
     expect(checkReceipt({ ...receipt, completionTokens: 6 }, cut)).toEqual({ ok: true }); // generated more than delivered
     expect(checkReceipt({ ...receipt, completionTokens: 3 }, cut).ok).toBe(false);
+  });
+});
+
+describe("sameClaim", () => {
+  it("is the stored claim sent again or signed again later (another timestamp, checksummed hash)", () => {
+    expect(sameClaim(receipt, receipt)).toBe(true);
+    expect(sameClaim({ ...receipt, timestamp: 99n }, receipt)).toBe(true);
+    expect(sameClaim({ ...receipt, responseHash: `0x${"AB".repeat(32)}` }, { ...receipt, responseHash: `0x${"ab".repeat(32)}` })).toBe(
+      true,
+    );
+  });
+  it("is a conflicting claim for any other count, model, price or response", () => {
+    expect(sameClaim({ ...receipt, promptTokens: 6 }, receipt)).toBe(false);
+    expect(sameClaim({ ...receipt, completionTokens: 5 }, receipt)).toBe(false);
+    expect(sameClaim({ ...receipt, model: "other" }, receipt)).toBe(false);
+    expect(sameClaim({ ...receipt, inputPrice: 101n }, receipt)).toBe(false);
+    expect(sameClaim({ ...receipt, outputPrice: 201n }, receipt)).toBe(false);
+    expect(sameClaim({ ...receipt, responseHash: `0x${"01".repeat(32)}` }, receipt)).toBe(false);
   });
 });

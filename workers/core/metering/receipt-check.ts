@@ -36,3 +36,23 @@ export function checkReceipt(r: Receipt, seen: GatewayView): ReceiptVerdict {
   }
   return reasons.length ? { ok: false, reasons } : { ok: true };
 }
+
+/** The claim of a stored receipt: what it signs, less when it was signed. */
+export type SignedClaim = Pick<Receipt, "model" | "promptTokens" | "completionTokens" | "inputPrice" | "outputPrice"> & {
+  responseHash: string;
+};
+
+/**
+ * Whether a receipt claims what the stored one for its request claims (the same receipt sent again,
+ * or the same counts signed again later). Anything else is a conflicting claim.
+ */
+export function sameClaim(r: Receipt, stored: SignedClaim): boolean {
+  return (
+    r.model === stored.model &&
+    r.promptTokens === stored.promptTokens &&
+    r.completionTokens === stored.completionTokens &&
+    r.inputPrice === stored.inputPrice &&
+    r.outputPrice === stored.outputPrice &&
+    r.responseHash.toLowerCase() === stored.responseHash.toLowerCase()
+  );
+}

@@ -4,6 +4,9 @@ import { feeSplit } from "../money/ledger";
 import {
   CLIENT_LEFT,
   correctedFeePico,
+  isCorrectable,
+  isProviderCut,
+  PROVIDER_CUT,
   ORPHAN_AFTER_MS,
   RECONCILE_AFTER_MS,
   reconcileReceipt,
@@ -103,6 +106,60 @@ describe("reconcileReceipt: a client that left mid-stream", () => {
   it("does not correct a bill of another provider, or to fewer tokens than were delivered", () => {
     expect(reconcileReceipt(input({ billed: { ...leftAt3, providerId: "p2" } }))).toEqual({ kind: "mismatch", reason: "other_provider" });
     expect(reconcileReceipt(input({ billed: leftAt3 }, { completionTokens: 2 }))).toEqual({ kind: "mismatch", reason: "counts" });
+  });
+});
+
+describe("reconcileReceipt: a stream the provider cut", () => {
+  // 3 tokens delivered, the prompt billed at the gateway's estimate of 13; the provider signs 10 and the 7 it generated.
+  const cutAt3: BilledUsage = { ...leftAt3, promptTokens: 13, costPico: signed(13, 3), feePico: 50n, errorCode: "upstream_stream_ended" };
+
+  it("corrects the prompt estimate to the signed prompt, the completion kept at what was delivered", () => {
+    for (const errorCode of PROVIDER_CUT) {
+      const d = reconcileReceipt(input({ billed: { ...cutAt3, errorCode } }));
+      const cost = signed(10, 3);
+      expect(d).toEqual({
+        kind: "topUp",
+        accountId: "acct",
+        promptTokens: 10,
+        completionTokens: 3,
+        costPico: cost,
+        feePico: correctedFeePico(cost, cutAt3, 500),
+        previousCostPico: cutAt3.costPico,
+        previousFeePico: 50n,
+      });
+    }
+  });
+  it("charges more when the signed prompt is above the estimate, capped by the reservation", () => {
+    expect(reconcileReceipt(input({ billed: cutAt3 }, { promptTokens: 20 }))).toMatchObject({
+      kind: "topUp",
+      promptTokens: 20,
+      completionTokens: 3,
+      costPico: signed(20, 3),
+    });
+    expect(reconcileReceipt(input({ billed: cutAt3, reservation: { ...lost, amountPico: 3_000n } }, { promptTokens: 20 }))).toMatchObject({
+      kind: "topUp",
+      costPico: 3_000n,
+    });
+  });
+  it("verifies without a write when the prompt already is the signed one (reported in-band, or corrected before)", () => {
+    expect(reconcileReceipt(input({ billed: { ...cutAt3, promptTokens: 10 } }))).toEqual({ kind: "verified" });
+    expect(reconcileReceipt(input({ billed: { ...cutAt3, promptTokens: 10 } }, { completionTokens: 3 }))).toEqual({ kind: "verified" });
+  });
+  it("is a mismatch when the provider no longer offers the model", () => {
+    expect(reconcileReceipt(input({ billed: cutAt3, offer: null }))).toEqual({ kind: "mismatch", reason: "offer_gone" });
+  });
+  it("does not correct a bill of another provider, or a receipt signing fewer tokens than were delivered", () => {
+    expect(reconcileReceipt(input({ billed: { ...cutAt3, providerId: "p2" } }))).toEqual({ kind: "mismatch", reason: "other_provider" });
+    expect(reconcileReceipt(input({ billed: cutAt3 }, { completionTokens: 2 }))).toEqual({ kind: "mismatch", reason: "counts" });
+  });
+  it("leaves other failures to the plain judgement: the estimate stands against the signed prompt as a mismatch", () => {
+    expect(reconcileReceipt(input({ billed: { ...cutAt3, errorCode: "something_else" } }))).toEqual({ kind: "mismatch", reason: "counts" });
+  });
+  it("names which bills a receipt may correct", () => {
+    expect(PROVIDER_CUT.every(isProviderCut)).toBe(true);
+    expect([CLIENT_LEFT, null, "billed_from_receipt"].some(isProviderCut)).toBe(false);
+    expect([CLIENT_LEFT, ...PROVIDER_CUT].every(isCorrectable)).toBe(true);
+    expect([null, "billed_from_receipt"].some(isCorrectable)).toBe(false);
   });
 });
 

@@ -7,6 +7,7 @@ import type { Receipt } from "../protocol/receipt";
 import type { Endpoint } from "../routing/types";
 import { costPico, type TokenCounts, type TokenPrice } from "../money/pricing";
 import { feeSplit } from "../money/ledger";
+import type { StreamErrorCode } from "../openai/usage-tap";
 import type { BilledUsage, ReservationRecord, TopUpRequest } from "./records";
 
 /** A request that was admitted but never metered is billed from its receipt after this long. */
@@ -15,6 +16,8 @@ export const RECONCILE_AFTER_MS = 60_000;
 export const ORPHAN_AFTER_MS = 10 * 60_000;
 /** The error code of a usage event whose client hung up mid-stream (billed for what was delivered). */
 export const CLIENT_LEFT = "client_disconnected";
+/** The error codes of a stream the provider cut before its answer was complete (openai/usage-tap). */
+export const PROVIDER_CUT: readonly StreamErrorCode[] = ["upstream_stream_ended", "upstream_idle_timeout", "upstream_error"];
 /** The error code of a usage event written from a receipt (its isolate never reported back). */
 export const BILLED_FROM_RECEIPT = "billed_from_receipt";
 
@@ -37,7 +40,10 @@ export type ReconcileDecision =
   | { kind: "verified" }
   /** The bill stands but the receipt disagrees, or cannot be priced: store it as a mismatch. */
   | { kind: "mismatch"; reason: MismatchReason }
-  /** A client left mid-stream: re-bill the event at the signed counts (a charge or a refund). */
+  /**
+   * Re-bill the event (a charge or a refund): a client that left, at the signed counts; a stream the
+   * provider cut, at the signed prompt and the completion tokens delivered.
+   */
   | ({ kind: "topUp" } & Omit<TopUpRequest, "requestId" | "providerId">)
   /** Admitted, never metered (its isolate died): bill it from the receipt. */
   | { kind: "billFromReceipt"; accountId: string; keyId: string; endpoint: Endpoint; costPico: bigint; feePico: bigint }
@@ -49,8 +55,11 @@ export type ReconcileDecision =
 export function reconcileReceipt(i: ReconcileInput): ReconcileDecision {
   const { receipt: r, billed: u } = i;
   if (u) {
-    const clientLeft = u.providerId === i.providerId && u.errorCode === CLIENT_LEFT && r.completionTokens >= u.completionTokens;
-    return clientLeft ? correctClientLeft(i, u) : judgeBill(r, u, i.providerId);
+    // A receipt may correct a bill of its own provider that signs at least what was delivered.
+    const own = u.providerId === i.providerId && r.completionTokens >= u.completionTokens;
+    if (own && u.errorCode === CLIENT_LEFT) return correctClientLeft(i, u);
+    if (own && isProviderCut(u.errorCode)) return correctProviderCut(i, u);
+    return judgeBill(r, u, i.providerId);
   }
   const res = i.reservation;
   if (res && !res.settled && i.nowMs - res.createdAtMs >= RECONCILE_AFTER_MS && i.offer) {
@@ -82,6 +91,39 @@ function correctClientLeft(i: ReconcileInput, u: BilledUsage): ReconcileDecision
     accountId: u.accountId,
     promptTokens: r.promptTokens,
     completionTokens: r.completionTokens,
+    costPico: charged,
+    feePico: correctedFeePico(charged, u, i.feeBps),
+    previousCostPico: u.costPico,
+    previousFeePico: u.feePico,
+  };
+}
+
+/** A bill whose stream the provider cut: billed at the prompt estimate (no in-band usage came), or at a reported prompt. */
+export function isProviderCut(errorCode: string | null): boolean {
+  return PROVIDER_CUT.some((code) => code === errorCode);
+}
+
+/** A bill the provider's signed counts may correct when its receipt comes: the outbox needs its reservation and price. */
+export function isCorrectable(errorCode: string | null): boolean {
+  return errorCode === CLIENT_LEFT || isProviderCut(errorCode);
+}
+
+/**
+ * The provider cut the stream: the gateway billed the completion tokens it delivered and, without
+ * in-band usage, its own prompt estimate. The signed prompt count replaces the estimate; the
+ * completion stays at what was delivered (a provider that broke the answer is not paid for output
+ * the client never got), capped by the reservation.
+ */
+function correctProviderCut(i: ReconcileInput, u: BilledUsage): ReconcileDecision {
+  const r = i.receipt;
+  if (r.promptTokens === u.promptTokens) return { kind: "verified" };
+  if (!i.offer) return { kind: "mismatch", reason: "offer_gone" };
+  const tokens = { promptTokens: r.promptTokens, completionTokens: u.completionTokens };
+  const charged = signedCostPico(tokens, i.offer, i.reservation?.amountPico ?? null);
+  return {
+    kind: "topUp",
+    accountId: u.accountId,
+    ...tokens,
     costPico: charged,
     feePico: correctedFeePico(charged, u, i.feeBps),
     previousCostPico: u.costPico,

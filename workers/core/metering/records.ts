@@ -24,6 +24,12 @@ export interface ReceiptRecord {
   status: "verified" | "mismatch" | "orphan";
 }
 
+/** What the gateway already holds of a request's receipt: enough to know a re-sent one or a re-signed claim, and its verdict. */
+export type StoredReceipt = Pick<
+  ReceiptRecord,
+  "digest" | "signature" | "status" | "model" | "promptTokens" | "completionTokens" | "inputPrice" | "outputPrice" | "responseHash"
+>;
+
 /** The billed counts of a request's usage event, for judging an outbox receipt. */
 export interface BilledUsage {
   accountId: string;

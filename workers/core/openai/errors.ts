@@ -39,10 +39,14 @@ export class UpstreamError extends Error {
     super(message);
     this.name = "UpstreamError";
   }
-  /** Another provider may be tried only while the client has seen nothing, and only if another could help. */
+  /**
+   * Another provider may be tried only while the client has seen nothing, and only if another could help.
+   * A 3xx (a redirect, never followed) is the provider misbehaving, not the request's fault.
+   */
   get canFailover(): boolean {
     if (this.phase === "body") return false;
-    return this.status === null || this.status === 408 || this.status === 429 || this.status >= 500;
+    if (this.status === null) return true;
+    return (this.status >= 300 && this.status < 400) || this.status === 408 || this.status === 429 || this.status >= 500;
   }
   /** A stalled provider is not tried again on the same route. */
   get isStall(): boolean {
@@ -72,6 +76,29 @@ export const errors = {
     new ApiError(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON.", null, shouldNotRetry),
   emptyBody: () =>
     new ApiError(400, "invalid_request_error", "invalid_json", "The request body is empty; send a JSON object.", null, shouldNotRetry),
+  /** OpenAI's code and wording for a body that is not declared as JSON (it answers 400, not 415). */
+  unsupportedContentType: (contentType: string | null) =>
+    new ApiError(
+      400,
+      "invalid_request_error",
+      "unsupported_content_type",
+      contentType
+        ? `Unsupported content type: '${contentType.slice(0, 100)}'. This API method only accepts 'application/json' requests, but you specified the header 'Content-Type: ${contentType.slice(0, 100)}'. Please try again with a supported content type.`
+        : "Missing content type. This API method only accepts 'application/json' requests; send the header 'Content-Type: application/json'.",
+      null,
+      shouldNotRetry,
+    ),
+  invalidUtf8: () =>
+    new ApiError(400, "invalid_request_error", "invalid_json", "The request body is not valid UTF-8.", null, shouldNotRetry),
+  nestingTooDeep: (maxDepth: number) =>
+    new ApiError(
+      400,
+      "invalid_request_error",
+      "invalid_json",
+      `The request body nests arrays and objects more than ${maxDepth} levels deep.`,
+      null,
+      shouldNotRetry,
+    ),
   bodyNotAnObject: (received: string) =>
     new ApiError(
       400,
@@ -173,7 +200,19 @@ export const errors = {
   notConfigured: (message: string) => new ApiError(503, "server_error", "not_configured", message, null, shouldNotRetry),
   /** A job that cannot go on without an operator (an escrow shortfall, a deep reorg). */
   jobBlocked: (message: string, code: string) => new ApiError(409, "invalid_request_error", code, message, null, shouldNotRetry),
-  methodNotAllowed: () => new ApiError(405, "invalid_request_error", "method_not_allowed", "Method not allowed."),
+  /** The chain's node could not be reached (503, retryable) or answered an error (502). */
+  chainFailed: (reached: boolean, message: string) =>
+    reached ? new ApiError(502, "server_error", "chain_error", message) : new ApiError(503, "server_error", "chain_unavailable", message),
+  /** The path exists, but not for this method: `Allow` lists the methods it takes. */
+  methodNotAllowed: (method: string, path: string, allow: readonly string[]) =>
+    new ApiError(
+      405,
+      "invalid_request_error",
+      "method_not_allowed",
+      `Method ${method} is not allowed on ${path.slice(0, 200)}; it accepts ${allow.join(", ")}.`,
+      null,
+      { ...shouldNotRetry, allow: allow.join(", ") },
+    ),
   internal: (requestId: string) =>
     new ApiError(500, "server_error", "internal_error", `The server had an error while processing your request. Request id: ${requestId}.`),
 };

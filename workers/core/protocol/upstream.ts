@@ -14,6 +14,8 @@ export interface UpstreamRequest {
   requestId: string;
   /** For streams: headers and first chunk; for JSON: the whole body. */
   deadlineMs: number;
+  /** The client's signal: when it aborts (the client left), the provider's request is aborted at once. */
+  signal?: AbortSignal;
 }
 
 interface Timing {

@@ -11,3 +11,9 @@ export class EscrowShortfallError extends Error {}
 
 /** A block the chain sync already booked has changed: a reorg deeper than the confirmations. */
 export class DeepReorgError extends Error {}
+
+/** The chain's node could not be reached (refused, timed out, a gateway before it failing): a later try may work. */
+export class ChainUnavailableError extends Error {}
+
+/** The chain's node answered, with an error (a JSON-RPC error, a reverted read). */
+export class ChainRpcError extends Error {}

@@ -141,7 +141,7 @@ export const adminRoutes = new Hono<AppEnv>()
         contextLength: m.context_length,
       })),
     });
-    c.var.deps.routes.invalidate();
+    await c.var.deps.routes.reload();
     return json(c, { id: b.id }, 201);
   })
   .post("/providers/:id/suspend", async (c) => suspend(c, true))
@@ -159,6 +159,7 @@ async function suspend(c: Context<AppEnv>, suspended: boolean) {
   const reason = raw ? ((await parseJsonBody(c, SuspendBody)).reason ?? null) : null;
   if (!(await c.var.deps.admin.setSuspended(id, suspended, reason))) throw errors.notFound(`Provider '${id}'`);
   if (!suspended) c.var.deps.breakers.reset(id);
-  c.var.deps.routes.invalidate();
+  // The operator's change shows in this isolate's next request, not a refresh later.
+  await c.var.deps.routes.reload();
   return json(c, { id, suspended });
 }

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { chainView, financeScope, reportWindow, requireOperator } from "../../pipeline/finance/access";
+import { requireVisibleKey } from "../../pipeline/finance/visible-filters";
 import { errors } from "../../core/openai/errors";
 import type { AppEnv } from "../app-env";
 import { parseQuery } from "../parse";
@@ -67,6 +68,7 @@ export const financeRoutes = new Hono<AppEnv>()
     const p = parseQuery(c, UsageParams);
     const r = reportWindow(p, c.var.deps.now(), p.group_by === "hour");
     const scope = financeScope(c.var.key, p.account_id);
+    await requireVisibleKey(c.var.deps, scope, p.key_id);
     const providerId = p.provider_id === "none" ? "" : p.provider_id;
     const rows = await c.var.deps.finance.usageReport(scope, {
       ...r,

@@ -3,7 +3,8 @@
  * before any provider answered, cut mid-stream, or left by its client. It turns what the gateway
  * saw into one usage record and the latency observations of every attempt, hands them to the
  * batched writer, judges the provider's receipt after the response, and settles the admission
- * with the real charge. Runs after the response, never before it.
+ * with the real charge. Runs after the response, never before it — or at once when the client left
+ * before any byte was served: `failed` / `client_disconnected`, cost 0, the reservation released.
  */
 import { feeSplit } from "../../core/money/ledger";
 import { billableTokens, priceRecord, type ObservedUsage, type UsageRecord } from "../../core/metering/usage";
@@ -102,17 +103,20 @@ function usageRecord(x: Exchange, o: Outcome, feeBps: number): UsageRecord {
 }
 
 function observations(x: Exchange, o: Outcome, completionTokens: number): LatencyObservation[] {
-  return x.attempts.map((a) => {
-    const served = x.served && a.error === null && a.providerId === x.served.offer.providerId ? x.served : null;
-    const genMs = served ? o.endedAtMs - served.firstByteAtMs : 0;
-    return {
-      edge: x.call.edge,
-      providerId: a.providerId,
-      model: a.model,
-      // A 4xx is the request's fault, not the provider's; a stream that broke is the provider's.
-      ok: a.error ? !a.error.canFailover : o.errorCode === null || o.errorCode === "client_disconnected",
-      ttftMs: served ? served.ttftMs : null,
-      tpotMs: served && x.req.stream && completionTokens > 1 ? genMs / (completionTokens - 1) : null,
-    };
-  });
+  // An attempt cut short because the client left says nothing about the provider: no sample.
+  return x.attempts
+    .filter((a) => !a.clientLeft)
+    .map((a) => {
+      const served = x.served && a.error === null && a.providerId === x.served.offer.providerId ? x.served : null;
+      const genMs = served ? o.endedAtMs - served.firstByteAtMs : 0;
+      return {
+        edge: x.call.edge,
+        providerId: a.providerId,
+        model: a.model,
+        // A 4xx is the request's fault, not the provider's; a stream that broke is the provider's.
+        ok: a.error ? !a.error.canFailover : o.errorCode === null || o.errorCode === "client_disconnected",
+        ttftMs: served ? served.ttftMs : null,
+        tpotMs: served && x.req.stream && completionTokens > 1 ? genMs / (completionTokens - 1) : null,
+      };
+    });
 }

@@ -1,8 +1,10 @@
 /**
  * Failover as a bounded loop over ranked candidates, and across the request's fallback
  * models. Another provider is tried only while the client has seen nothing and only when
- * another provider could help (connect error, timeout, 5xx, 429); a 4xx is the request's own
+ * another provider could help (connect error, timeout, 5xx, 429, a redirect — never followed); a 4xx is the request's own
  * fault and moves to the next fallback model, if any, or reaches the client as it is.
+ * A client that leaves stops the loop: the attempt in flight is aborted (through the signal the
+ * Upstream port is given), no further candidate is tried, and the provider is not blamed for it.
  */
 import { errors, UpstreamError, type ApiError } from "../../core/openai/errors";
 import { DEFAULT_ROUTING_POLICY, excludedByRequest, rankCandidates, summarizeExclusions, type Exclusion } from "../../core/routing/rank";
@@ -15,6 +17,8 @@ import type { InferenceRequest } from "./validate";
 export interface ForwardRequest extends InferenceRequest {
   requestId: string;
   edge: string;
+  /** The client's signal: when it aborts, the attempt in flight is aborted and nothing more is tried. */
+  signal?: AbortSignal;
 }
 
 export interface Attempt {
@@ -22,6 +26,8 @@ export interface Attempt {
   model: string;
   error: UpstreamError | null;
   latencyMs: number;
+  /** Cut short because the client left: says nothing about the provider (no breaker, no latency sample). */
+  clientLeft?: true;
 }
 
 export interface Served {
@@ -31,7 +37,9 @@ export interface Served {
 }
 
 /** Every attempt made, and either the reply that came back or the error the client gets. */
-export type Forwarded = ({ ok: true; attempts: Attempt[] } & Served) | { ok: false; error: ApiError; attempts: Attempt[] };
+export type Forwarded =
+  | ({ ok: true; attempts: Attempt[] } & Served)
+  | { ok: false; error: ApiError; attempts: Attempt[]; clientLeft: boolean };
 
 /** The ports forward uses and the slice of the configuration it reads. */
 export type ForwardDeps = Pick<Ports, "now" | "breakers" | "upstream"> & {
@@ -43,9 +51,13 @@ const MAX_INLINE_RETRY_AFTER_MS = 2_000;
 /** How long a provider that said 429 without Retry-After is left alone. */
 const DEFAULT_RATE_LIMIT_PAUSE_MS = 1_000;
 
-/** Routes and forwards over the route table read once for this request; never throws for a provider's failure. */
-export async function forward(deps: ForwardDeps, req: ForwardRequest, table: RouteTable): Promise<Forwarded> {
-  const attempts: Attempt[] = [];
+/**
+ * Routes and forwards over the route table read once for this request; never throws for a provider's
+ * failure. `attempts` is filled as they finish (the caller may share it, to finish a request whose
+ * client left while an attempt was still in flight).
+ */
+export async function forward(deps: ForwardDeps, req: ForwardRequest, table: RouteTable, attempts: Attempt[] = []): Promise<Forwarded> {
+  const left = (): Forwarded => ({ ok: false, error: clientClosed(req), attempts, clientLeft: true });
   const tried = new Set<string>();
   let lastClientError: UpstreamError | null = null;
   let shortestRetryAfter: { offer: ProviderOffer; model: string; ms: number } | null = null;
@@ -70,11 +82,13 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest, table: Rou
     exclusions.push(...rank.excluded);
 
     for (const offer of rank.ranked) {
+      if (req.signal?.aborted) return left();
       if (attempts.length >= deps.cfg.maxAttempts) break;
       // Another request in this isolate may have taken a half-open breaker's single trial.
       if (!deps.breakers.onAttempt(offer.providerId, deps.now())) continue;
       const served = await attempt(deps, req, offer, model, attempts);
       if (served) return { ok: true, attempts, ...served };
+      if (req.signal?.aborted) return left();
       const err = attempts[attempts.length - 1]?.error;
       if (!err) continue;
       if (err.isStall) tried.add(offer.providerId);
@@ -92,11 +106,14 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest, table: Rou
   // Every candidate was rate-limited and one asked for a short wait: wait once, not hammer.
   const onlyRateLimited = attempts.length > 0 && attempts.every((a) => a.error?.status === 429);
   if (onlyRateLimited && shortestRetryAfter && shortestRetryAfter.ms <= MAX_INLINE_RETRY_AFTER_MS) {
-    await new Promise((r) => setTimeout(r, shortestRetryAfter.ms));
+    await pause(shortestRetryAfter.ms, req.signal);
+    if (req.signal?.aborted) return left();
     const served = await attempt(deps, req, shortestRetryAfter.offer, shortestRetryAfter.model, attempts);
     if (served) return { ok: true, attempts, ...served };
+    if (req.signal?.aborted) return left();
   }
-  return { ok: false, error: failure(req, attempts, lastClientError, anyKnown, exclusions), attempts };
+  if (req.signal?.aborted) return left();
+  return { ok: false, error: failure(req, attempts, lastClientError, anyKnown, exclusions), attempts, clientLeft: false };
 }
 
 async function attempt(
@@ -115,12 +132,18 @@ async function attempt(
       requestId: req.requestId,
       body: JSON.stringify(upstreamBody(req, model)),
       deadlineMs: req.stream ? deps.cfg.ttftDeadlineMs : Math.max(deps.cfg.ttftDeadlineMs, deps.cfg.idleDeadlineMs),
+      signal: req.signal,
     });
     deps.breakers.recordSuccess(offer.providerId, deps.now());
     attempts.push({ providerId: offer.providerId, model, error: null, latencyMs: deps.now() - started });
     return { offer, model, reply };
   } catch (e) {
     if (!(e instanceof UpstreamError)) throw e;
+    if (req.signal?.aborted) {
+      // The client's doing, not the provider's: its breaker and latency record are left as they were.
+      attempts.push({ providerId: offer.providerId, model, error: e, latencyMs: deps.now() - started, clientLeft: true });
+      return null;
+    }
     // A 429 or a 4xx says nothing about the provider's health; the rest counts against it.
     if (e.canFailover && e.status !== 429) deps.breakers.recordFailure(offer.providerId, deps.now());
     else deps.breakers.recordSuccess(offer.providerId, deps.now());
@@ -129,6 +152,22 @@ async function attempt(
     return null;
   }
 }
+
+/** Waits `ms`, or less if the signal aborts first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** What a request whose client left "gets": nobody reads it, but it is metered under this code. */
+const clientClosed = (req: ForwardRequest) => errors.upstreamFailed(req.models[0] ?? "", "the client closed the request");
 
 /** We own `model` and `stream_options`; every other field reaches the provider untouched. */
 function upstreamBody(req: ForwardRequest, model: string): Record<string, unknown> {

@@ -1,7 +1,8 @@
 /**
  * The request path for the three inference endpoints, after authentication and validation:
  * admit → route + forward (failover before the first byte) → respond (JSON) or relay (SSE) → finish.
- * The route table is read once per request; `finish` runs exactly once on every path.
+ * The route table is read once per request; `finish` runs exactly once on every path — at once,
+ * when the client leaves before the first byte (see ./ending.ts).
  */
 import { costPico } from "../../core/money/pricing";
 import { formatUsdc } from "../../core/money/units";
@@ -11,55 +12,88 @@ import { RECEIPT_HEADER } from "../../core/protocol/receipt";
 import type { Deps } from "../../ports";
 import { relayStream } from "./relay";
 import { admit, type Admitted } from "./admit";
-import { finish, type Exchange, type ServedBy } from "./finish";
+import { endOnce, gone, NOTHING_RESERVED, releaseById, type Ending } from "./ending";
+import type { Exchange, ServedBy } from "./finish";
 import { forward, type Attempt, type Served } from "./forward";
 import type { InferenceCall, InferenceRequest } from "./validate";
 
 export async function serveInference(deps: Deps, call: InferenceCall, req: InferenceRequest): Promise<Response> {
   const table = await deps.routes.table();
-  const admitted = await admit(deps, call, req, table);
-  const forwarded = await forward(deps, { ...req, requestId: call.requestId, edge: call.edge }, table).catch((err: unknown) => {
-    // Not a provider's failure (those come back as results): a bug. The reservation still goes back.
-    finish(
-      deps,
-      { call, req, admitted, attempts: [], served: null },
-      { observed: noUsage(req), errorCode: "internal_error", endedAtMs: deps.now(), receipt: null },
+  const x: Exchange = { call, req, admitted: NOTHING_RESERVED, attempts: [], served: null };
+  const end = endOnce(deps, x);
+  if (call.signal?.aborted) return end.clientLeft();
+  // From here until the relay takes over, a client that leaves finishes the request at once: in
+  // workerd the handler is not resumed once its client is gone, so nothing after an await may be
+  // relied on to run. Left while admitting: the reservation is released by its request id.
+  x.admitted = releaseById(deps, call);
+  const admission = admit(deps, call, req, table);
+  const onLeft = () => {
+    end.clientLeft();
+    deps.background(
+      admission.then(
+        (a) => a.settle(0n, 0),
+        () => undefined,
+      ),
     );
+  };
+  call.signal?.addEventListener("abort", onLeft, { once: true });
+  end.onEnd(() => call.signal?.removeEventListener("abort", onLeft));
+  const admitted = await admission.catch((err: unknown) => {
+    end.stopWatching(); // refused (402/429): not metered, nothing reserved
     throw err;
   });
-  const exchange: Exchange = { call, req, admitted, attempts: forwarded.attempts, served: null };
+  if (end.done) return gone();
+  x.admitted = admitted;
+  const forwarded = await forward(
+    deps,
+    { ...req, requestId: call.requestId, edge: call.edge, signal: call.signal },
+    table,
+    x.attempts,
+  ).catch((err: unknown) => {
+    // Not a provider's failure (those come back as results): a bug. The reservation still goes back.
+    end.finish({ observed: noUsage(req), errorCode: "internal_error", endedAtMs: deps.now(), receipt: null });
+    throw err;
+  });
+  if (end.done || (!forwarded.ok && forwarded.clientLeft)) {
+    if (forwarded.ok && forwarded.reply.kind === "stream") dropStream(forwarded.reply);
+    return end.done ? gone() : end.clientLeft();
+  }
+  x.attempts = forwarded.attempts;
   if (!forwarded.ok) {
-    finish(deps, exchange, { observed: noUsage(req), errorCode: forwarded.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
+    end.finish({ observed: noUsage(req), errorCode: forwarded.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
     throw failedWith(forwarded.error, deps, call, forwarded.attempts);
   }
-  exchange.served = servedBy(forwarded);
+  x.served = servedBy(forwarded);
   const headers = responseHeaders(deps, call, admitted, forwarded.attempts, forwarded.offer.providerId);
-  return forwarded.reply.kind === "json"
-    ? respondJson(deps, exchange, forwarded.reply, headers)
-    : relay(deps, exchange, forwarded, headers);
+  if (forwarded.reply.kind === "json") return respondJson(deps, end, forwarded.reply, headers);
+  end.stopWatching(); // the relay owns the client's abort from here (it ends at once if already aborted)
+  return relay(deps, end, forwarded, headers);
 }
 
 function respondJson(
   deps: Deps,
-  x: Exchange,
+  end: Ending,
   reply: Extract<Served["reply"], { kind: "json" }>,
   headers: Record<string, string>,
 ): Response {
+  const x = end.x;
   const usage = readUsage(reply.body.usage);
-  const rec = finish(deps, x, {
+  const rec = end.finish({
     observed: { reported: usage, deliveredTokens: usage?.completionTokens ?? 0, promptEstimate: x.req.promptTokens, complete: true },
     errorCode: null,
     endedAtMs: deps.now(),
     receipt: reply.headers.get(RECEIPT_HEADER),
   });
+  if (!rec) return gone(); // the client left first: finished as client_disconnected
   // The charge rides along in usage (USDC, an exact decimal string), as OpenRouter's `cost` does.
   const raw = reply.body.usage;
   const text = isObject(raw) ? JSON.stringify({ ...reply.body, usage: { ...raw, cost: formatUsdc(rec.costPico) } }) : reply.text;
   return new Response(text, { headers: { ...headers, "content-type": "application/json" } });
 }
 
-function relay(deps: Deps, x: Exchange, served: Served, headers: Record<string, string>): Response {
+function relay(deps: Deps, end: Ending, served: Served, headers: Record<string, string>): Response {
   const { reply, offer } = served;
+  const x = end.x;
   if (reply.kind !== "stream") throw new Error("relay: not a stream");
   const body = relayStream({
     first: reply.first,
@@ -72,7 +106,7 @@ function relay(deps: Deps, x: Exchange, served: Served, headers: Record<string, 
     clientSignal: x.call.signal,
     costOf: (tokens) => formatUsdc(costPico(tokens, offer)),
     onFinish: (o) =>
-      finish(deps, x, {
+      end.finish({
         observed: { reported: o.reported, deliveredTokens: o.deliveredTokens, promptEstimate: x.req.promptTokens, complete: o.complete },
         errorCode: o.errorCode,
         endedAtMs: o.endedAtMs,
@@ -116,4 +150,9 @@ function failedWith(error: ApiError, deps: Deps, call: InferenceCall, attempts: 
 }
 
 const noUsage = (req: InferenceRequest) => ({ reported: null, deliveredTokens: 0, promptEstimate: req.promptTokens, complete: false });
+/** A reply that came back after its client left: stop the provider and let go of the body. */
+function dropStream(reply: Extract<Served["reply"], { kind: "stream" }>): void {
+  reply.abort("client_disconnected");
+  reply.reader.cancel().catch(() => undefined);
+}
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -4,10 +4,11 @@
  * applied and stored. A receipt left out of both `accepted` and `rejected` stays in the agent's
  * outbox and comes back in a later batch.
  */
-import { CLIENT_LEFT, reconcileReceipt } from "../../core/metering/reconcile";
+import { isCorrectable, reconcileReceipt } from "../../core/metering/reconcile";
 import type { ReceiptRecord, ReservationRecord } from "../../core/metering/records";
 import type { TokenPrice } from "../../core/money/pricing";
-import { decodeSignedReceipt, receiptDigest, receiptDomain, verifyReceipt, type Receipt } from "../../core/protocol/receipt";
+import { decodeSignedReceipt, receiptDomain, verifyReceipt, type Receipt } from "../../core/protocol/receipt";
+import { sameClaim } from "../../core/metering/receipt-check";
 import type { Deps } from "../../ports";
 import { isProbeRequest } from "../../core/metering/probe";
 import { applyDecision, failureReason } from "./apply";
@@ -18,7 +19,11 @@ export interface ReceiptsAck {
   rejected: { request_id: string | null; reason: string }[];
 }
 
-type Signed = { receipt: Receipt; signature: `0x${string}` };
+/** A receipt to judge; `stored`: this very receipt is stored as verified, and only a correction it still owes is applied. */
+type Signed = { receipt: Receipt; signature: `0x${string}`; stored: boolean };
+
+/** The reason a receipt for a request whose receipt is stored, but another one, is refused. */
+export const CONFLICTING = "a different receipt is stored for this request";
 
 /** Each receipt must be signed by the posting provider's wallet and addressed to this gateway. */
 export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded: string[]): Promise<ReceiptsAck> {
@@ -40,7 +45,7 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
   );
   const nowMs = deps.now();
   const rows: ReceiptRecord[] = [];
-  for (const { receipt, signature } of fresh) {
+  for (const { receipt, signature, stored } of fresh) {
     const decision = reconcileReceipt({
       receipt,
       providerId: provider.id,
@@ -50,6 +55,13 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
       feeBps: deps.cfg.protocolFeeBps,
       nowMs,
     });
+    if (stored) {
+      // Judged verified inline, before its bill could be corrected (a stream the provider cut):
+      // acknowledged once the correction it owes, if any, is in the books. Stored already.
+      const owed = decision.kind === "topUp" ? await applyDecision(deps, provider.id, receipt, decision) : "verified";
+      if (owed) ack.accepted.push(receipt.requestId);
+      continue;
+    }
     const status = await applyDecision(deps, provider.id, receipt, decision);
     if (status) rows.push(receiptRecord(deps.cfg.chainId, provider.id, receipt, signature, "outbox", status));
   }
@@ -58,9 +70,11 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
 }
 
 /**
- * Acknowledges probes and receipts already stored, rejects what is not this provider's to sign,
- * and returns the rest to be judged. Most outbox receipts already came inline and were judged
- * then: the same digest and signature need no second signature recovery (~3 ms of CPU each).
+ * Acknowledges probes and receipts already stored, rejects what is not this provider's to sign
+ * and any receipt that claims otherwise than the one stored for its request (a stored verdict is
+ * changed only by the receipt that produced it), and returns the rest to be judged. Most outbox
+ * receipts already came inline and were judged then: the stored claim needs no second signature
+ * recovery (~3 ms of CPU each); a verified one is judged again only for the correction it may owe.
  */
 async function screen(deps: Deps, address: `0x${string}`, encoded: string[], ack: ReceiptsAck): Promise<Signed[]> {
   const domain = receiptDomain(deps.cfg.chainId);
@@ -81,23 +95,32 @@ async function screen(deps: Deps, address: `0x${string}`, encoded: string[], ack
       d.receipt.provider.toLowerCase() === address.toLowerCase() &&
       d.receipt.gateway.toLowerCase() === deps.cfg.gatewayAddress.toLowerCase();
     const known = stored.get(d.receipt.requestId);
-    if (own && known && known.signature.toLowerCase() === d.signature.toLowerCase() && known.digest === receiptDigest(domain, d.receipt)) {
-      ack.accepted.push(d.receipt.requestId);
+    if (own && known) {
+      // The stored receipt again, or its claim signed again: acknowledged, not stored a second time.
+      if (!sameClaim(d.receipt, known)) {
+        // Refused either way; the reason says whether it was forged (a tampered copy) or genuinely signed otherwise.
+        const genuine = await verifyReceipt(domain, d.receipt, d.signature, address);
+        ack.rejected.push({ request_id: d.receipt.requestId, reason: genuine ? CONFLICTING : "signature" });
+      } else if (known.status === "verified") fresh.push({ ...d, stored: true });
+      else ack.accepted.push(d.receipt.requestId);
       continue;
     }
     if (!own || !(await verifyReceipt(domain, d.receipt, d.signature, address))) {
       ack.rejected.push({ request_id: d.receipt.requestId, reason: own ? "signature" : "not addressed to this gateway" });
       continue;
     }
-    fresh.push(d);
+    fresh.push({ ...d, stored: false });
   }
   return fresh;
 }
 
-/** The usage events billed for these requests, the reservations of those not (fully) metered, and the provider's prices. */
+/** The usage events billed for these requests, the reservations of those not (fully) metered or correctable, and the provider's prices. */
 async function loadFacts(deps: Deps, providerId: string, requestIds: string[]) {
   const usage = await deps.registry.usageFor(requestIds);
-  const unmetered = requestIds.filter((id) => usage.get(id)?.errorCode === CLIENT_LEFT || !usage.has(id));
+  const unmetered = requestIds.filter((id) => {
+    const billed = usage.get(id);
+    return !billed || isCorrectable(billed.errorCode);
+  });
   const reservations = unmetered.length ? await deps.registry.reservationsFor(unmetered) : new Map<string, ReservationRecord>();
   // Only a correction or a bill from a receipt needs a price: the table is cached per isolate.
   const offers = unmetered.length ? (await deps.routes.table()).offers.filter((o) => o.providerId === providerId) : [];

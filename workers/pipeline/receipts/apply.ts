@@ -36,7 +36,7 @@ export async function applyDecision(
   }
 }
 
-/** True once the event carries the signed counts and the adjustment is in the books. */
+/** True once the event carries the corrected counts and the adjustment is in the books (the guard told). */
 async function topUp(deps: Deps, providerId: string, r: Receipt, d: TopUpDecision): Promise<boolean> {
   let outcome: TopUp;
   try {

@@ -23,6 +23,10 @@ export async function judgeInlineReceipt(
     return { status: "unverified", row: null, reasons: ["signature"] };
   }
   const verdict = checkReceipt(decoded.receipt, view);
+  // Another request's receipt (a stale one replayed): wrong for this one, and judged against the
+  // wrong view for its own, so stored for neither. Its own request keeps the verdict it has.
+  if (decoded.receipt.requestId !== view.requestId)
+    return { status: "unverified", row: null, reasons: verdict.ok ? ["request id"] : verdict.reasons };
   const row = receiptRecord(
     deps.cfg.chainId,
     providerId,

@@ -50,6 +50,8 @@ export const dashboardRoutes = new Hono<AppEnv>()
   .get("/requests", finance, findRequest)
   .get("/requests/:id", finance, tracePage)
   .all("*", (c) => {
+    // A write the dashboard has no page for: the app's not-found answers it (405 and Allow where the path has pages).
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return c.notFound();
     const path = new URL(c.req.url).pathname;
     if (c.req.method === "GET" && path.endsWith("/")) return c.redirect(path.replace(/\/+$/, ""), 301); // /dashboard/ → /dashboard
     return ErrorPage(c, null, 404, "Page not found", "There is no such dashboard page.");

@@ -2,10 +2,11 @@
 import type { Context } from "hono";
 import type { UsageRow } from "../../../core/finance/views";
 import { ApiError } from "../../../core/openai/errors";
+import { keyVisible } from "../../../pipeline/finance/visible-filters";
 import { parseQuery } from "../../parse";
 import { usageCsv } from "../finance-format";
 import { count, usdc } from "./format";
-import { financeNav, Layout, renderPage } from "./layout";
+import { ErrorPage, financeNav, Layout, renderPage } from "./layout";
 import { queryString, scopeOf, UsageFilters, usageQueryOf } from "./params";
 import type { DashEnv, FinanceSession } from "./session";
 
@@ -29,6 +30,9 @@ function filtersOf(c: Context<DashEnv<FinanceSession>>) {
   return "error" in q ? q : { filters, q };
 }
 
+/** Another account's key is reported exactly like one that does not exist. */
+const KEY_NOT_FOUND = "There is no such key ('key_id').";
+
 /** The filter values as the query string both the page and the API take. */
 const filterQuery = (f: UsageFilters) =>
   queryString({
@@ -43,7 +47,9 @@ const filterQuery = (f: UsageFilters) =>
 export async function usageCsvFile(c: Context<DashEnv<FinanceSession>>) {
   const r = filtersOf(c);
   if ("error" in r) return c.text(r.error ?? "Invalid filters.", 400);
-  const rows = await c.var.deps.finance.usageReport(scopeOf(c.var.session), r.q);
+  const scope = scopeOf(c.var.session);
+  if (!(await keyVisible(c.var.deps, scope, r.q.keyId))) return c.text(KEY_NOT_FOUND, 404);
+  const rows = await c.var.deps.finance.usageReport(scope, r.q);
   const name = `meshgate-usage-by-${r.q.groupBy}-${r.q.from.toISOString().slice(0, 10)}-${r.q.to.toISOString().slice(0, 10)}.csv`;
   return c.body(usageCsv(rows), 200, {
     "content-type": "text/csv; charset=utf-8",
@@ -95,6 +101,7 @@ export async function usagePage(c: Context<DashEnv<FinanceSession>>) {
   }
   const { filters: f, q } = r;
   const scope = scopeOf(session);
+  if (!(await keyVisible(deps, scope, q.keyId))) return ErrorPage(c, nav, 404, "Key not found", KEY_NOT_FOUND);
   // The choices for the filters: what the range holds.
   const [rows, models, keys, providers] = await Promise.all([
     deps.finance.usageReport(scope, q),

@@ -33,6 +33,6 @@ export const modelRoutes = new Hono<AppEnv>()
     const id = c.req.param("id");
     const table = await c.var.deps.routes.table();
     const found = listServedModels(table, c.var.deps.now(), c.var.deps.cfg.heartbeatFreshMs).find((m) => m.model === id);
-    if (!found) throw errors.modelNotFound(id, "id");
+    if (!found) throw errors.modelNotFound(id);
     return c.json(toOpenAI(found));
   });

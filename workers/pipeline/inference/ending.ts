@@ -1,0 +1,80 @@
+/**
+ * How a request ends, exactly once: `finish` behind a guard, so that the path that finishes first
+ * (the response, a failure, or the client leaving) is the only one metered and settled.
+ *
+ * A client that leaves before the first byte was served is finished at once, from its signal's abort
+ * event — in workerd the handler is not resumed once its client is gone, so waiting for the provider
+ * would leave the reservation held: `failed` / `client_disconnected`, cost 0, the reservation
+ * released. A provider that had already started generating is owed nothing here (a failed request
+ * costs nothing); what it signs for such a request is judged by the receipts path.
+ */
+import type { UsageRecord } from "../../core/metering/usage";
+import type { Deps } from "../../ports";
+import type { Admitted } from "./admit";
+import { finish, type Exchange, type Outcome } from "./finish";
+import type { InferenceCall } from "./validate";
+
+export interface Ending {
+  readonly x: Exchange;
+  /** The request has been finished (metered and settled). */
+  readonly done: boolean;
+  /** Finishes the request unless it already was; null when it already was. */
+  finish(o: Outcome): UsageRecord | null;
+  /** The client left: finish as client_disconnected (nothing served) and answer nobody. */
+  clientLeft(): Response;
+  /** Runs once when the request is finished, or when watching stops. */
+  onEnd(fn: () => void): void;
+  /** Stop watching the client (refused, or the relay owns its abort from here). */
+  stopWatching(): void;
+}
+
+export const NOTHING_RESERVED: Admitted = { headers: {}, settle: () => undefined };
+
+/** While admission is in flight its answer may never reach this handler: release by request id (a no-op if nothing was reserved). */
+export function releaseById(deps: Pick<Deps, "guard" | "cfg">, call: InferenceCall): Admitted {
+  if (deps.cfg.admission === "off") return NOTHING_RESERVED;
+  let settled = false;
+  return {
+    headers: {},
+    settle: (chargePico, tokens) => {
+      if (settled) return;
+      settled = true;
+      deps.guard.settle(call.key.accountId, call.requestId, chargePico, tokens);
+    },
+  };
+}
+
+export function endOnce(deps: Deps, x: Exchange): Ending {
+  let done = false;
+  const ends: (() => void)[] = [];
+  const stopWatching = () => {
+    for (const fn of ends.splice(0)) fn();
+  };
+  const end: Ending = {
+    x,
+    get done() {
+      return done;
+    },
+    finish(o) {
+      if (done) return null;
+      done = true;
+      stopWatching();
+      return finish(deps, x, o);
+    },
+    clientLeft() {
+      end.finish({
+        observed: { reported: null, deliveredTokens: 0, promptEstimate: x.req.promptTokens, complete: false },
+        errorCode: "client_disconnected",
+        endedAtMs: deps.now(),
+        receipt: null,
+      });
+      return gone();
+    },
+    onEnd: (fn) => void ends.push(fn),
+    stopWatching,
+  };
+  return end;
+}
+
+/** The answer to a client that is no longer there (nginx's 499); nobody reads it. */
+export const gone = (): Response => new Response(null, { status: 499 });
