@@ -113,6 +113,8 @@ export interface Admin {
   accountExists(id: string): Promise<boolean>;
   createKey(k: NewKey): Promise<ApiKey>;
   listKeys(accountId?: string): Promise<KeyListing[]>;
+  /** The account a key belongs to, or null when there is no such key. */
+  keyAccount(keyId: string): Promise<string | null>;
   revokeKey(id: string): Promise<boolean>;
   listProviders(): Promise<(Provider & { models: ProviderModel[] })[]>;
   upsertProvider(p: ProviderUpsert): Promise<void>;

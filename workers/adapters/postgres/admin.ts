@@ -18,6 +18,7 @@ export function pgAdmin(withDb: WithDb): Admin {
     accountExists: (id) => withDb((db) => adminStore(db).accountExists(id)),
     createKey: (k) => withDb((db) => adminStore(db).createKey(k)),
     listKeys: (accountId) => withDb((db) => adminStore(db).listKeys(accountId)),
+    keyAccount: (keyId) => withDb((db) => adminStore(db).keyAccount(keyId)),
     revokeKey: (id) => withDb((db) => adminStore(db).revokeKey(id)),
     listProviders: () => withDb((db) => adminStore(db).listProviders()),
     upsertProvider: (p) => withDb((db) => adminStore(db).upsertProvider(p)),
@@ -38,6 +39,8 @@ function adminStore(db: Db) {
       return { ...row, balancePico };
     },
     grantCredit: (accountId: string, amountPico: bigint, note: string | null) => grantCredit(db, accountId, amountPico, note),
+    keyAccount: async (keyId: string) =>
+      (await db.select({ accountId: apiKeys.accountId }).from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1))[0]?.accountId ?? null,
     accountExists: async (id: string) => (await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, id))).length > 0,
     createKey: async (k: NewKey) => (await db.insert(apiKeys).values(k).returning())[0]!,
     listKeys: (accountId?: string) =>

@@ -11,8 +11,9 @@ import type { Deps } from "../../ports";
 /** Whether the scope sees the key (true when no key is named). */
 export async function keyVisible(deps: Pick<Deps, "admin">, scope: FinanceScope, keyId: string | undefined): Promise<boolean> {
   if (keyId === undefined) return true;
-  const keys = await deps.admin.listKeys(scope.kind === "account" ? scope.accountId : undefined);
-  return keys.some((k) => k.id === keyId);
+  // One indexed lookup of the key's owner, not a listing of every key the scope holds.
+  const owner = await deps.admin.keyAccount(keyId);
+  return owner !== null && (scope.kind === "all" || owner === scope.accountId);
 }
 
 /** The same 404 for a key of another account as for a key that does not exist. */

@@ -22,7 +22,20 @@ export interface Admitted {
   settle(chargePico: bigint, tokens: number): void;
 }
 
-const NOTHING_RESERVED: Admitted = { headers: {}, settle: () => undefined };
+export const NOTHING_RESERVED: Admitted = { headers: {}, settle: () => undefined };
+
+/** The request's reservation, released with the real charge at most once, whichever path gets there first. */
+export function reservationOf(deps: Pick<Deps, "guard">, call: InferenceCall, headers: Record<string, string>): Admitted {
+  let settled = false;
+  return {
+    headers,
+    settle: (chargePico, tokens) => {
+      if (settled) return;
+      settled = true;
+      deps.guard.settle(call.key.accountId, call.requestId, chargePico, tokens);
+    },
+  };
+}
 
 export async function admit(
   deps: Pick<Deps, "guard" | "cfg">,
@@ -50,15 +63,7 @@ export async function admit(
   });
   const headers = rateLimitHeaders(decision.rate);
   if (!decision.ok) throw refusal(decision.denial, decision.rate, headers);
-  let settled = false;
-  return {
-    headers,
-    settle: (chargePico, tokens) => {
-      if (settled) return;
-      settled = true;
-      deps.guard.settle(key.accountId, requestId, chargePico, tokens);
-    },
-  };
+  return reservationOf(deps, call, headers);
 }
 
 function refusal(d: Denial, rate: RateInfo, headers: Record<string, string>): ApiError {

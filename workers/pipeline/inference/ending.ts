@@ -10,7 +10,7 @@
  */
 import type { UsageRecord } from "../../core/metering/usage";
 import type { Deps } from "../../ports";
-import type { Admitted } from "./admit";
+import { NOTHING_RESERVED, reservationOf, type Admitted } from "./admit";
 import { finish, type Exchange, type Outcome } from "./finish";
 import type { InferenceCall } from "./validate";
 
@@ -28,20 +28,9 @@ export interface Ending {
   stopWatching(): void;
 }
 
-export const NOTHING_RESERVED: Admitted = { headers: {}, settle: () => undefined };
-
 /** While admission is in flight its answer may never reach this handler: release by request id (a no-op if nothing was reserved). */
 export function releaseById(deps: Pick<Deps, "guard" | "cfg">, call: InferenceCall): Admitted {
-  if (deps.cfg.admission === "off") return NOTHING_RESERVED;
-  let settled = false;
-  return {
-    headers: {},
-    settle: (chargePico, tokens) => {
-      if (settled) return;
-      settled = true;
-      deps.guard.settle(call.key.accountId, call.requestId, chargePico, tokens);
-    },
-  };
+  return deps.cfg.admission === "off" ? NOTHING_RESERVED : reservationOf(deps, call, {});
 }
 
 export function endOnce(deps: Deps, x: Exchange): Ending {
