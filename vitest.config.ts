@@ -62,7 +62,8 @@ export default defineConfig({
                 ADMIN_TOKEN: inject("ADMIN_TOKEN"),
                 GATEWAY_REQUEST_KEY: inject("GATEWAY_REQUEST_KEY"),
                 GATEWAY_ADDRESS: "0x00000000000000000000000000000000000000a1",
-                ALLOW_PRIVATE_PROVIDER_URLS: "true",
+                // Exactly the two engines' host:ports: every other URL meets the production policy.
+                PROVIDER_URL_ALLOWLIST: inject("PROVIDER_URL_ALLOWLIST"),
                 TTFT_DEADLINE_MS: "1000",
                 IDLE_DEADLINE_MS: "2000",
                 KEEPALIVE_MS: "500",

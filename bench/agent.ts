@@ -105,9 +105,19 @@ async function main(): Promise<string> {
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
 
   process.stderr.write("bench (agent): starting Postgres, the gateway (workerd), an engine and an agent…\n");
+  const agentPort = await freePort(); // chosen first: the gateway admits exactly this private endpoint
   const host = await spawnTs<{ info: DevInfo; pid: number }>(
     "bench/network-host.ts",
-    ["--state-dir", path.join(dir, "network"), "--gateway-port", String(await freePort()), "--engines", "[]"],
+    [
+      "--state-dir",
+      path.join(dir, "network"),
+      "--gateway-port",
+      String(await freePort()),
+      "--engines",
+      "[]",
+      "--extra-provider-ports",
+      String(agentPort),
+    ],
     { name: "network", log, timeoutMs: 180_000 },
   );
   cleanups.push(() => stopChild(host.child, 30_000));
@@ -148,7 +158,7 @@ async function main(): Promise<string> {
       "--price-out",
       "0.20",
       "--port",
-      String(await freePort()),
+      String(agentPort),
       "--wallet-key-file",
       walletFile,
       "--provider-id",

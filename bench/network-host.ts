@@ -1,7 +1,7 @@
 /**
  * Hosts the bench's local network in its own process, so that the load generator's event loop
  * (bench/gateway.ts) is not shared with the WebSocket proxy in front of Postgres.
- *   tsx bench/network-host.ts --state-dir DIR --gateway-port N --engines JSON
+ *   tsx bench/network-host.ts --state-dir DIR --gateway-port N --engines JSON [--extra-provider-ports 9101,9102]
  * Prints one ready line `{"event":"ready","info":…}`; SIGTERM/SIGINT (or the parent going away) stop it all.
  */
 import { parseArgs } from "node:util";
@@ -9,7 +9,12 @@ import { startNetwork, type EngineSpec, type Network } from "../scripts/lib/netw
 import { exitWithParent } from "../provider-runtime/src/exit-with-parent";
 
 const { values } = parseArgs({
-  options: { "state-dir": { type: "string" }, "gateway-port": { type: "string" }, engines: { type: "string" } },
+  options: {
+    "state-dir": { type: "string" },
+    "gateway-port": { type: "string" },
+    engines: { type: "string" },
+    "extra-provider-ports": { type: "string" },
+  },
 });
 if (!values["state-dir"] || !values["gateway-port"] || !values.engines) {
   console.error("network-host: --state-dir, --gateway-port and --engines are required");
@@ -32,6 +37,7 @@ try {
     persistent: false,
     gatewayPort: Number(values["gateway-port"]),
     engines: JSON.parse(values.engines) as EngineSpec[],
+    extraProviderPorts: (values["extra-provider-ports"] ?? "").split(",").filter(Boolean).map(Number),
     cronEveryMs: 0,
     agents: false,
     chain: false,

@@ -1,7 +1,8 @@
 /**
  * Runs the worker bundle in workerd through the Miniflare API (no wrangler dev proxy in front),
  * and fires the scheduled handler on an interval, since crons do not fire by themselves locally.
- * Prints one ready line; SIGTERM/SIGINT dispose workerd.
+ * Prints one ready line. SIGTERM/SIGINT drain the worker first (POST /admin/v1/drain: new requests
+ * get a 503, running ones finish, every usage record is written), then dispose workerd.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -68,15 +69,39 @@ const settleCron = settleEveryMs > 0 ? setInterval(fire("0 * * * *"), settleEver
 
 console.log(JSON.stringify({ event: "ready", url: url.toString().replace(/\/$/, ""), pid: process.pid }));
 
+/** The worker's own drain bound; the host waits a little longer for its answer. */
+const DRAIN_DEADLINE_MS = 10_000;
+
+/** Asks the isolate to drain; logs what it left behind (never throws: the stop goes on). */
+async function drain(): Promise<void> {
+  if (values.bare || !bindings.ADMIN_TOKEN) return;
+  try {
+    const res = await fetch(`${url.toString().replace(/\/$/, "")}/admin/v1/drain?deadline_ms=${DRAIN_DEADLINE_MS}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bindings.ADMIN_TOKEN}` },
+      signal: AbortSignal.timeout(DRAIN_DEADLINE_MS + 5_000),
+    });
+    const report = (await res.json().catch(() => null)) as { complete?: boolean } | null;
+    if (!res.ok || !report?.complete) console.error(`gateway: drain incomplete (${res.status}): ${JSON.stringify(report)}`);
+  } catch (err) {
+    console.error(`gateway: drain failed: ${String(err)}`);
+  }
+}
+
 let stopping = false;
 async function stop() {
   if (stopping) return;
   stopping = true;
   if (cron) clearInterval(cron);
   if (settleCron) clearInterval(settleCron);
+  await drain();
   await mf.dispose().catch(() => undefined);
   process.exit(0);
 }
+// Miniflare's own exit hook kills workerd and exits (143) the moment a signal comes, before any
+// drain could run: the host's stop replaces it (dispose still runs, after the drain).
+process.removeAllListeners("SIGTERM");
+process.removeAllListeners("SIGINT");
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 exitWithParent(() => void stop());

@@ -11,6 +11,7 @@ import { renderError } from "./http/render-error";
 import { adminRoutes } from "./http/routes/admin";
 import { financeRoutes } from "./http/routes/finance";
 import { dashboardRoutes } from "./http/routes/dashboard";
+import { drainRoutes, refuseWhileDraining } from "./http/routes/drain";
 import { providerRoutes } from "./http/routes/providers";
 import { generationRoutes } from "./http/routes/v1/generation";
 import { chatRoutes } from "./http/routes/v1/chat";
@@ -25,6 +26,7 @@ export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
     c.set("deps", depsFor(c.env, c.executionCtx));
     await next();
   });
+  app.use("*", refuseWhileDraining());
   app.use("*", async (c, next) =>
     bodyLimit({
       maxSize: c.var.deps.cfg.bodyLimitBytes,
@@ -43,6 +45,7 @@ export function createApp(depsFor: (env: Env, ctx: ExecutionContext) => Deps) {
   app.route("/v1", embeddingRoutes);
   app.route("/v1", modelRoutes);
   app.route("/v1", generationRoutes);
+  app.route("/admin/v1", drainRoutes);
   app.route("/admin/v1", adminRoutes);
   app.use("/finance/v1/*", authenticate("finance"));
   app.route("/finance/v1", financeRoutes);

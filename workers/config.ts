@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { parseDecimal, USDC_DECIMALS } from "./core/money/units";
 import { Address } from "./core/wire";
+import { parseEndpointAllowlist } from "./core/protocol/endpoint-policy";
 
 /** The chain settings, alone: the Node job runner reads just these. */
 export const ChainSchema = z.object({
@@ -98,6 +99,7 @@ const ConfigSchema = ChainSchema.extend({
   EDGE_FALLBACK: z.string().min(1).default("local"),
   TTFT_DEADLINE_MS: ms.default(10_000),
   IDLE_DEADLINE_MS: ms.default(30_000),
+  TOTAL_DEADLINE_MS: ms.default(300_000),
   MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   BODY_LIMIT_BYTES: z.coerce
     .number()
@@ -107,10 +109,20 @@ const ConfigSchema = ChainSchema.extend({
   KEY_CACHE_MS: ms.default(5_000),
   ROUTE_CACHE_MS: ms.default(2_000),
   KEEPALIVE_MS: ms.default(5_000),
+  EARLY_HEADERS_MS: z.coerce.number().int().min(0).default(2_000),
   HEARTBEAT_FRESH_MS: ms.default(30_000),
+  RECEIPT_RECONCILE_AFTER_MS: ms.default(60_000),
   GATEWAY_REQUEST_KEY: z.string().min(40, "must be a base64url PKCS8 Ed25519 key"),
   GATEWAY_ADDRESS: Address,
-  ALLOW_PRIVATE_PROVIDER_URLS: z.enum(["true", "false"]).default("false"),
+  PROVIDER_URL_ALLOWLIST: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const list = parseEndpointAllowlist(text);
+      if (list.ok) return list.entries;
+      ctx.addIssue({ code: "custom", message: list.reason });
+      return z.NEVER;
+    }),
   PROTOCOL_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
   ADMISSION: z.enum(["enforce", "off"]).default("enforce"),
   EXPLORER_TX_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -123,18 +135,27 @@ export interface Config {
   edgeFallback: string;
   ttftDeadlineMs: number;
   idleDeadlineMs: number;
+  /** The longest a request may take end to end (failover, waits and the whole stream): 504 / an error event after. */
+  totalDeadlineMs: number;
   maxAttempts: number;
   bodyLimitBytes: number;
   keyCacheMs: number;
   routeCacheMs: number;
   keepaliveMs: number;
+  /** A stream whose first byte has not come after this gets its headers and keep-alives (0: never). */
+  earlyHeadersMs: number;
   /** A provider whose last heartbeat is older than this is not routed to. */
   heartbeatFreshMs: number;
+  /** A request with a reservation and no usage event is billed from its provider's receipt once both are this old. */
+  receiptReconcileAfterMs: number;
   gatewayRequestKey: string;
   gatewayAddress: `0x${string}`;
   chainId: number;
-  /** Development only: providers may register loopback/private http:// URLs. */
-  allowPrivateProviderUrls: boolean;
+  /**
+   * Development and tests only: the exact normalised host:port pairs a provider URL may name although
+   * private or plain http (PROVIDER_URL_ALLOWLIST; empty in production). Everything else follows the public policy.
+   */
+  providerUrlAllowlist: readonly string[];
   /** The protocol's fee, in basis points of each request's cost. */
   protocolFeeBps: number;
   /** "off": no reservations, budgets or rate limits (benchmarks, trusted private deployments only). */
@@ -163,16 +184,19 @@ export function readConfig(env: Env): Config {
     edgeFallback: e.EDGE_FALLBACK,
     ttftDeadlineMs: e.TTFT_DEADLINE_MS,
     idleDeadlineMs: e.IDLE_DEADLINE_MS,
+    totalDeadlineMs: e.TOTAL_DEADLINE_MS,
     maxAttempts: e.MAX_ATTEMPTS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     keyCacheMs: e.KEY_CACHE_MS,
     routeCacheMs: e.ROUTE_CACHE_MS,
     keepaliveMs: e.KEEPALIVE_MS,
+    earlyHeadersMs: e.EARLY_HEADERS_MS,
     heartbeatFreshMs: e.HEARTBEAT_FRESH_MS,
+    receiptReconcileAfterMs: e.RECEIPT_RECONCILE_AFTER_MS,
     gatewayRequestKey: e.GATEWAY_REQUEST_KEY,
     gatewayAddress: e.GATEWAY_ADDRESS,
     chainId: e.CHAIN_ID,
-    allowPrivateProviderUrls: e.ALLOW_PRIVATE_PROVIDER_URLS === "true",
+    providerUrlAllowlist: e.PROVIDER_URL_ALLOWLIST,
     protocolFeeBps: e.PROTOCOL_FEE_BPS,
     admission: e.ADMISSION,
     chain: chainConfig(e),

@@ -1,5 +1,5 @@
 import { createApp } from "./app";
-import { depsFor } from "./wire";
+import { depsFor, lifecycle } from "./wire";
 import type { Env } from "./config";
 import { runProbe } from "./jobs/probe";
 import { chainSyncJob, SETTLEMENT_CRON } from "./jobs/chain-jobs";
@@ -9,7 +9,8 @@ export { AccountGuard } from "./adapters/account-guard/account-guard";
 const app = createApp(depsFor);
 
 export default {
-  fetch: app.fetch,
+  // Each request is open until it ended (a stream: until metered), so that a drain can wait for it.
+  fetch: (req: Request, env: Env, ctx: ExecutionContext) => lifecycle.serve(ctx, async () => app.fetch(req, env, ctx)),
   scheduled: (event, env, ctx) => {
     const deps = depsFor(env, ctx);
     if (event.cron === SETTLEMENT_CRON) {

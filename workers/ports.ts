@@ -7,7 +7,8 @@ import type { Account, ApiKey, Provider, ProviderModel, ReceiptRow, SettlementBa
 import type { Config } from "./config";
 import type { DashboardSession, NewDashboardSession } from "./core/auth/dashboard-session";
 import type { KeyRecord, NewKey } from "./core/auth/keys";
-import type { Heartbeat, ProviderUpsert, RegisterOutcome, Registration } from "./core/protocol/registration";
+import type { ChallengeRequest } from "./core/protocol/endpoint-challenge";
+import type { EndpointHolder, Heartbeat, ProviderUpsert, RegisterOutcome, Registration } from "./core/protocol/registration";
 import type { UpstreamReply, UpstreamRequest } from "./core/protocol/upstream";
 import type {
   AccountSummary,
@@ -81,8 +82,18 @@ export interface ReceiptInPeriod {
 }
 
 /** The provider side: self-registration, heartbeats, and the records receipts are judged against. */
+/** The agent's answer to an endpoint-ownership challenge: its JSON body, or why none came. */
+export type ChallengeAnswer = { ok: true; body: unknown } | { ok: false; detail: string };
+
+/** Sends the endpoint-ownership challenge to the agent at a registering endpoint (signed, no redirects, short deadline). */
+export interface EndpointChallenger {
+  send(endpoint: string, challenge: ChallengeRequest): Promise<ChallengeAnswer>;
+}
+
 export interface Registry {
   register(r: Registration): Promise<RegisterOutcome>;
+  /** Before a registration's challenge: the wallet the id is bound to (null: none; absent: no such id), and who holds the endpoint. */
+  claims(id: string, endpoint: string): Promise<{ boundAddress?: string | null; endpointHolder: EndpointHolder | null }>;
   heartbeat(h: Heartbeat): Promise<"ok" | "unknown" | "stale">;
   providerByAddress(address: string): Promise<{ id: string; address: string | null } | null>;
   /** Stores receipts once (request id) and marks their usage events; the ids stored. */
@@ -226,11 +237,30 @@ export interface ChainJobs {
 }
 
 /** Everything a request, a page or a job may reach, built per request by wire.ts. */
+/** How a drain ended (adapters/lifecycle.ts). */
+export interface DrainReport {
+  /** Everything finished and written before the deadline. */
+  complete: boolean;
+  /** Requests and background tasks still running at the end. */
+  inFlight: number;
+  /** Usage records (and receipts, verdicts) not durably written at the end. */
+  unwritten: number;
+  tookMs: number;
+}
+
+/** The isolate's orderly stop: refuse new work, finish what runs, write every usage record. */
+export interface Lifecycle {
+  readonly draining: boolean;
+  drain(deadlineMs: number): Promise<DrainReport>;
+}
+
 export interface Ports {
   now: Clock;
+  lifecycle: Lifecycle;
   keys: Keys;
   routes: Routes;
   upstream: Upstream;
+  challenger: EndpointChallenger;
   usage: Usage;
   guard: Guard;
   registry: Registry;

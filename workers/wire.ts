@@ -15,6 +15,7 @@ import { pgFinance } from "./adapters/postgres/finance";
 import { findKeyByHash } from "./adapters/postgres/keys";
 import {
   providerByAddress,
+  providerClaims,
   receiptFor,
   recordHeartbeat,
   registerProvider,
@@ -29,8 +30,11 @@ import { pgSettlementStore, receiptInPeriod } from "./adapters/postgres/settleme
 import { writeUsageBatch } from "./adapters/postgres/usage-batch";
 import { findUsage, insertUsage, topUpUsage } from "./adapters/postgres/usage";
 import { SettleQueue } from "./adapters/settle-queue";
-import { httpUpstream } from "./adapters/upstream";
+import { httpUpstream, type RequestSigner } from "./adapters/upstream";
+import { httpChallenger } from "./adapters/endpoint-challenger";
+import { CHALLENGE_DEADLINE_MS } from "./core/protocol/endpoint-challenge";
 import { UsageBuffer, type WriteUsageBatch } from "./adapters/usage-buffer";
+import { IsolateLifecycle } from "./adapters/lifecycle";
 import type { KeyRecord } from "./core/auth/keys";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
 import { publicKeyOf } from "./core/protocol/public-key";
@@ -41,6 +45,9 @@ import type { ChainHead, ChainJobs, Deps, Operator } from "./ports";
 
 /** How long a chain head read serves the finance views (a page of settlements asks once, not per row). */
 const CHAIN_HEAD_TTL_MS = 5_000;
+
+/** Open requests and background work of this isolate, and its drain (index.ts opens each request). */
+export const lifecycle = new IsolateLifecycle();
 
 let isolate:
   | {
@@ -71,7 +78,14 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
   };
   const state = isolate;
   const now = Date.now;
-  const background = (p: Promise<unknown>) => ctx.waitUntil(p);
+  const signRequest: RequestSigner = async (req) => {
+    state.signingKey ??= await importGatewaySigningKey(cfg.gatewayRequestKey);
+    return signGatewayRequest(state.signingKey, { ...req, timestampMs: now() });
+  };
+  const background = (p: Promise<unknown>) => {
+    lifecycle.track(p);
+    ctx.waitUntil(p);
+  };
   const openDb = () => openNeonDb(cfg.databaseUrl, cfg.wsProxy);
   // Background work (metering flushes, cache refreshes) gets a session of its own; a page's
   // parallel finance queries share one.
@@ -91,6 +105,12 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     cfg,
     now,
     background,
+    lifecycle: {
+      get draining() {
+        return lifecycle.draining;
+      },
+      drain: (deadlineMs) => lifecycle.drain(state.usage.drainable(writeUsage), deadlineMs, ctx),
+    },
     chainHead,
     breakers: state.breakers,
     keys: {
@@ -107,13 +127,14 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
         await state.routeTable.reload(now(), () => withDb((db) => loadRouteTable(db, now(), cfg.chain?.minStakeBase ?? 0n)));
       },
     },
-    upstream: httpUpstream(fetch, now, async (req) => {
-      state.signingKey ??= await importGatewaySigningKey(cfg.gatewayRequestKey);
-      return signGatewayRequest(state.signingKey, { ...req, timestampMs: now() });
-    }),
+    upstream: httpUpstream(fetch, now, signRequest),
+    challenger: httpChallenger(fetch, signRequest, CHALLENGE_DEADLINE_MS),
     gatewayPublicKey: async () => (state.publicKey ??= await publicKeyOf(cfg.gatewayRequestKey)),
     usage: {
-      record: (rec, obs, receipt) => state.usage.push(rec, obs, receipt ?? null, background, writeUsage),
+      record: (rec, obs, receipt) => {
+        state.usage.push(rec, obs, receipt ?? null, background, writeUsage);
+        if (rec) lifecycle.recorded(ctx);
+      },
       setReceiptStatus: (id, status) => state.usage.setReceiptStatus(id, status, background, writeUsage),
       byRequestId: async (id, accountId) => {
         const pending = state.usage.find(id);
@@ -122,7 +143,15 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       },
     },
     guard: {
-      admit: (accountId, req) => guardOf(accountId).admit(accountId, req, state.settles.take(accountId)),
+      admit: async (accountId, req) => {
+        const settles = state.settles.take(accountId);
+        try {
+          return await guardOf(accountId).admit(accountId, req, settles);
+        } catch (err) {
+          state.settles.putBack(accountId, settles); // not delivered: they ride on the next call
+          throw err;
+        }
+      },
       settle: (accountId, requestId, chargePico, tokens) =>
         state.settles.push(accountId, { requestId, chargePico, tokens }, background, (acct, items) =>
           guardOf(acct).settleMany(acct, items),
@@ -131,6 +160,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     },
     registry: {
       register: (r) => withDb((db) => registerProvider(db, r)),
+      claims: (id, endpoint) => withDb((db) => providerClaims(db, id, endpoint)),
       heartbeat: (h) => withDb((db) => recordHeartbeat(db, h)),
       providerByAddress: (a) => withDb((db) => providerByAddress(db, a)),
       storeReceipts: (rows) => withDb((db) => storeReceipts(db, rows)),

@@ -8,10 +8,20 @@ export const providers = pgTable("providers", {
   /** Wallet address that signs registrations and receipts (bound at first registration). */
   address: text().unique(),
   url: text().notNull(),
+  /**
+   * The normalised endpoint whose agent proved it holds `address` (self-registration's challenge):
+   * one endpoint, one provider. Null for a provider the operator registered.
+   */
+  endpoint: text().unique(),
   region: text().notNull().default(""),
   gpu: jsonb().$type<Record<string, unknown>>(),
   suspended: boolean().notNull().default(false),
   suspendedReason: text(),
+  /**
+   * When an operator last resumed it: latency observations of attempts begun before this are not
+   * counted (they describe what the operator fixed). Null: never resumed.
+   */
+  resumedAt: timestamp({ withTimezone: true }),
   lastHeartbeatAt: timestamp({ withTimezone: true }),
   runningRequests: integer().notNull().default(0),
   waitingRequests: integer().notNull().default(0),

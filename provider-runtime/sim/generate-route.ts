@@ -6,7 +6,7 @@ import type { SimContext } from "./engine";
 import { dropConnection, invalidFromZod, invalidRequest, modelNotFound, sendError, type SimErrorBody } from "./http-io";
 import type { SimMode } from "./modes";
 import { createJsonSink, createSseSink } from "./sinks";
-import { countChatPromptTokens, countPromptTokens, planChoice } from "./text";
+import { countChatPromptTokens, countPromptTokens, planChoice, type PlannedChoice } from "./text";
 
 /** vLLM's default would be "the rest of the context"; a short default keeps tests and demos quick. */
 const DEFAULT_MAX_TOKENS = 64;
@@ -32,6 +32,9 @@ export const SimChatRequest = z.looseObject({
   ...common,
   messages: z.array(SimChatMessage).min(1),
   max_completion_tokens: TokenLimit,
+  /** vLLM: continue the final (assistant) message instead of opening a new one; exclusive with add_generation_prompt. */
+  continue_final_message: z.boolean().nullish(),
+  add_generation_prompt: z.boolean().nullish(),
 });
 export type SimChatRequest = z.infer<typeof SimChatRequest>;
 
@@ -55,6 +58,8 @@ interface Job {
   stream: boolean;
   includeUsage: boolean;
   ignoreEos: boolean;
+  /** Tokens of the answer already written (a continued final message): the plan resumes after them. */
+  prefilled: number;
 }
 
 export interface RequestIo {
@@ -66,20 +71,25 @@ export interface RequestIo {
 export async function serveGeneration(ctx: SimContext, kind: GenerationKind, body: unknown, mode: SimMode, io: RequestIo): Promise<void> {
   const job = kind === "chat" ? chatJob(body) : completionJob(body);
   if ("message" in job) return sendError(io.res, 400, job);
+  if (mode.mode === "reject_prefill" && job.prefilled > 0)
+    return sendError(io.res, 400, invalidRequest("This engine does not continue a final message.", "continue_final_message", null));
   if (job.model !== ctx.config.model) return sendError(io.res, 404, modelNotFound(job.model));
   const tooLong = checkContext(job, ctx.config.contextLength);
   if (tooLong) return sendError(io.res, 400, tooLong);
 
   const plan = job.prompts.flatMap((prompt) =>
     Array.from({ length: job.n }, (_, index) =>
-      planChoice({
-        prompt: prompt.text,
-        seed: job.seed,
-        index,
-        maxTokens: job.maxTokens ?? Math.min(DEFAULT_MAX_TOKENS, ctx.config.contextLength - prompt.tokens),
-        stop: job.stop,
-        ignoreEos: job.ignoreEos,
-      }),
+      resumed(
+        planChoice({
+          prompt: prompt.text,
+          seed: job.seed,
+          index,
+          maxTokens: job.prefilled + (job.maxTokens ?? Math.min(DEFAULT_MAX_TOKENS, ctx.config.contextLength - prompt.tokens)),
+          stop: job.stop,
+          ignoreEos: job.ignoreEos,
+        }),
+        job.prefilled,
+      ),
     ),
   );
   const meta = {
@@ -102,14 +112,23 @@ export async function serveGeneration(ctx: SimContext, kind: GenerationKind, bod
   });
 }
 
+/** A plan without the tokens a prefill already holds. */
+const resumed = (p: PlannedChoice, prefilled: number): PlannedChoice => (prefilled === 0 ? p : { ...p, tokens: p.tokens.slice(prefilled) });
+
 function chatJob(body: unknown): Job | SimErrorBody {
   const parsed = SimChatRequest.safeParse(body);
   if (!parsed.success) return invalidFromZod(parsed.error);
   const req = parsed.data;
-  const texts = req.messages.map((m) => messageText(m.content));
-  const text = req.messages.map((m, i) => `${m.role}: ${texts[i]}`).join("\n");
+  const prefill = continuedMessage(req);
+  if (prefill !== null && typeof prefill === "object") return prefill;
+  // A continued final message is the answer so far, not the prompt: the same deterministic answer
+  // goes on from where the prefill ends (its words are its tokens, under the simulator's tokenizer).
+  const asked = prefill === null ? req.messages : req.messages.slice(0, -1);
+  const texts = asked.map((m) => messageText(m.content));
+  const text = asked.map((m, i) => `${m.role}: ${texts[i]}`).join("\n");
   return {
     ...commonJob(req),
+    prefilled: prefill === null ? 0 : countPromptTokens(prefill),
     prompts: [{ text, tokens: chatPromptTokens(req.messages) }],
     promptParam: "messages",
     maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null,
@@ -121,6 +140,17 @@ export function chatPromptTokens(messages: readonly z.infer<typeof SimChatMessag
   return countChatPromptTokens(messages.map((m) => messageText(m.content)));
 }
 
+/** vLLM's rules for continue_final_message: the prefill's text, null when not continuing, or the 400. */
+function continuedMessage(req: SimChatRequest): string | null | SimErrorBody {
+  if (req.continue_final_message !== true) return null;
+  if (req.add_generation_prompt === true)
+    return invalidRequest("Cannot set both `continue_final_message` and `add_generation_prompt` to True.", "continue_final_message", null);
+  const last = req.messages.at(-1);
+  if (last?.role !== "assistant")
+    return invalidRequest("continue_final_message requires the final message to be the assistant's.", "messages", null);
+  return messageText(last.content);
+}
+
 function completionJob(body: unknown): Job | SimErrorBody {
   const parsed = SimCompletionRequest.safeParse(body);
   if (!parsed.success) return invalidFromZod(parsed.error);
@@ -128,6 +158,7 @@ function completionJob(body: unknown): Job | SimErrorBody {
   const prompts = typeof req.prompt === "string" ? [req.prompt] : req.prompt;
   return {
     ...commonJob(req),
+    prefilled: 0,
     prompts: prompts.map((text) => ({ text, tokens: countPromptTokens(text) })),
     promptParam: "prompt",
     maxTokens: req.max_tokens ?? null,

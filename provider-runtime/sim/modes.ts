@@ -41,6 +41,8 @@ export const SimMode = z.discriminatedUnion("mode", [
     status: z.literal([301, 302, 303, 307, 308]).default(302),
     times,
   }),
+  /** Refuse (400) a chat request that continues its final message (continue_final_message): an engine without prefill. */
+  z.strictObject({ mode: z.literal("reject_prefill"), times }),
   /** Name another model in responses. */
   z.strictObject({ mode: z.literal("wrong_model"), model: z.string().min(1).default("other-model"), times }),
 ]);

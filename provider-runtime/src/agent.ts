@@ -1,5 +1,6 @@
 /**
- * The agent's lifecycle: engine up → gateway identity → stake (if asked) → serve → register →
+ * The agent's lifecycle: engine up → gateway identity → stake (if asked) → serve (the gateway's
+ * registration challenge included) → register →
  * heartbeats and receipt batches; and the graceful way down (503 to new requests, in-flight ones finish, a final
  * draining heartbeat, one last outbox flush). main.ts adds the CLI, signals and the ready line.
  */
@@ -15,6 +16,7 @@ import { createReceiptSigner } from "./receipts";
 import { describe } from "./errors";
 import { awaitGatewayIdentity, buildRegisterPayload, readGpuFacts, registerUntilAccepted, type Offer } from "./register";
 import { createAgentServer, type AgentServer, type ServerState } from "./server";
+import { createChallengeResponder } from "./challenge";
 import { stakeOnStart } from "./stake";
 
 export interface AgentHandle {
@@ -69,15 +71,24 @@ export async function startAgent(cfg: AgentConfig, opts: AgentOptions = {}): Pro
       outputPriceMicro: cfg.outputPriceMicro,
     });
     const state: ServerState = { registered: false, draining: false };
+    // The URL the gateway is told, known only once bound when --public-url is not given.
+    let publicUrl = cfg.publicUrl ?? "";
     const server: AgentServer = createAgentServer({
       auth: await createGatewayAuth(identity.request_key),
       forwarder: createForwarder({ engine, signer, outbox, log, countPrompt: (path, body) => countPromptTokens(engine.url, path, body) }),
       state,
+      challenge: createChallengeResponder({
+        account: cfg.account,
+        gateway: identity.address,
+        chainId: cfg.chainId,
+        publicUrl: () => publicUrl,
+      }),
     });
     const { url } = await server.listen(cfg.port, cfg.host);
     cleanup.push(() => server.close());
+    publicUrl ||= url;
 
-    const offer: Offer = { engineModels, gpu, publicUrl: cfg.publicUrl ?? url };
+    const offer: Offer = { engineModels, gpu, publicUrl };
     const post: SignedPost = { gatewayUrl: cfg.gatewayUrl, account: cfg.account, chainId: cfg.chainId };
     await registerUntilAccepted(cfg, offer, { ...post, signal }, nextTimestamp, log);
     state.registered = true;

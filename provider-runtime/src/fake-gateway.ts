@@ -1,7 +1,8 @@
 /**
  * Test helper (unit tests only): a tiny stand-in for the gateway's provider API. It serves
  * GET /providers/v1/gateway, records register / heartbeat / receipts posts with whether their
- * wallet signatures verify, and signs requests to the agent the way the gateway does (SPEC §1).
+ * wallet signatures verify, challenges a registering endpoint as the gateway does (SPEC §5), and
+ * signs requests to the agent the way the gateway does (SPEC §1).
  * The real gateway side lives in workers/ and is exercised by the e2e tests.
  */
 import { createServer, type IncomingMessage } from "node:http";
@@ -10,6 +11,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { generateGatewayKeyPair, importGatewaySigningKey, signGatewayRequest } from "../../workers/core/protocol/gateway-auth";
 import { verifyProviderMessage, type ProviderMessageKind } from "../../workers/core/protocol/provider-messages";
 import { decodeSignedReceipt } from "../../workers/core/protocol/receipt";
+import { CHALLENGE_PATH, judgeChallengeReply, newChallenge, type ChallengeVerdict } from "../../workers/core/protocol/endpoint-challenge";
 
 export interface Recorded<P = Record<string, unknown>> {
   payload: P;
@@ -46,6 +48,8 @@ export class FakeGateway {
   receiptsMode: "ack" | "missing" | "reject" = "ack";
   /** What GET /providers/v1/gateway advertises as `chain`; undefined leaves the key out, as older gateways do. */
   chain: FakeGatewayChain | null | undefined = undefined;
+  /** The endpoint challenge of each registration (SPEC §5) and its verdict; a failed one refuses the registration (403). */
+  readonly challenges: { endpoint: string; verdict: ChallengeVerdict }[] = [];
   /** Heartbeats are refused with 403 until the provider registers again (a registry reset). */
   forgotten = false;
   readonly account = privateKeyToAccount(generatePrivateKey());
@@ -103,6 +107,30 @@ export class FakeGateway {
     });
   }
 
+  /** The gateway's endpoint challenge: POST {endpoint}/meshgate/v1/challenge, signed, redirects not followed. */
+  async challenge(endpoint: string, wallet: `0x${string}`): Promise<ChallengeVerdict> {
+    const c = newChallenge({ endpoint, wallet, gateway: this.account.address, chainId: this.chainId, nowMs: Date.now() });
+    const text = JSON.stringify(c);
+    let verdict: ChallengeVerdict;
+    try {
+      const res = await fetch(`${endpoint}${CHALLENGE_PATH}`, {
+        method: "POST",
+        headers: { ...(await this.sign(CHALLENGE_PATH, text, `chl-${c.nonce}`)), "content-type": "application/json" },
+        body: text,
+        redirect: "manual",
+        signal: AbortSignal.timeout(5_000),
+      });
+      const body: unknown = await res.json().catch(() => null);
+      verdict = res.ok
+        ? await judgeChallengeReply(c, body)
+        : { ok: false, reason: "no_answer", detail: `the endpoint answered ${res.status}` };
+    } catch (err) {
+      verdict = { ok: false, reason: "no_answer", detail: String(err) };
+    }
+    this.challenges.push({ endpoint, verdict });
+    return verdict;
+  }
+
   private async handle(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     const path = req.url ?? "/";
     if (req.method === "GET" && path === "/providers/v1/gateway") {
@@ -139,7 +167,16 @@ export class FakeGateway {
         const { status, message } = this.registerRefusal;
         return { status, body: { error: { message, type: "invalid_request_error", param: null, code: "refused" } } };
       }
-      return { status: valid ? 200 : 401, body: { ok: valid } };
+      if (!valid) return { status: 401, body: { ok: false } };
+      const verdict = await this.challenge(String(payload.url), payload.address);
+      if (!verdict.ok) {
+        const message = `The registering wallet does not control the agent at ${String(payload.url)}: ${verdict.detail}.`;
+        return {
+          status: 403,
+          body: { error: { message, type: "permission_error", param: "payload.url", code: "endpoint_not_controlled" } },
+        };
+      }
+      return { status: 200, body: { ok: true } };
     }
     if (kind === "heartbeat") {
       this.heartbeats.push({ payload, signature, valid });

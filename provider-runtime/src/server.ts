@@ -1,7 +1,8 @@
 /**
  * The agent's HTTP server, the only door to the engine: POST /v1/chat/completions, /v1/completions
- * and /v1/embeddings, each verified as the gateway's before it is forwarded; GET /health for the
- * container and the gateway; anything else 404. While draining, new requests get 503 and the
+ * and /v1/embeddings, each verified as the gateway's before it is forwarded; POST /meshgate/v1/challenge
+ * (the gateway's endpoint-ownership challenge at registration, verified the same way, answered by
+ * challenge.ts); GET /health for the container and the gateway; anything else 404. While draining, new requests get 503 and the
  * in-flight ones finish.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -10,9 +11,12 @@ import { openAiError } from "./errors";
 import type { Forwarder } from "./forward";
 import { sendJson } from "./forward";
 import type { GatewayAuth } from "./gateway-auth";
+import type { ChallengeResponder } from "./challenge";
+import { CHALLENGE_PATH } from "../../workers/core/protocol/endpoint-challenge";
 
 const INFERENCE_PATHS = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]);
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const MAX_CHALLENGE_BYTES = 8 * 1024;
 
 export interface ServerState {
   registered: boolean;
@@ -29,7 +33,13 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
-export function createAgentServer(d: { auth: GatewayAuth; forwarder: Forwarder; state: ServerState }): AgentServer {
+export function createAgentServer(d: {
+  auth: GatewayAuth;
+  forwarder: Forwarder;
+  state: ServerState;
+  /** Absent: the challenge path is not served (404). */
+  challenge?: ChallengeResponder;
+}): AgentServer {
   let inFlight = 0;
   let onIdle: (() => void)[] = [];
 
@@ -39,6 +49,7 @@ export function createAgentServer(d: { auth: GatewayAuth; forwarder: Forwarder; 
     const q = url.indexOf("?");
     const path = q === -1 ? url : url.slice(0, q);
     if (INFERENCE_PATHS.has(path)) return void serveInference(req, res, path);
+    if (path === CHALLENGE_PATH && d.challenge && req.method === "POST") return void serveChallenge(req, res, d.challenge);
     if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
       return sendJson(res, 200, { ok: true, registered: d.state.registered, draining: d.state.draining });
     }
@@ -91,6 +102,28 @@ export function createAgentServer(d: { auth: GatewayAuth; forwarder: Forwarder; 
     }
   }
 
+  async function serveChallenge(req: IncomingMessage, res: ServerResponse, responder: ChallengeResponder): Promise<void> {
+    try {
+      const body = await readBody(req, MAX_CHALLENGE_BYTES);
+      if (body === null) {
+        return sendJson(res, 413, openAiError("The challenge is too large.", "invalid_request_error", "request_too_large"));
+      }
+      const auth = await d.auth.verify(req, body);
+      if (!auth.ok) {
+        return sendJson(
+          res,
+          401,
+          openAiError(`Gateway signature rejected (${auth.reason}).`, "invalid_request_error", "invalid_gateway_signature"),
+        );
+      }
+      const answer = await responder.answer(body);
+      sendJson(res, answer.status, answer.body);
+    } catch {
+      if (!res.headersSent && !res.destroyed)
+        sendJson(res, 400, openAiError("The request could not be read.", "invalid_request_error", "bad_request"));
+    }
+  }
+
   return {
     server,
     listen(port, host) {
@@ -125,15 +158,15 @@ export function createAgentServer(d: { auth: GatewayAuth; forwarder: Forwarder; 
 }
 
 /** The body, or null past the limit (read to the end either way, so the answer can be sent). */
-function readBody(req: IncomingMessage): Promise<Buffer | null> {
+function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
     });
-    req.once("end", () => resolve(size > MAX_BODY_BYTES ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once("end", () => resolve(size > limit ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.once("error", reject);
   });
 }

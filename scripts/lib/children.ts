@@ -15,7 +15,14 @@ const TSX = ["--import", "tsx"];
 export function spawnTs<T>(
   entry: string,
   args: string[],
-  opts: { name: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; log?: (line: string) => void },
+  opts: {
+    name: string;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    log?: (line: string) => void;
+    /** How long stop() waits after SIGTERM before SIGKILL (the gateway drains its usage first). */
+    stopGraceMs?: number;
+  },
 ): Promise<ReadyChild<T>> {
   const child = spawn(process.execPath, [...TSX, entry, ...args], {
     stdio: ["pipe", "pipe", "pipe"],
@@ -47,7 +54,7 @@ export function spawnTs<T>(
       if (typeof msg === "object" && msg !== null && (msg as { event?: unknown }).event === "ready") {
         clearTimeout(timer);
         child.removeAllListeners("exit");
-        resolve({ child, pid: child.pid!, ready: msg as T, stop: () => stopChild(child) });
+        resolve({ child, pid: child.pid!, ready: msg as T, stop: () => stopChild(child, opts.stopGraceMs) });
       } else opts.log?.(`[${opts.name}] ${line}`);
     });
   });

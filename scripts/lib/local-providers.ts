@@ -9,7 +9,6 @@ import { generatePrivateKey, privateKeyToAddress } from "viem/accounts";
 import type { Admin } from "./admin-client";
 import { spawnTs } from "./children";
 import type { LocalChain } from "./local-chain";
-import { freePort } from "./ports";
 
 export const CHAT_MODEL = "meshgate/sim-llama-3.1-8b";
 export const EMBEDDING_MODEL = "meshgate/sim-embed-16";
@@ -58,9 +57,8 @@ interface AgentReady {
   engine: { url: string; controlUrl?: string; metricsUrl: string };
 }
 
-/** A bare simulated engine (no agent, no wallet). */
-export async function startBareEngine(spec: EngineSpec, stops: Stops, log: Log): Promise<StartedProvider> {
-  const port = await freePort();
+/** A bare simulated engine (no agent, no wallet), on `port` (chosen first: the gateway lists it in PROVIDER_URL_ALLOWLIST). */
+export async function startBareEngine(spec: EngineSpec, port: number, stops: Stops, log: Log): Promise<StartedProvider> {
   const entry = "provider-runtime/sim/main.ts";
   const args = [
     "--port",
@@ -120,9 +118,10 @@ export function providerWallet(stateDir: string, id: string): { file: string; ad
   return { file, address: privateKeyToAddress(readFileSync(file, "utf8").trim() as `0x${string}`) };
 }
 
-/** A provider agent in front of an in-process simulated engine, with a wallet of its own (kept across runs). */
+/** A provider agent in front of an in-process simulated engine, with a wallet of its own (kept across runs), on `port`. */
 export async function startAgent(
   spec: EngineSpec,
+  port: number,
   gatewayURL: string,
   stateDir: string,
   stops: Stops,
@@ -148,7 +147,7 @@ export async function startAgent(
     "--price-out",
     spec.outputPrice,
     "--port",
-    String(await freePort()),
+    String(port),
     "--wallet-key-file",
     walletFile,
     "--provider-id",

@@ -17,6 +17,7 @@ import { seedTraffic } from "./seed-traffic";
 import { adminClient } from "./admin-client";
 import { loadOrCreateCredentials, loadOrCreateGatewayKey, loadOrCreateSecret } from "./dev-credentials";
 import { chainBindings, readWranglerVars } from "./worker-bindings";
+import { freePort } from "./ports";
 import {
   CHAT_MODEL,
   DEFAULT_ENGINES,
@@ -43,6 +44,11 @@ export interface NetworkOptions {
    * admin API (no agent hop; the gateway bench's baseline).
    */
   agents?: boolean;
+  /**
+   * Ports on 127.0.0.1 of providers started outside this network (the agent bench's own agent) that
+   * the gateway must also admit; its own providers' ports are always listed, and nothing else is.
+   */
+  extraProviderPorts?: number[];
   /** Worker vars to override (deadlines in tests). */
   vars?: Record<string, string>;
   /** false: no chain (no stake required, no deposits or settlement; the gateway bench). Default true. */
@@ -111,6 +117,9 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
   try {
     const specs = o.engines ?? DEFAULT_ENGINES;
     const withAgents = o.agents ?? true;
+    // Each provider's port is chosen before the gateway starts: it admits exactly these private endpoints.
+    const providerPorts = await Promise.all(specs.map(() => freePort()));
+    const providerUrlAllowlist = [...providerPorts, ...(o.extraProviderPorts ?? [])].map((p) => `127.0.0.1:${p}`).join(",");
     // The chain first: a persistent database only makes sense with the chain it was booked from.
     let chain: LocalChain | null = null;
     if (o.chain ?? true) {
@@ -133,7 +142,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
         return proxy;
       }),
       buildWorker(path.join(o.stateDir, "build")),
-      withAgents ? Promise.resolve([]) : Promise.all(specs.map((spec) => startBareEngine(spec, stops, log))),
+      withAgents ? Promise.resolve([]) : Promise.all(specs.map((spec, i) => startBareEngine(spec, providerPorts[i]!, stops, log))),
     ]);
     await runMigrations(pg.url);
 
@@ -144,7 +153,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       bindingsFile,
       JSON.stringify({
         ...readWranglerVars(),
-        ALLOW_PRIVATE_PROVIDER_URLS: "true",
+        PROVIDER_URL_ALLOWLIST: providerUrlAllowlist,
         ...(chain ? chainBindings(chain) : {}),
         ...o.vars,
         DATABASE_URL: pg.url,
@@ -169,7 +178,8 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
         "--settle-every-ms",
         String(o.settleEveryMs ?? 0),
       ],
-      { name: "gateway", log, timeoutMs: 60_000 },
+      // The drain (scripts/gateway.ts) may take up to 15 s to write the last usage; never SIGKILL it sooner.
+      { name: "gateway", log, timeoutMs: 60_000, stopGraceMs: 20_000 },
     );
     stops.push(gateway.stop);
     const gatewayURL = gateway.ready.url;
@@ -180,7 +190,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       // The faucet gives each wallet gas and USDC (one owner, so one mint at a time); each agent stakes on start.
       if (chain)
         for (const spec of specs) await fundWallet(chain.clients, chain.info, providerWallet(o.stateDir, spec.id).address, 1_000_000_000n);
-      engines = await Promise.all(specs.map((spec) => startAgent(spec, gatewayURL, o.stateDir, stops, log, chain)));
+      engines = await Promise.all(specs.map((spec, i) => startAgent(spec, providerPorts[i]!, gatewayURL, o.stateDir, stops, log, chain)));
     } else {
       for (const e of engines) await registerBareEngine(admin, e);
     }

@@ -6,7 +6,15 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { buildImportGraph } from "./import-graph";
 import { readRepo } from "./read-repo";
-import { castsToDbHandles, IMPORT_RULES, importViolations, oversizedFiles, withDbOutsideAdapters } from "./rules";
+import {
+  BODY_PARSER,
+  bodyReadsOutsideParser,
+  castsToDbHandles,
+  IMPORT_RULES,
+  importViolations,
+  oversizedFiles,
+  withDbOutsideAdapters,
+} from "./rules";
 
 const repo = readRepo(fileURLToPath(new URL("../..", import.meta.url)));
 const edges = buildImportGraph(repo.sources, repo.files);
@@ -29,6 +37,10 @@ describe("architecture", () => {
 
   it("no source file (.ts, .tsx, .js, .sol) is over 300 lines, generated code aside", () => {
     expect(oversizedFiles(repo.sources, 300), "files over 300 lines").toEqual([]);
+  });
+
+  it(`request bodies are read only by ${BODY_PARSER} (no c.req.json / text / parseBody / formData elsewhere)`, () => {
+    expect(bodyReadsOutsideParser(repo.sources), "body reads outside the parser (file:line)").toEqual([]);
   });
 
   it("nothing is cast `as unknown as Db` (or Tx)", () => {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { buildImportGraph, type SourceFile } from "./import-graph";
-import { castsToDbHandles, countLayerEdges, IMPORT_RULES, importViolations, oversizedFiles, withDbOutsideAdapters } from "./rules";
+import {
+  bodyReadsOutsideParser,
+  castsToDbHandles,
+  countLayerEdges,
+  IMPORT_RULES,
+  importViolations,
+  oversizedFiles,
+  withDbOutsideAdapters,
+} from "./rules";
 
 const isRepoFile = (target: string) => /\.tsx?$/.test(target);
 
@@ -170,6 +178,33 @@ describe("castsToDbHandles", () => {
     expect(castsToDbHandles(sources)).toEqual([
       "workers/adapters/postgres/usage.ts:1: tx as unknown as Db",
       "workers/adapters/postgres/usage.ts:2: (db as unknown) as schema.Tx",
+    ]);
+  });
+});
+
+describe("bodyReadsOutsideParser", () => {
+  it("finds c.req.json / text / parseBody / formData (also via raw) outside parse.ts, not in comments, strings or tests", () => {
+    const sources = [
+      file(
+        "workers/http/routes/admin.ts",
+        "// c.req.json() is not allowed here",
+        "const raw = await c.req.text();",
+        `const s = "c.req.parseBody()";`,
+        "const form = await c.req.parseBody();",
+        "const f = await ctx.req.raw.formData();",
+        "const q = c.req.query();",
+        "const r = await fetch(u).then((x) => x.json());",
+      ),
+      file("workers/http/routes/dashboard/sign-in.tsx", "const b = await c.req.json();"),
+      file("workers/http/parse.ts", "const bytes = await c.req.arrayBuffer(); const f = await c.req.parseBody();"),
+      file("workers/http/routes/v1/chat.test.ts", "await c.req.json();"),
+      file("test/workers/admin.test.ts", "await c.req.json();"),
+    ];
+    expect(bodyReadsOutsideParser(sources)).toEqual([
+      "workers/http/routes/admin.ts:2: c.req.text()",
+      "workers/http/routes/admin.ts:4: c.req.parseBody()",
+      "workers/http/routes/admin.ts:5: ctx.req.raw.formData()",
+      "workers/http/routes/dashboard/sign-in.tsx:1: c.req.json()",
     ]);
   });
 });

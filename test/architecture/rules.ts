@@ -175,3 +175,24 @@ export function castsToDbHandles(sources: readonly SourceFile[]): string[] {
     .filter((s) => isTypeScript(s.path) && mayMatch(s.text))
     .flatMap((s) => findNodes(s, isCastToDbHandle).map(({ line, text }) => `${s.path}:${line}: ${text}`));
 }
+
+/** The one file that reads a request's body (workers/http/parse.ts: every 400 names its param). */
+export const BODY_PARSER = "workers/http/parse.ts";
+const BODY_READERS = ["json", "text", "parseBody", "formData", "arrayBuffer", "blob"];
+
+/** `c.req.json()` and the like (also through `c.req.raw`): a body read past the one parser. */
+const isBodyRead = (node: ts.Node): boolean => {
+  if (!ts.isCallExpression(node) || !ts.isPropertyAccessExpression(node.expression)) return false;
+  const { expression: target, name } = node.expression;
+  if (!BODY_READERS.includes(name.text) || !ts.isPropertyAccessExpression(target)) return false;
+  const isReq = (e: ts.Expression) => ts.isPropertyAccessExpression(e) && e.name.text === "req";
+  return isReq(target) || (target.name.text === "raw" && isReq(target.expression));
+};
+
+/** Request bodies read anywhere in workers/ but parse.ts (tests aside). */
+export function bodyReadsOutsideParser(sources: readonly SourceFile[]): string[] {
+  const mayMatch = (text: string) => text.includes(".req") && BODY_READERS.some((name) => text.includes(name));
+  return sources
+    .filter((s) => isTypeScript(s.path) && under("workers")(s.path) && s.path !== BODY_PARSER && !isTest(s.path) && mayMatch(s.text))
+    .flatMap((s) => findNodes(s, isBodyRead).map(({ line, text }) => `${s.path}:${line}: ${text}`));
+}

@@ -68,9 +68,11 @@ describe("failover before the first byte", () => {
 });
 
 describe("after the first byte there is no silent retry", () => {
+  // Opted out of mid-stream continuation (on by default: test/e2e/continuation.test.ts).
+  const noContinuation = { provider: { continuation: false } } as object;
   it("a provider dropping mid-stream ends the stream with an error event, billed as partial", async () => {
     await setMode(simA, { mode: "drop_after_n", n: 3 });
-    const { data: stream, response } = await client.chat.completions.create({ ...ask, stream: true }).withResponse();
+    const { data: stream, response } = await client.chat.completions.create({ ...ask, ...noContinuation, stream: true }).withResponse();
     const received: string[] = [];
     const err = await (async () => {
       for await (const c of stream) received.push(c.choices[0]?.delta.content ?? "");
@@ -91,7 +93,7 @@ describe("after the first byte there is no silent retry", () => {
 
   it("a stream that goes silent is cut after the idle deadline with an error event", async () => {
     await setMode(simA, { mode: "stall_after_n", n: 2, ms: 20_000 });
-    const stream = await client.chat.completions.create({ ...ask, stream: true });
+    const stream = await client.chat.completions.create({ ...ask, ...noContinuation, stream: true });
     const started = Date.now();
     const err = await (async () => {
       for await (const _ of stream) {

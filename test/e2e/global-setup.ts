@@ -19,6 +19,8 @@ export const E2E_VARS = {
   KEEPALIVE_MS: "1000",
   ROUTE_CACHE_MS: "500",
   HEARTBEAT_FRESH_MS: "4000",
+  // A request whose isolate died before its usage flush is billed from its receipt after 3 s, not 60 s.
+  RECEIPT_RECONCILE_AFTER_MS: "3000",
   // Two payouts per settle transaction: a period with three providers is split into batches.
   SETTLEMENT_MAX_PAYOUTS: "2",
 };

@@ -79,6 +79,18 @@ describe("registration", () => {
     expect(await hijack.json()).toMatchObject({ error: { type: "permission_error" } });
   });
 
+  it("another wallet cannot register a running agent's endpoint under a new id", async () => {
+    const hijack = await fetch(`${dev.gatewayURL}/providers/v1/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(await registerBody(generatePrivateKey(), "sim-hijack")),
+    });
+    expect(hijack.status).toBe(409);
+    expect(await hijack.json()).toMatchObject({ error: { code: "endpoint_taken", param: "payload.url" } });
+    const res = (await (await admin(dev, "GET", "/admin/v1/providers")).json()) as { data: { id: string }[] };
+    expect(res.data.map((p) => p.id)).not.toContain("sim-hijack");
+  });
+
   it("a provider whose heartbeats stop is not routed to, and is again when they resume", async () => {
     process.kill(simA.pid, "SIGSTOP");
     try {

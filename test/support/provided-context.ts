@@ -18,6 +18,8 @@ declare module "vitest" {
     /** The chat model both simulated engines serve. */
     MODEL: string;
     ENGINES: EngineInfo[];
+    /** The engines' exact host:ports, comma-separated: the worker's PROVIDER_URL_ALLOWLIST. */
+    PROVIDER_URL_ALLOWLIST: string;
     /** The tap's control: GET /sessions, POST /hold, POST /release. */
     TAP_URL: string;
   }

@@ -49,6 +49,8 @@ export default async function setup(project: TestProject) {
     project.provide("GATEWAY_REQUEST_KEY", (await generateGatewayKeyPair()).privateKey);
     project.provide("MODEL", MODEL);
     project.provide("TAP_URL", tap.controlUrl);
+    // The worker admits exactly these private http endpoints (PROVIDER_URL_ALLOWLIST), nothing else.
+    project.provide("PROVIDER_URL_ALLOWLIST", engines.map(([, e]) => new URL(e.url).host).join(","));
     project.provide(
       "ENGINES",
       engines.map(([id, e]): EngineInfo => ({ id, url: e.url, controlUrl: e.controlUrl, metricsUrl: e.metricsUrl })),

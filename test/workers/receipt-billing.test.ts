@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
 import { encodeSignedReceipt, receiptDomain, signReceipt, type Receipt } from "../../workers/core/protocol/receipt";
 import { BASE, engine, env, newKey, sql, withDb } from "../support/workerd/gateway";
+import { registerWithAgent } from "../support/workerd/agent-stub";
 import { insertUsage } from "../../workers/adapters/postgres/usage";
 import { auditLedger } from "../../workers/adapters/postgres/ledger";
 
@@ -28,20 +29,17 @@ const fetchWorker = (path: string, body: unknown) =>
 
 beforeAll(async () => {
   k = await newKey("Receipt billed");
-  const res = await post(
-    "/providers/v1/register",
-    {
-      id: "wk-wallet",
-      address: wallet.address,
-      url: engine("wk-a").url,
-      region: "local",
-      gpu: null,
-      max_concurrency: 4,
-      timestamp: Date.now(),
-      models: [{ model: MODEL, endpoints: ["chat"], input_price: "0.20", output_price: "0.40", context_length: 4096 }],
-    },
-    "register",
-  );
+  // An agent holding the wallet answers the gateway's endpoint challenge.
+  const res = await registerWithAgent(wallet, {
+    id: "wk-wallet",
+    address: wallet.address,
+    url: engine("wk-a").url,
+    region: "local",
+    gpu: null,
+    max_concurrency: 4,
+    timestamp: Date.now(),
+    models: [{ model: MODEL, endpoints: ["chat"], input_price: "0.20", output_price: "0.40", context_length: 4096 }],
+  });
   expect([200, 201]).toContain(res.status);
 });
 
@@ -76,7 +74,9 @@ async function signedReceipt(requestId: string, promptTokens: number, completion
     provider: wallet.address,
     gateway: env.GATEWAY_ADDRESS as `0x${string}`,
     responseHash: `0x${"00".repeat(32)}`,
-    timestamp: BigInt(Date.now()),
+    // Signed when its answer ended, as long ago as the lost request's admission: a bill from a
+    // receipt waits RECEIPT_RECONCILE_AFTER_MS from the later of the two.
+    timestamp: BigInt(Date.now() - 120_000),
   };
   return encodeSignedReceipt(receipt, await signReceipt(wallet, receiptDomain(CHAIN), receipt));
 }

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
 import { decodeSignedReceipt, encodeSignedReceipt, receiptDomain, signReceipt, type Receipt } from "../../workers/core/protocol/receipt";
 import { BASE, engine, env, newKey, sql, withDb } from "../support/workerd/gateway";
+import { registerWithAgent } from "../support/workerd/agent-stub";
 import { insertUsage } from "../../workers/adapters/postgres/usage";
 import { storeReceipts } from "../../workers/adapters/postgres/registry";
 import { auditLedger } from "../../workers/adapters/postgres/ledger";
@@ -36,20 +37,17 @@ const post = async (path: string, payload: Record<string, unknown>, kind: "regis
 
 beforeAll(async () => {
   k = await newKey("Receipt replay");
-  const res = await post(
-    "/providers/v1/register",
-    {
-      id: PROVIDER,
-      address: wallet.address,
-      url: engine("wk-a").url,
-      region: "local",
-      gpu: null,
-      max_concurrency: 4,
-      timestamp: Date.now(),
-      models: [{ model: MODEL, endpoints: ["chat"], input_price: "0.20", output_price: "0.40", context_length: 4096 }],
-    },
-    "register",
-  );
+  // An agent holding the wallet answers the gateway's endpoint challenge.
+  const res = await registerWithAgent(wallet, {
+    id: PROVIDER,
+    address: wallet.address,
+    url: engine("wk-b").url, // receipt-billing's provider holds wk-a's endpoint
+    region: "local",
+    gpu: null,
+    max_concurrency: 4,
+    timestamp: Date.now(),
+    models: [{ model: MODEL, endpoints: ["chat"], input_price: "0.20", output_price: "0.40", context_length: 4096 }],
+  });
   expect([200, 201], await res.clone().text()).toContain(res.status);
 });
 

@@ -75,4 +75,48 @@ describe("UsageBuffer", () => {
     buf.setReceiptStatus("a", "verified", () => undefined, write);
     expect(buf.find("a")?.receiptStatus).toBe("verified");
   });
+
+  it("writes at once while draining: what waited for the window, and every record after it", async () => {
+    const buf = new UsageBuffer({ windowMs: 60_000, maxBatch: 100 }, () => undefined);
+    const { sessions, write } = fakeWriter();
+    buf.push(rec("a"), [], null, () => undefined, write);
+    expect(buf.idle).toBe(false);
+    buf.startDraining();
+    await buf.flushNow(write);
+    expect(sessions).toEqual([["a"]]);
+    const bg: Promise<unknown>[] = [];
+    buf.push(rec("b"), [], null, (p) => bg.push(p), write);
+    await Promise.all(bg);
+    expect(sessions).toEqual([["a"], ["b"]]);
+    expect(buf.idle).toBe(true);
+    expect(buf.unwritten()).toBe(0);
+  });
+
+  it("counts a record being written as unwritten until its write returns", async () => {
+    const buf = new UsageBuffer({ windowMs: 60_000, maxBatch: 100 }, () => undefined);
+    let release = () => {};
+    const write: WriteUsageBatch = () => new Promise<void>((r) => (release = r));
+    buf.push(rec("a"), [], null, () => undefined, write);
+    buf.startDraining();
+    const writing = buf.flushNow(write);
+    expect(buf.unwritten()).toBe(1);
+    expect(buf.idle).toBe(false);
+    release();
+    await writing;
+    expect(buf.idle).toBe(true);
+  });
+
+  it("a failed write while draining keeps the records for the drain to retry, with no window", async () => {
+    const buf = new UsageBuffer({ windowMs: 60_000, maxBatch: 100 }, () => undefined);
+    const { sessions, write } = fakeWriter(1);
+    buf.push(rec("a"), [], null, () => undefined, write);
+    buf.startDraining();
+    const started = Date.now();
+    await buf.flushNow(write);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(buf.unwritten()).toBe(1);
+    await buf.flushNow(write);
+    expect(sessions).toEqual([["a"]]);
+    expect(buf.idle).toBe(true);
+  });
 });

@@ -1,10 +1,12 @@
 /**
  * Usage events and latency observations wait here (per isolate, plain data) and are written
  * in batches off the critical path: one multi-row insert and one upsert per latency key per
- * flush, through the waitUntil of the request that scheduled the flush.
+ * flush, through the waitUntil of the request that scheduled the flush. Once the isolate drains (an
+ * orderly stop, see ./lifecycle.ts) there is no window: every record is written as it arrives.
  */
 import type { ReceiptRecord } from "../core/metering/records";
 import type { UsageRecord } from "../core/metering/usage";
+import type { DrainableUsage } from "./lifecycle";
 import { aggregateObservations, type LatencyBatch, type LatencyObservation } from "../core/routing/latency";
 
 export type { LatencyObservation };
@@ -39,6 +41,8 @@ export class UsageBuffer {
   private statusUpdates = new Map<string, UsageRecord["receiptStatus"]>();
   private inFlight = new Map<string, UsageRecord>();
   private timer: { cancel(): void } | null = null;
+  private draining = false;
+  private writing = 0;
 
   constructor(
     private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
@@ -55,7 +59,7 @@ export class UsageBuffer {
     if (rec) this.records.set(rec.requestId, { rec, tries: 0 });
     if (receipt) this.receipts.push(receipt);
     this.observations.push(...obs);
-    if (this.records.size >= this.policy.maxBatch) {
+    if (this.draining || this.records.size >= this.policy.maxBatch) {
       this.timer?.cancel();
       this.timer = null;
       background(this.flush(write));
@@ -85,6 +89,38 @@ export class UsageBuffer {
     return this.inFlight.get(requestId) ?? this.records.get(requestId)?.rec;
   }
 
+  /** No more windows: what waits is written by the next flushNow, what arrives from now on at once. */
+  startDraining(): void {
+    this.draining = true;
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  /** Writes whatever waits, in the caller's own context (a drain writes through its own session). */
+  flushNow(write: WriteUsageBatch): Promise<void> {
+    return this.flush(write);
+  }
+
+  /** Records (and receipts, verdicts) not yet durably written, including those being written now. */
+  unwritten(): number {
+    return this.records.size + this.inFlight.size + this.receipts.length + this.statusUpdates.size;
+  }
+
+  /** Nothing waits and no write is under way. */
+  get idle(): boolean {
+    return this.writing === 0 && this.unwritten() === 0;
+  }
+
+  /** This buffer as a drain sees it, writing through `write` (the drain's own session). */
+  drainable(write: WriteUsageBatch): DrainableUsage {
+    return {
+      startDraining: () => this.startDraining(),
+      flushNow: () => this.flushNow(write),
+      idle: () => this.idle,
+      unwritten: () => this.unwritten(),
+    };
+  }
+
   /** Waits out the window (or an early flush that cancels it), then writes whatever is there. */
   private async flushAfterWindow(write: WriteUsageBatch): Promise<void> {
     let cancelled = false;
@@ -112,11 +148,14 @@ export class UsageBuffer {
     this.statusUpdates.clear();
     if (batch.length + obs.length + receipts.length + updates.length === 0) return;
     for (const { rec } of batch) this.inFlight.set(rec.requestId, rec);
+    this.writing++;
     try {
       await write({ records: batch.map((b) => b.rec), receipts, receiptStatuses: updates, latency: aggregateObservations(obs) });
     } catch (err) {
+      this.writing--;
       // Keep everything for the next flush; request ids make the retry idempotent.
-      const kept = batch.filter((b) => ++b.tries < MAX_ATTEMPTS_PER_RECORD);
+      // While draining, nothing is given up before the drain's deadline (after it, the isolate is gone).
+      const kept = batch.filter((b) => this.draining || ++b.tries < MAX_ATTEMPTS_PER_RECORD);
       for (const b of kept) if (!this.records.has(b.rec.requestId)) this.records.set(b.rec.requestId, b);
       this.receipts.unshift(...receipts);
       this.observations.unshift(...obs);
@@ -125,10 +164,12 @@ export class UsageBuffer {
         `usage flush failed (${batch.length} records, ${batch.length - kept.length} dropped): ${err instanceof Error ? err.message : String(err)}`,
       );
       for (const { rec } of batch) this.inFlight.delete(rec.requestId);
-      // Try again after a window, within this same waitUntil, unless a flush is already due.
-      if (!this.timer && kept.length > 0) await this.flushAfterWindow(write);
+      // Try again after a window, within this same waitUntil, unless a flush is already due (a
+      // draining isolate retries from its drain loop instead).
+      if (!this.timer && !this.draining && kept.length > 0) await this.flushAfterWindow(write);
       return;
     }
+    this.writing--;
     for (const { rec } of batch) this.inFlight.delete(rec.requestId);
   }
 }

@@ -91,11 +91,13 @@ function adminStore(db: Db) {
       });
     },
     setSuspended: async (id: string, suspended: boolean, reason: string | null) => {
+      // A resume is also a cut-off: latency observations of attempts begun before it are not counted (upsertLatency).
+      const now = new Date();
       const found =
         (
           await db
             .update(providers)
-            .set({ suspended, suspendedReason: suspended ? reason : null, updatedAt: new Date() })
+            .set({ suspended, suspendedReason: suspended ? reason : null, updatedAt: now, ...(suspended ? {} : { resumedAt: now }) })
             .where(eq(providers.id, id))
             .returning({ id: providers.id })
         ).length > 0;

@@ -1,6 +1,6 @@
 /** The provider side of the registry: self-registration, heartbeats and receipts. */
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Heartbeat, RegisterOutcome, Registration } from "../../core/protocol/registration";
+import type { EndpointHolder, Heartbeat, RegisterOutcome, Registration } from "../../core/protocol/registration";
 import type { Db } from "../../../db/client";
 import { providerModels, providers, receipts, usageEvents, reservations } from "../../../db/schema";
 import type { BilledUsage, ReceiptRecord, ReservationRecord, StoredReceipt } from "../../core/metering/records";
@@ -9,19 +9,25 @@ import type { BilledUsage, ReceiptRecord, ReservationRecord, StoredReceipt } fro
 
 /**
  * Binds the provider id to the wallet at first registration; later registrations must come
- * from the same wallet. One transaction: the row lock serialises racing registrations.
+ * from the same wallet. Binds the (normalised, challenged) endpoint to the provider: another
+ * provider's registration of it is refused. One transaction: the endpoint's advisory lock and the
+ * row lock serialise racing registrations (and the unique index on `endpoint` backs them).
  */
 export async function registerProvider(db: Db, r: Registration): Promise<RegisterOutcome> {
   return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`endpoint:${r.url}`}, 0))`);
     const [existing] = await tx.select().from(providers).where(eq(providers.id, r.id)).for("update");
     const address = r.address.toLowerCase();
     if (existing?.address && existing.address !== address) return "address_mismatch";
+    const [holder] = await tx.select({ id: providers.id }).from(providers).where(eq(providers.endpoint, r.url));
+    if (holder && holder.id !== r.id) return "endpoint_taken";
     if (existing && existing.lastMessageAtMs >= r.messageAtMs) return "stale";
     const [other] = await tx.select({ id: providers.id }).from(providers).where(eq(providers.address, address));
     if (other && other.id !== r.id) return "address_in_use";
     const values = {
       address,
       url: r.url,
+      endpoint: r.url,
       region: r.region,
       gpu: r.gpu,
       maxConcurrency: r.maxConcurrency,
@@ -37,6 +43,24 @@ export async function registerProvider(db: Db, r: Registration): Promise<Registe
     await tx.insert(providerModels).values(r.models.map((m) => ({ ...m, providerId: r.id })));
     return existing ? "updated" : "created";
   });
+}
+
+/** What a registration is checked against before its challenge is sent (registerProvider checks again). */
+export async function providerClaims(
+  db: Db,
+  id: string,
+  endpoint: string,
+): Promise<{ boundAddress?: string | null; endpointHolder: EndpointHolder | null }> {
+  const rows = await db
+    .select({ id: providers.id, address: providers.address, endpoint: providers.endpoint })
+    .from(providers)
+    .where(sql`${providers.id} = ${id} or ${providers.endpoint} = ${endpoint}`);
+  const self = rows.find((p) => p.id === id);
+  const holder = rows.find((p) => p.endpoint === endpoint);
+  return {
+    ...(self ? { boundAddress: self.address } : {}),
+    endpointHolder: holder ? { id: holder.id, address: holder.address } : null,
+  };
 }
 
 /** Applies a heartbeat only from the bound wallet and only if newer than the last message. */

@@ -4,8 +4,9 @@ import { latencyStats, providerModels, providers } from "../../../db/schema";
 import { latencyKey, type Endpoint, type LatencyStats, type ProviderOffer, type RouteTable } from "../../core/routing/types";
 
 /**
- * Two queries: every provider's offers, and the latency table. With a minimum stake, a provider is
- * routable only once the chain job has read at least that much active stake for it.
+ * Two queries: every provider's offers, and the latency table. `stakeOk` says whether the chain job
+ * has read at least the minimum active stake for it; ranking requires it of a provider with a
+ * wallet only (an operator-vouched provider needs none: core/routing/health.ts).
  */
 export async function loadRouteTable(db: Db, nowMs: number, minStakeBase = 0n): Promise<RouteTable> {
   const [offers, rows] = await Promise.all([

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
-import { latencyStats, usageEvents } from "../../../db/schema";
+import { latencyStats, providers, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
 import type { TopUp, TopUpRequest } from "../../core/metering/records";
 import { adjustmentTransaction, customerAccount, usageTransactionOf } from "../../core/money/ledger";
@@ -121,24 +121,25 @@ export async function findUsage(db: Db, requestId: string, accountId: string): P
 
 /**
  * One statement per edge × provider × model, applying core's folded batch so that the stored
- * EWMA equals folding the observations one by one (0 = not yet measured).
+ * EWMA equals folding the observations one by one (0 = not yet measured). A batch with an
+ * observation from before the provider's last resume is not applied (core/routing/latency.ts):
+ * the statement selects nothing then, so neither inserts nor updates.
  */
 export async function upsertLatency(db: Db, batches: readonly LatencyBatch[]): Promise<void> {
   for (const b of batches) {
     const fresh = applyBatch(undefined, b);
-    await db
-      .insert(latencyStats)
-      .values({ edge: b.edge, providerId: b.providerId, model: b.model, ...fresh })
-      .onConflictDoUpdate({
-        target: [latencyStats.edge, latencyStats.providerId, latencyStats.model],
-        set: {
-          ttftMs: figure(latencyStats.ttftMs, b.ttftMs, sql`${latencyStats.ttftMs} > 0`),
-          tpotMs: figure(latencyStats.tpotMs, b.tpotMs, sql`${latencyStats.tpotMs} > 0`),
-          successRate: figure(latencyStats.successRate, b.successRate, sql`${latencyStats.samples} > 0`),
-          samples: sql`${latencyStats.samples} + ${b.count}`,
-          updatedAt: sql`now()`,
-        },
-      });
+    const oldest = new Date(b.oldestAtMs).toISOString();
+    const resumedSince = sql`exists (select 1 from ${providers} where ${providers.id} = ${b.providerId} and ${providers.resumedAt} > ${oldest}::timestamptz)`;
+    await db.execute(sql`
+      insert into ${latencyStats} (edge, provider_id, model, ttft_ms, tpot_ms, success_rate, samples)
+      select ${b.edge}, ${b.providerId}, ${b.model}, ${fresh.ttftMs}::float8, ${fresh.tpotMs}::float8, ${fresh.successRate}::float8, ${fresh.samples}::int
+      where not ${resumedSince}
+      on conflict (edge, provider_id, model) do update set
+        ttft_ms = ${figure(latencyStats.ttftMs, b.ttftMs, sql`${latencyStats.ttftMs} > 0`)},
+        tpot_ms = ${figure(latencyStats.tpotMs, b.tpotMs, sql`${latencyStats.tpotMs} > 0`)},
+        success_rate = ${figure(latencyStats.successRate, b.successRate, sql`${latencyStats.samples} > 0`)},
+        samples = ${latencyStats.samples} + ${b.count}::int,
+        updated_at = now()`);
   }
 }
 

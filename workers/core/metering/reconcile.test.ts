@@ -8,7 +8,7 @@ import {
   isProviderCut,
   PROVIDER_CUT,
   ORPHAN_AFTER_MS,
-  RECONCILE_AFTER_MS,
+  DEFAULT_RECONCILE_AFTER_MS,
   reconcileReceipt,
   signedCostPico,
   type ReconcileInput,
@@ -16,6 +16,7 @@ import {
 import type { BilledUsage, ReservationRecord } from "./records";
 
 const NOW = 1_000_000_000;
+const AFTER = DEFAULT_RECONCILE_AFTER_MS;
 const IN = 200n,
   OUT = 400n; // pico per token
 const receipt: Receipt = {
@@ -28,7 +29,7 @@ const receipt: Receipt = {
   provider: "0x00000000000000000000000000000000000000aa",
   gateway: "0x00000000000000000000000000000000000000bb",
   responseHash: `0x${"00".repeat(32)}`,
-  timestamp: BigInt(NOW - 1_000),
+  timestamp: BigInt(NOW - AFTER), // signed at the end of the answer
 };
 const leftAt3: BilledUsage = {
   accountId: "acct",
@@ -44,7 +45,7 @@ const lost: ReservationRecord = {
   keyId: "key",
   endpoint: "chat",
   amountPico: 1_000_000n,
-  createdAtMs: NOW - RECONCILE_AFTER_MS,
+  createdAtMs: NOW - AFTER,
   settled: false,
 };
 const input = (over: Partial<ReconcileInput> = {}, change: Partial<Receipt> = {}): ReconcileInput => ({
@@ -54,6 +55,7 @@ const input = (over: Partial<ReconcileInput> = {}, change: Partial<Receipt> = {}
   reservation: null,
   offer: { inputPrice: IN, outputPrice: OUT },
   feeBps: 500,
+  reconcileAfterMs: AFTER,
   nowMs: NOW,
   ...over,
 });
@@ -181,10 +183,39 @@ describe("reconcileReceipt: a request with no usage event", () => {
       feePico: 50n,
     });
   });
-  it("waits while the request may still be metered, or when its reservation was settled", () => {
-    expect(reconcileReceipt(input({ reservation: { ...lost, createdAtMs: NOW - RECONCILE_AFTER_MS + 1 } }))).toEqual({ kind: "wait" });
-    expect(reconcileReceipt(input({ reservation: { ...lost, settled: true } }))).toEqual({ kind: "wait" });
+  it("waits while the request may still be metered", () => {
+    expect(reconcileReceipt(input({ reservation: { ...lost, createdAtMs: NOW - AFTER + 1 } }))).toEqual({ kind: "wait" });
+    expect(reconcileReceipt(input({ reservation: { ...lost, settled: true, createdAtMs: NOW - 1 } }))).toEqual({ kind: "wait" });
     expect(reconcileReceipt(input())).toEqual({ kind: "wait" });
+  });
+  it("waits the configured delay, not a fixed one (RECEIPT_RECONCILE_AFTER_MS)", () => {
+    const short = { reconcileAfterMs: 3_000 };
+    expect(reconcileReceipt(input({ ...short, reservation: { ...lost, createdAtMs: NOW - 3_000 } }))).toMatchObject({
+      kind: "billFromReceipt",
+      costPico: signed(10, 7),
+    });
+    expect(reconcileReceipt(input({ ...short, reservation: { ...lost, createdAtMs: NOW - 2_999 } }))).toEqual({ kind: "wait" });
+    expect(reconcileReceipt(input({ reconcileAfterMs: 2 * AFTER, reservation: lost }))).toEqual({ kind: "wait" });
+  });
+  it("counts from the end of the answer (the receipt's signing), not the admission: a long stream's record may be on its way", () => {
+    const longAgo = { ...lost, createdAtMs: NOW - 10 * AFTER };
+    expect(reconcileReceipt(input({ reservation: longAgo }, { timestamp: BigInt(NOW - AFTER + 1) }))).toEqual({ kind: "wait" });
+    expect(reconcileReceipt(input({ reservation: longAgo }, { timestamp: BigInt(NOW - AFTER) }))).toMatchObject({
+      kind: "billFromReceipt",
+    });
+    // A back-dated receipt does not hurry it: the admission bounds it.
+    expect(reconcileReceipt(input({ reservation: { ...lost, createdAtMs: NOW - 1 } }, { timestamp: BigInt(NOW - 5 * AFTER) }))).toEqual({
+      kind: "wait",
+    });
+  });
+  it("bills a settled reservation with no usage event: its isolate died after the settle, before the usage flush", () => {
+    // The settle queue reaches the account's object within 25 ms, the usage buffer flushes after 1 s.
+    expect(reconcileReceipt(input({ reservation: { ...lost, settled: true } }))).toMatchObject({
+      kind: "billFromReceipt",
+      accountId: "acct",
+      keyId: "key",
+      costPico: signed(receipt.promptTokens, receipt.completionTokens),
+    });
   });
   it("cannot bill from a receipt whose offer is gone: it waits, then is kept as an orphan", () => {
     expect(reconcileReceipt(input({ reservation: lost, offer: null }))).toEqual({ kind: "wait" });

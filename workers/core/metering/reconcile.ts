@@ -10,8 +10,12 @@ import { feeSplit } from "../money/ledger";
 import type { StreamErrorCode } from "../openai/usage-tap";
 import type { BilledUsage, ReservationRecord, TopUpRequest } from "./records";
 
-/** A request that was admitted but never metered is billed from its receipt after this long. */
-export const RECONCILE_AFTER_MS = 60_000;
+/**
+ * The default of Config.receiptReconcileAfterMs (RECEIPT_RECONCILE_AFTER_MS): a request that was
+ * admitted but never metered is billed from its receipt once its reservation and its receipt are
+ * this old (the isolate's usage flush is overdue).
+ */
+export const DEFAULT_RECONCILE_AFTER_MS = 60_000;
 /** A receipt for a request the gateway has no record of is kept as an orphan after this long. */
 export const ORPHAN_AFTER_MS = 10 * 60_000;
 /** The error code of a usage event whose client hung up mid-stream (billed for what was delivered). */
@@ -30,6 +34,8 @@ export interface ReconcileInput {
   /** The provider's registered price for the receipt's model; null when it no longer offers it. */
   offer: TokenPrice | null;
   feeBps: number;
+  /** A reservation with no usage event is billed from the receipt once it is this old (the isolate's flush is overdue). */
+  reconcileAfterMs: number;
   nowMs: number;
 }
 
@@ -45,7 +51,7 @@ export type ReconcileDecision =
    * provider cut, at the signed prompt and the completion tokens delivered.
    */
   | ({ kind: "topUp" } & Omit<TopUpRequest, "requestId" | "providerId">)
-  /** Admitted, never metered (its isolate died): bill it from the receipt. */
+  /** Admitted, never metered (its isolate died, before or after it settled): bill it from the receipt. */
   | { kind: "billFromReceipt"; accountId: string; keyId: string; endpoint: Endpoint; costPico: bigint; feePico: bigint }
   /** The gateway never heard of the request, long enough ago: store it as an orphan. */
   | { kind: "orphan" }
@@ -62,7 +68,14 @@ export function reconcileReceipt(i: ReconcileInput): ReconcileDecision {
     return judgeBill(r, u, i.providerId);
   }
   const res = i.reservation;
-  if (res && !res.settled && i.nowMs - res.createdAtMs >= RECONCILE_AFTER_MS && i.offer) {
+  // Settled or not: the settlement reaches the account's object within a short window, the usage
+  // record only with the next flush, so an isolate that died in between leaves a settled
+  // reservation and no usage event. Writing it is idempotent on the request id (a late flush adds nothing).
+  // Counted from the end of the answer (the receipt is signed then), not the admission: a long
+  // stream's own usage record may still be on its way when its receipt comes. Never earlier than
+  // the admission allows: a back-dated receipt cannot hurry its own billing.
+  const since = res ? Math.max(res.createdAtMs, Number(r.timestamp)) : 0;
+  if (res && i.nowMs - since >= i.reconcileAfterMs && i.offer) {
     const charged = signedCostPico(r, i.offer, res.amountPico);
     return {
       kind: "billFromReceipt",

@@ -170,6 +170,19 @@ export const errors = {
   /** Every provider failed in a way another try could fix. */
   upstreamFailed: (model: string, detail: string) =>
     new ApiError(502, "server_error", "upstream_error", `The providers for '${model}' failed (${detail}).`),
+  /**
+   * The request's total budget (TOTAL_DEADLINE_MS) ran out before any provider answered. The gateway
+   * already failed over and retried within that budget, so the SDK is told not to start it all again.
+   */
+  deadlineExceeded: (model: string, totalDeadlineMs: number, detail: string) =>
+    new ApiError(
+      504,
+      "timeout",
+      "deadline_exceeded",
+      `No provider for '${model}' answered within the request's deadline of ${totalDeadlineMs} ms (${detail}).`,
+      null,
+      shouldNotRetry,
+    ),
   /** Steering excluded every provider: no retry helps. */
   noProviderMatches: (model: string, detail: string) =>
     new ApiError(
@@ -196,7 +209,32 @@ export const errors = {
     new ApiError(401, "invalid_request_error", "invalid_signature", "The message signature does not verify.", "signature", shouldNotRetry),
   conflict: (message: string, param: string | null = null) =>
     new ApiError(409, "invalid_request_error", "conflict", message, param, shouldNotRetry),
+  /** A registration names an endpoint another provider registered (routes/providers.ts). */
+  endpointTaken: (endpoint: string) =>
+    new ApiError(
+      409,
+      "invalid_request_error",
+      "endpoint_taken",
+      `The endpoint ${endpoint} is registered to another provider.`,
+      "payload.url",
+      shouldNotRetry,
+    ),
+  /** The agent at a registering endpoint did not sign the gateway's challenge with the registering wallet. */
+  endpointNotControlled: (endpoint: string, detail: string) =>
+    new ApiError(
+      403,
+      "permission_error",
+      "endpoint_not_controlled",
+      `The registering wallet does not control the agent at ${endpoint}: ${detail}.`,
+      "payload.url",
+      shouldNotRetry,
+    ),
   /** A feature whose configuration is absent here (e.g. no chain): not retryable until configured. */
+  /** This gateway instance is stopping (an orderly drain): the same request may be sent again at once. */
+  shuttingDown: () =>
+    new ApiError(503, "server_error", "server_shutting_down", "This gateway instance is shutting down; retry the request.", null, {
+      "retry-after": "1",
+    }),
   notConfigured: (message: string) => new ApiError(503, "server_error", "not_configured", message, null, shouldNotRetry),
   /** A job that cannot go on without an operator (an escrow shortfall, a deep reorg). */
   jobBlocked: (message: string, code: string) => new ApiError(409, "invalid_request_error", code, message, null, shouldNotRetry),

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { RECEIPT_EVENT } from "../protocol/receipt";
 import { UsageTap, closingEvents, errorEvent, usageChunk, type SseEvent, type TapAction, type UsageTapOptions } from "./usage-tap";
 import type { TokenCounts } from "./chunks";
+import { emptyTranscript } from "./continuation";
 
 const data = (value: unknown): SseEvent => ({ data: JSON.stringify(value) });
 const content = (text: string, usage: unknown = null) =>
@@ -129,5 +130,52 @@ describe("closingEvents", () => {
     );
     expect(failedUpstream.errorCode).toBe("upstream_error");
     expect(failedUpstream.events[0]).toContain("engine overloaded");
+  });
+});
+
+describe("UsageTap splicing a continuation", () => {
+  const first = { id: "chatcmpl-1", created: 7, model: "m" };
+  const part2 = (c: Record<string, unknown>) => data({ id: "chatcmpl-2", created: 9, model: "m", ...c });
+
+  it("notes the first stream's identity and text", () => {
+    const transcript = emptyTranscript();
+    const tap = new UsageTap({ includeUsage: false }, { transcript });
+    tap.consume(data({ ...first, choices: [{ index: 0, delta: { role: "assistant", content: "" } }] }));
+    tap.consume(data({ ...first, choices: [{ index: 0, delta: { content: "amber" } }] }));
+    expect(transcript).toMatchObject({ ...first, text: "amber" });
+  });
+
+  it("rewrites the continuation to the first stream's id, drops its role chunk, reports the summed usage", () => {
+    const transcript = { ...emptyTranscript(), ...first, text: "amber" };
+    const tap = new UsageTap(
+      { includeUsage: true, costOf, carried: { promptTokens: 5, completionTokens: 20 } },
+      { transcript, into: first },
+    );
+    const role = tap.consume(part2({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }));
+    const text = tap.consume(part2({ choices: [{ index: 0, delta: { content: " basalt" }, finish_reason: null }] }));
+    const fin = tap.consume(part2({ choices: [{ index: 0, delta: {}, finish_reason: "length" }] }));
+    const use = tap.consume(part2({ choices: [], usage: { prompt_tokens: 26, completion_tokens: 20, total_tokens: 46 } }));
+    expect(role).toEqual({ kind: "drop" });
+    expect(rewritten(text)).toMatchObject({ id: "chatcmpl-1", created: 7, choices: [{ index: 0, delta: { content: " basalt" } }] });
+    expect(rewritten(fin)).toMatchObject({ id: "chatcmpl-1" });
+    expect(rewritten(use)).toMatchObject({
+      id: "chatcmpl-1",
+      usage: { prompt_tokens: 31, completion_tokens: 40, total_tokens: 71, cost: "26p+20c" },
+    });
+    // Billing reads the part's own counts.
+    expect(tap.outcome()).toMatchObject({ reported: { promptTokens: 26, completionTokens: 20 }, deliveredTokens: 1 });
+    expect(transcript.text).toBe("amber basalt");
+  });
+
+  it("owes the summed usage chunk when the continuation reported usage only in-band", () => {
+    const owed = usageChunk({ promptTokens: 26, completionTokens: 20 }, undefined, { promptTokens: 5, completionTokens: 20 });
+    expect(JSON.parse(owed)).toMatchObject({ usage: { prompt_tokens: 31, completion_tokens: 40, total_tokens: 71 } });
+  });
+
+  it("names the total deadline in its error event", () => {
+    const t = run([content("a")]).outcome;
+    const c = closingEvents(t, "deadline", { includeUsage: false, idleDeadlineMs: 1, totalDeadlineMs: 900 });
+    expect(c).toMatchObject({ complete: false, errorCode: "deadline_exceeded" });
+    expect(c.events[0]).toContain("900 ms");
   });
 });

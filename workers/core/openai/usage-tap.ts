@@ -8,6 +8,7 @@
  */
 import { RECEIPT_EVENT } from "../protocol/receipt";
 import { chunkProgress, parseChunk, readUsage, type TokenCounts } from "./chunks";
+import { noteChunk, spliceChunk, sumCounts, type SpliceInto, type Transcript } from "./continuation";
 
 /** One parsed Server-Sent Event (eventsource-parser's EventSourceMessage has this shape). */
 export interface SseEvent {
@@ -22,6 +23,16 @@ export interface UsageTapOptions {
   includeUsage: boolean;
   /** The charge for these counts (USDC decimal string), added to the usage chunk the client sees. */
   costOf?: ((tokens: TokenCounts) => string) | undefined;
+  /** A continuation's earlier parts' counts: the usage chunk the client gets reports the sum. */
+  carried?: TokenCounts | undefined;
+}
+
+/** How a tap follows the answer for a possible continuation (see ./continuation). */
+export interface TapSplicing {
+  /** Noted with every chunk: the answer's identity and text so far, shared across its parts. */
+  transcript?: Transcript;
+  /** This stream continues another: its chunks are rewritten to that stream's identity. */
+  into?: SpliceInto;
 }
 
 export interface TapOutcome {
@@ -55,7 +66,10 @@ export class UsageTap {
     usageForwarded: false,
   };
 
-  constructor(private readonly options: UsageTapOptions) {}
+  constructor(
+    private readonly options: UsageTapOptions,
+    private readonly splicing: TapSplicing = {},
+  ) {}
 
   /** Upstream said [DONE] or sent an error: nothing after it reaches the client. */
   get ended(): boolean {
@@ -91,16 +105,23 @@ export class UsageTap {
     const progress = chunkProgress(chunk);
     s.deliveredTokens += progress.deliveredTokens;
     if (progress.finished) s.finishSeen = true;
-    return isUsageChunk(chunk) ? this.usageChunk(chunk) : this.contentChunk(chunk);
+    if (this.splicing.transcript) noteChunk(this.splicing.transcript, chunk);
+    const into = this.splicing.into;
+    const spliced = into ? spliceChunk(chunk, into) : chunk;
+    if (!spliced) return DROP;
+    const action = isUsageChunk(chunk) ? this.usageChunk(spliced) : this.contentChunk(spliced);
+    return action.kind === "forward" && spliced !== chunk ? { kind: "rewrite", data: JSON.stringify(spliced) } : action;
   }
 
   private usageChunk(chunk: Record<string, unknown>): TapAction {
     if (!this.options.includeUsage) return DROP;
     this.state.usageForwarded = true;
     const { reported } = this.state;
-    const { costOf } = this.options;
-    if (!reported || !costOf) return FORWARD;
-    return { kind: "rewrite", data: JSON.stringify({ ...chunk, usage: { ...(chunk.usage as object), cost: costOf(reported) } }) };
+    const { costOf, carried } = this.options;
+    if (!reported || (!costOf && !carried)) return FORWARD;
+    const counts = carried ? usageCounts(sumCounts(carried, reported)) : {};
+    const usage = { ...(chunk.usage as object), ...counts, ...(costOf ? { cost: costOf(reported) } : {}) };
+    return { kind: "rewrite", data: JSON.stringify({ ...chunk, usage }) };
   }
 
   private contentChunk(chunk: Record<string, unknown>): TapAction {
@@ -109,6 +130,10 @@ export class UsageTap {
     delete withoutUsage.usage;
     return { kind: "rewrite", data: JSON.stringify(withoutUsage) };
   }
+}
+
+function usageCounts(t: TokenCounts) {
+  return { prompt_tokens: t.promptTokens, completion_tokens: t.completionTokens, total_tokens: t.promptTokens + t.completionTokens };
 }
 
 /** vLLM's final usage chunk: no choices, a usage object. */
@@ -123,18 +148,16 @@ function messageOf(error: unknown): string | null {
   return typeof message === "string" ? message : null;
 }
 
-/** How the upstream read stopped, when not at [DONE] or an error event: closed, failed, or silent too long. */
-export type StreamEnd = "closed" | "failed" | "idle";
-export type StreamErrorCode = "upstream_error" | "upstream_idle_timeout" | "upstream_stream_ended";
+/**
+ * How the upstream read stopped, when not at [DONE] or an error event: closed, failed, silent too
+ * long, or the request's total deadline passed.
+ */
+export type StreamEnd = "closed" | "failed" | "idle" | "deadline";
+export type StreamErrorCode = "upstream_error" | "upstream_idle_timeout" | "upstream_stream_ended" | "deadline_exceeded";
 
 /** The usage chunk for a client that asked for usage when upstream sent it only in-band. */
-export function usageChunk(reported: TokenCounts, costOf?: (tokens: TokenCounts) => string): string {
-  const usage = {
-    prompt_tokens: reported.promptTokens,
-    completion_tokens: reported.completionTokens,
-    total_tokens: reported.promptTokens + reported.completionTokens,
-    ...(costOf ? { cost: costOf(reported) } : {}),
-  };
+export function usageChunk(reported: TokenCounts, costOf?: (tokens: TokenCounts) => string, carried?: TokenCounts): string {
+  const usage = { ...usageCounts(carried ? sumCounts(carried, reported) : reported), ...(costOf ? { cost: costOf(reported) } : {}) };
   return JSON.stringify({ object: "chat.completion.chunk", choices: [], usage });
 }
 
@@ -145,6 +168,8 @@ export function errorEvent(code: StreamErrorCode, message: string): string {
 
 export interface ClosingOptions extends UsageTapOptions {
   idleDeadlineMs: number;
+  /** The request's total deadline (TOTAL_DEADLINE_MS), named in its error event. */
+  totalDeadlineMs?: number;
 }
 
 export interface Closing {
@@ -159,17 +184,20 @@ export interface Closing {
 export function closingEvents(t: TapOutcome, end: StreamEnd, o: ClosingOptions): Closing {
   const complete = t.doneSeen || (end === "closed" && t.finishSeen && t.upstreamError === null);
   if (complete) {
-    const owed = o.includeUsage && !t.usageForwarded && t.reported ? [usageChunk(t.reported, o.costOf)] : [];
+    const owed = o.includeUsage && !t.usageForwarded && t.reported ? [usageChunk(t.reported, o.costOf, o.carried)] : [];
     return { complete, errorCode: null, events: [...owed, "[DONE]"] };
   }
   if (t.upstreamError) {
     const message = t.upstreamError.message ?? "The provider reported an error; the stream was cut.";
     return { complete, errorCode: "upstream_error", events: [errorEvent("upstream_error", message)] };
   }
-  const code: StreamErrorCode = end === "idle" ? "upstream_idle_timeout" : "upstream_stream_ended";
+  const code: StreamErrorCode =
+    end === "idle" ? "upstream_idle_timeout" : end === "deadline" ? "deadline_exceeded" : "upstream_stream_ended";
   const message =
     end === "idle"
       ? `The provider went silent for ${o.idleDeadlineMs} ms; the stream was cut.`
-      : "The provider's stream ended before the answer was complete.";
+      : end === "deadline"
+        ? `The request ran past its total deadline (${o.totalDeadlineMs ?? "?"} ms); the stream was cut.`
+        : "The provider's stream ended before the answer was complete.";
   return { complete, errorCode: code, events: [errorEvent(code, message)] };
 }

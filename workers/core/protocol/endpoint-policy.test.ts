@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { checkProviderUrl } from "./endpoint-policy";
+import { checkProviderUrl, parseEndpointAllowlist } from "./endpoint-policy";
 
-const PUBLIC = { allowPrivate: false };
-const PRIVATE_OK = { allowPrivate: true };
+const PUBLIC = { allowlist: [] };
 
 describe("checkProviderUrl", () => {
   it.each([
@@ -97,29 +96,123 @@ describe("checkProviderUrl", () => {
     if (!result.ok) expect(result.reason).toMatch(reason);
   });
 
+  it("refuses every encoded form without an allow-list (the production policy)", () => {
+    for (const url of ENCODED) expect(checkProviderUrl(url, PUBLIC), url).toMatchObject({ ok: false });
+  });
+});
+
+/**
+ * Private, loopback, metadata and encoded spellings; the allow-list below names only 127.0.0.1:9101 and
+ * [::1]:9102 (a spelling that normalises to a listed endpoint is that endpoint: see "admits" below).
+ */
+const ENCODED = [
+  "http://2130706433:9103",
+  "http://0x7f000001:9103",
+  "http://017700000001:9103",
+  "http://127.1:9103",
+  "http://[::ffff:127.0.0.1]:9101",
+  "http://[::ffff:7f00:1]:9101",
+  "http://[::1]:9101",
+  "http://[fd00::1]:9101",
+  "http://[fe80::1]:9101",
+  "http://0.0.0.0:9101",
+  "http://0:9101",
+  "http://169.254.169.254",
+  "http://169.254.169.254:9101",
+  "http://metadata.google.internal",
+  "http://localhost:9101",
+  "http://gpu.localhost:9101",
+  "http://localhost.:9101",
+  "http://10.0.0.5:9101",
+  "http://192.168.1.10:9101",
+  "https://127.0.0.1:9101.example.com",
+  "http://127.0.0.1", // the listed host at another port (80)
+  "http://127.0.0.1:9103",
+  "https://127.0.0.1", // 443
+  "http://[::1]:9101", // the listed port on the other listed host
+];
+
+describe("checkProviderUrl with an exact allow-list (local networks and tests)", () => {
+  const listed = parseEndpointAllowlist("127.0.0.1:9101, [::1]:9102");
+  if (!listed.ok) throw new Error(listed.reason);
+  const DEV = { allowlist: listed.entries, gatewayUrl: "http://127.0.0.1:8787/providers/v1/register" };
+
   it.each([
-    "http://127.0.0.1:9000",
-    "http://localhost:8000/v1",
-    "http://10.0.0.5",
-    "http://[::1]:9000",
-    "http://gpu-box:9000",
-    "https://169.254.169.254",
-  ])("allows %s with allowPrivate", (url) => {
-    expect(checkProviderUrl(url, PRIVATE_OK)).toEqual({ ok: true });
+    "http://127.0.0.1:9101",
+    "http://127.0.0.1:9101/v1/",
+    "https://127.0.0.1:9101",
+    "http://127.0.0.1.:9101", // the URL parser drops an IPv4 address's trailing dot
+    "http://2130706433:9101", // the same endpoint, spelled in decimal
+    "http://0x7f000001:9101",
+    "http://[::1]:9102",
+    "http://[0:0:0:0:0:0:0:1]:9102",
+  ])("admits the listed endpoint %s", (url) => {
+    expect(checkProviderUrl(url, DEV)).toEqual({ ok: true });
   });
 
-  it.each(["ftp://127.0.0.1", "http://user:pw@127.0.0.1:9000", "not a url"])("still refuses %s with allowPrivate", (url) => {
-    expect(checkProviderUrl(url, PRIVATE_OK).ok).toBe(false);
+  it.each(ENCODED)("refuses %s, which is not listed exactly", (url) => {
+    expect(checkProviderUrl(url, DEV)).toMatchObject({ ok: false });
   });
 
-  it.each([
-    "http://0x7f000001",
-    "http://2130706433",
-    "http://[::ffff:127.0.0.1]",
-    "http://017700000001",
-    "http://localhost.",
-    "http://LOCALHOST",
-  ])("refuses %s without allowPrivate", (url) => {
-    expect(checkProviderUrl(url, PUBLIC).ok).toBe(false);
+  it("says why an unlisted endpoint is refused", () => {
+    expect(checkProviderUrl("http://[::ffff:127.0.0.1]:9101", DEV)).toEqual({ ok: false, reason: "HTTPS is required" });
+    expect(checkProviderUrl("https://[::ffff:127.0.0.1]:9101", DEV)).toEqual({ ok: false, reason: "IPv4-mapped loopback address" });
+    expect(checkProviderUrl("https://169.254.169.254", DEV)).toEqual({ ok: false, reason: "metadata host" });
   });
+
+  it.each(["ftp://127.0.0.1:9101", "http://user:pw@127.0.0.1:9101", "http://127.0.0.1:9102@127.0.0.1:9101", "not a url"])(
+    "still refuses %s although its host is listed",
+    (url) => {
+      expect(checkProviderUrl(url, DEV).ok).toBe(false);
+    },
+  );
+
+  it("follows the production policy for public hosts", () => {
+    expect(checkProviderUrl("https://gpu.example.com:8443", DEV)).toEqual({ ok: true });
+    expect(checkProviderUrl("http://gpu.example.com:8443", DEV)).toEqual({ ok: false, reason: "HTTPS is required" });
+  });
+});
+
+describe("checkProviderUrl: the gateway's own address", () => {
+  const gatewayUrl = "https://api.meshgate.example/providers/v1/register";
+
+  it.each([
+    "https://api.meshgate.example",
+    "https://API.meshgate.example./v1",
+    "https://api.meshgate.example:443",
+    "https://api.meshgate.example:8443",
+  ])("refuses %s", (url) => {
+    expect(checkProviderUrl(url, { allowlist: [], gatewayUrl })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/gateway's own/),
+    });
+  });
+
+  it("refuses the gateway's exact host:port even when listed; another listed port on its host is admitted", () => {
+    const policy = { allowlist: ["127.0.0.1:8787", "127.0.0.1:9101"], gatewayUrl: "http://127.0.0.1:8787/admin/v1/providers" };
+    expect(checkProviderUrl("http://127.0.0.1:8787", policy)).toEqual({ ok: false, reason: "it is the gateway's own address" });
+    expect(checkProviderUrl("http://2130706433:8787", policy)).toEqual({ ok: false, reason: "it is the gateway's own address" });
+    expect(checkProviderUrl("http://127.0.0.1:9101", policy)).toEqual({ ok: true });
+  });
+
+  it("admits other public hosts", () => {
+    expect(checkProviderUrl("https://gpu.provider.example", { allowlist: [], gatewayUrl })).toEqual({ ok: true });
+  });
+});
+
+describe("parseEndpointAllowlist", () => {
+  it("normalises each host:port as the URL parser does", () => {
+    expect(parseEndpointAllowlist(" 127.0.0.1:9101,0x7f000001:9102 [0::1]:9103,LOCALHOST:9104,127.0.0.1:80 ")).toEqual({
+      ok: true,
+      entries: ["127.0.0.1:9101", "127.0.0.1:9102", "[::1]:9103", "localhost:9104", "127.0.0.1:80"],
+    });
+    expect(parseEndpointAllowlist("")).toEqual({ ok: true, entries: [] });
+  });
+
+  it.each(["127.0.0.1", "http://127.0.0.1:9101", "127.0.0.1:9101/v1", "user@127.0.0.1:9101", "127.0.0.1:99999", "*:9101", ":9101"])(
+    "refuses the entry %s",
+    (entry) => {
+      expect(parseEndpointAllowlist(entry)).toMatchObject({ ok: false, reason: expect.stringContaining(entry) });
+    },
+  );
 });

@@ -1,41 +1,89 @@
 /**
- * Which provider runtime URLs the gateway will call (SSRF policy), checked at registration.
+ * Which provider runtime URLs the gateway will call (SSRF policy), checked wherever a URL is
+ * registered (the signed registration, the admin API) and again before the probe calls it.
  *
- * Always refused: schemes other than http(s), and credentials in the URL. Unless `allowPrivate`
- * (local networks, tests): plain http, and hosts that are not public — loopback (127/8, ::1,
- * localhost and *.localhost), private (10/8, 172.16/12, 192.168/16, fc00::/7, fec0::/10),
- * link-local (169.254/16, fe80::/10), CGNAT (100.64/10), 0/8 and ::, multicast and reserved
- * ranges, cloud metadata hosts (169.254.169.254, metadata.google.internal, metadata, instance-data),
- * single-label names and special-use suffixes (.local, .internal, .home.arpa, .localdomain, .invalid),
- * and IPv6 addresses that embed a refused IPv4 address (IPv4-mapped ::ffff:a.b.c.d, ::a.b.c.d,
- * NAT64 64:ff9b::/96, 6to4 2002::/16). Decimal, hex, octal and short IPv4 spellings
- * (2130706433, 0x7f000001, 017700000001, 127.1) are normalised by the URL parser before the
- * check; a numeric host it did not normalise is refused.
+ * Always refused: schemes other than http(s), credentials in the URL, and the gateway itself (its
+ * exact host:port, and its host name at any other port unless that host:port is listed).
+ * Admitted as they are, http included: the exact host:port pairs of `allowlist`
+ * (PROVIDER_URL_ALLOWLIST: local networks and tests name their own providers, nothing else).
+ * Everything else follows the production policy: HTTPS only, and hosts that are not public are
+ * refused — loopback (127/8, ::1, localhost and *.localhost), private (10/8, 172.16/12, 192.168/16,
+ * fc00::/7, fec0::/10), link-local (169.254/16, fe80::/10), CGNAT (100.64/10), 0/8 and ::,
+ * multicast and reserved ranges, cloud metadata hosts (169.254.169.254, metadata.google.internal,
+ * metadata, instance-data), single-label names and special-use suffixes (.local, .internal,
+ * .home.arpa, .localdomain, .invalid), and IPv6 addresses that embed a refused IPv4 address
+ * (IPv4-mapped ::ffff:a.b.c.d, ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16). Decimal, hex, octal
+ * and short IPv4 spellings (2130706433, 0x7f000001, 017700000001, 127.1) are normalised by the URL
+ * parser before the check, and before the allow-list is matched; a numeric host it did not
+ * normalise is refused.
  *
  * Not checkable here: a DNS name that resolves to a private address (a worker cannot resolve
  * names; Cloudflare's fetch does not reach private networks, but a Node gateway would), or one
- * whose answer changes after registration. Providers on a local network need `allowPrivate`.
+ * whose answer changes after registration.
  */
 export type UrlCheck = { ok: true } | { ok: false; reason: string };
 
+export interface EndpointPolicy {
+  /** Normalised `host:port` pairs (parseEndpointAllowlist) admitted although private and plain http. */
+  allowlist: readonly string[];
+  /** The gateway's own URL (the request's), when known: a provider may not point back at it. */
+  gatewayUrl?: string | null;
+}
+
 const MAX_URL_LENGTH = 2_048;
+/** What an allow-list entry's host may be once normalised: a DNS name or IPv4 address, or a bracketed IPv6 address. */
+const HOST_PATTERN = /^([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])$/;
 const METADATA_HOSTS = new Set(["metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"]);
 const SPECIAL_SUFFIXES = ["localhost", "local", "internal", "home.arpa", "localdomain", "invalid"];
 
-export function checkProviderUrl(url: string, opts: { allowPrivate: boolean }): UrlCheck {
+export function checkProviderUrl(url: string, policy: EndpointPolicy): UrlCheck {
   if (url.length > MAX_URL_LENGTH) return refuse("URL is too long");
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return refuse("not a valid URL");
-  }
+  const parsed = parseUrl(url);
+  if (parsed === null) return refuse("not a valid URL");
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return refuse(`scheme ${parsed.protocol} is not allowed`);
   if (parsed.username !== "" || parsed.password !== "") return refuse("credentials in the URL are not allowed");
-  if (opts.allowPrivate) return { ok: true };
+  const key = endpointKey(parsed);
+  const self = policy.gatewayUrl ? parseUrl(policy.gatewayUrl) : null;
+  if (self !== null && endpointKey(self) === key) return refuse("it is the gateway's own address");
+  if (policy.allowlist.includes(key)) return { ok: true };
+  if (self !== null && bareHost(self) === bareHost(parsed)) return refuse("it is the gateway's own host");
   if (parsed.protocol !== "https:") return refuse("HTTPS is required");
   const reason = hostRefusal(parsed.hostname.toLowerCase());
   return reason === null ? { ok: true } : refuse(reason);
+}
+
+/**
+ * PROVIDER_URL_ALLOWLIST: comma- or space-separated `host:port` pairs, each with an explicit port
+ * and nothing else (no scheme, path or credentials); normalised as the URL parser would, so
+ * `0x7f000001:9101` is listed as `127.0.0.1:9101` and `[0::1]:9101` as `[::1]:9101`.
+ */
+export function parseEndpointAllowlist(text: string): { ok: true; entries: string[] } | { ok: false; reason: string } {
+  const entries: string[] = [];
+  for (const entry of text.split(/[\s,]+/).filter((x) => x !== "")) {
+    const parsed = /^[^/?#@\\]+:\d{1,5}$/.test(entry) ? parseUrl(`http://${entry}/`) : null;
+    if (parsed === null || parsed.pathname !== "/" || !HOST_PATTERN.test(bareHost(parsed))) {
+      return { ok: false, reason: `'${entry}' is not an exact host:port (e.g. 127.0.0.1:9101)` };
+    }
+    entries.push(endpointKey(parsed)); // the pattern requires a port: an empty one is http's 80
+  }
+  return { ok: true, entries };
+}
+
+/** The exact endpoint a URL reaches: its normalised host (no trailing dot) and its port, the scheme's default made explicit. */
+export function endpointKey(u: URL): string {
+  return `${bareHost(u)}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+}
+
+function bareHost(u: URL): string {
+  return u.hostname.toLowerCase().replace(/\.+$/, "");
+}
+
+function parseUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
 }
 
 function refuse(reason: string): UrlCheck {

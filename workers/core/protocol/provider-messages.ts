@@ -66,8 +66,11 @@ export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 /** `{ payload, signature }` for a payload schema. */
 export const SignedMessage = <T extends z.ZodType>(payload: T) => z.object({ payload, signature: Signature });
 
-/** "dashboard": a provider signs in to its dashboard; the payload is `{ address, timestamp, nonce }` (the gateway's challenge). */
-export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts" | "proof" | "dashboard";
+/**
+ * "dashboard": a provider signs in to its dashboard; the payload is `{ address, timestamp, nonce }` (the gateway's challenge).
+ * "endpoint": the agent at an endpoint proves it holds the registering wallet (endpoint-challenge.ts).
+ */
+export type ProviderMessageKind = "register" | "heartbeat" | "deregister" | "receipts" | "proof" | "dashboard" | "endpoint";
 
 /**
  * A signed GET (the receipt proof) carries its message in headers: the payload is

@@ -3,6 +3,7 @@
 export interface Registration {
   id: string;
   address: string;
+  /** The endpoint, normalised (endpoint-challenge.ts): one endpoint belongs to one provider. */
   url: string;
   region: string;
   gpu: Record<string, unknown> | null;
@@ -11,7 +12,13 @@ export interface Registration {
   models: { model: string; endpoints: string[]; inputPrice: bigint; outputPrice: bigint; contextLength: number }[];
 }
 
-export type RegisterOutcome = "created" | "updated" | "address_mismatch" | "address_in_use" | "stale";
+export type RegisterOutcome = "created" | "updated" | "address_mismatch" | "address_in_use" | "endpoint_taken" | "stale";
+
+/** Who holds an endpoint now (its self-registered provider), if anyone. */
+export interface EndpointHolder {
+  id: string;
+  address: string | null;
+}
 
 export interface Heartbeat {
   id: string;

@@ -127,4 +127,14 @@ describe("BreakerBoard", () => {
     board.onAttempt("b", 0);
     expect(board.snapshot().map(([id]) => id)).toEqual(["a"]);
   });
+
+  it("after an operator's reset, failures of attempts begun before it do not count; later ones do", () => {
+    const board = new BreakerBoard({ failureThreshold: 1, cooldownMs: 100 });
+    board.reset("a", 1_000);
+    board.recordFailure("a", 1_500, 900); // sent before the resume, failed after it
+    board.recordFailure("a", 1_500, 999);
+    expect(board.isAvailable("a", 1_501)).toBe(true);
+    board.recordFailure("a", 1_600, 1_000);
+    expect(board.isAvailable("a", 1_601)).toBe(false);
+  });
 });

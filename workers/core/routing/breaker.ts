@@ -92,6 +92,8 @@ export function admits(
 export class BreakerBoard {
   private readonly states = new Map<string, BreakerState>();
   private readonly pausedUntil = new Map<string, number>();
+  /** When an operator last resumed a provider: failures of attempts begun before then are not counted. */
+  private readonly resetAt = new Map<string, number>();
 
   constructor(readonly policy: BreakerPolicy = DEFAULT_BREAKER_POLICY) {}
 
@@ -111,10 +113,15 @@ export class BreakerBoard {
     this.pausedUntil.set(providerId, Math.max(untilMs, this.pausedUntil.get(providerId) ?? 0));
   }
 
-  /** Forget everything about a provider (an operator resumed it). */
-  reset(providerId: string): void {
+  /**
+   * Forget everything about a provider (an operator resumed it). With `nowMs`, the resume is also a
+   * cut-off: a failure reported later for an attempt begun before it (`recordFailure`'s
+   * `startedAtMs`) describes what the operator fixed and is not counted.
+   */
+  reset(providerId: string, nowMs?: number): void {
     this.states.delete(providerId);
     this.pausedUntil.delete(providerId);
+    if (nowMs !== undefined) this.resetAt.set(providerId, nowMs);
   }
 
   private isPaused(providerId: string, nowMs: number): boolean {
@@ -138,7 +145,10 @@ export class BreakerBoard {
     this.put(providerId, recordSuccess(this.get(providerId)));
   }
 
-  recordFailure(providerId: string, nowMs: number): void {
+  /** `startedAtMs`: when the failed attempt began; before the provider's last reset, it is not counted. */
+  recordFailure(providerId: string, nowMs: number, startedAtMs?: number): void {
+    const cutoff = this.resetAt.get(providerId);
+    if (startedAtMs !== undefined && cutoff !== undefined && startedAtMs < cutoff) return;
     this.put(providerId, recordFailure(this.get(providerId), nowMs, this.policy));
   }
 

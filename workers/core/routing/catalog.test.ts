@@ -25,7 +25,7 @@ describe("listServedModels", () => {
       offers: [
         offer({ providerId: "a", inputPrice: 100n, outputPrice: 300n }),
         offer({ providerId: "b", inputPrice: 50n, outputPrice: 400n, endpoints: ["chat", "completions"], contextLength: 8192 }),
-        offer({ providerId: "c", inputPrice: 1n, lastHeartbeatMs: 0 }),
+        offer({ providerId: "c", inputPrice: 1n, lastHeartbeatMs: 0, address: "0x00000000000000000000000000000000000000c1" }),
         offer({ providerId: "d", inputPrice: 1n, suspended: true }),
         offer({ providerId: "e", model: "emb", endpoints: ["embeddings"] }),
       ],
@@ -40,5 +40,18 @@ describe("listServedModels", () => {
     expect(m.outputPrice).toEqual({ min: 300n, max: 400n });
     expect(m.endpoints).toEqual(["chat", "completions"]);
     expect(m.contextLength).toBe(8192);
+  });
+
+  it("lists an operator-vouched (probed) offer across the probe interval, a wallet offer only within the heartbeat window", () => {
+    const table = {
+      offers: [
+        offer({ providerId: "vouched", model: "v" }),
+        offer({ providerId: "w", model: "w", address: "0x00000000000000000000000000000000000000c1" }),
+      ],
+      latency: new Map(),
+      loadedAtMs: 0,
+    };
+    expect(listServedModels(table, 1_000 + 90_000).map((m) => m.model)).toEqual(["v"]);
+    expect(listServedModels(table, 1_000 + 150_001)).toEqual([]);
   });
 });

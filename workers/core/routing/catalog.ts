@@ -1,4 +1,5 @@
-/** The models the network serves now: any offer with a fresh heartbeat that is not suspended. */
+/** The models the network serves now: any offer with a fresh heartbeat (or probe) that is not suspended. */
+import { isFresh, PROBED_FRESH_MS } from "./health";
 import type { Endpoint, RouteTable } from "./types";
 
 export interface ServedModel {
@@ -10,10 +11,15 @@ export interface ServedModel {
   outputPrice: { min: bigint; max: bigint };
 }
 
-export function listServedModels(table: RouteTable, nowMs: number, heartbeatFreshMs = 30_000): ServedModel[] {
+export function listServedModels(
+  table: RouteTable,
+  nowMs: number,
+  heartbeatFreshMs = 30_000,
+  probedFreshMs = PROBED_FRESH_MS,
+): ServedModel[] {
   const byModel = new Map<string, ServedModel>();
   for (const o of table.offers) {
-    if (o.suspended || nowMs - o.lastHeartbeatMs > heartbeatFreshMs) continue;
+    if (o.suspended || !isFresh(o, nowMs, { heartbeatFreshMs, probedFreshMs })) continue;
     const m = byModel.get(o.model);
     if (!m) {
       byModel.set(o.model, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { aggregateObservations, applyBatch, foldObservation, type LatencyObservation } from "./latency";
+import { aggregateObservations, applyBatch, countsAfterResume, foldObservation, type LatencyObservation } from "./latency";
 import type { LatencyStats } from "./types";
 
 describe("foldObservation", () => {
@@ -53,23 +53,35 @@ const obsArb = (oneKey: boolean) =>
     ok: fc.boolean(),
     ttftMs: fc.option(fc.double({ min: 1, max: 5_000, noNaN: true })),
     tpotMs: fc.option(fc.double({ min: 1, max: 500, noNaN: true })),
+    atMs: fc.integer({ min: 0, max: 1_000_000 }),
   });
 
 describe("aggregateObservations", () => {
   it("merges observations into one batch per edge × provider × model", () => {
-    const base = { model: "m", ok: true, ttftMs: 100, tpotMs: 10 };
+    const base = { model: "m", ok: true, ttftMs: 100, tpotMs: 10, atMs: 5_000 };
     const batches = aggregateObservations([
       { ...base, edge: "AMS", providerId: "p1" },
-      { ...base, edge: "AMS", providerId: "p1" },
+      { ...base, edge: "AMS", providerId: "p1", atMs: 4_000 },
       { ...base, edge: "SJC", providerId: "p1" },
       { ...base, edge: "AMS", providerId: "p2", ok: false, ttftMs: null, tpotMs: null },
     ]);
-    expect(batches.map((b) => [b.edge, b.providerId, b.count])).toEqual([
-      ["AMS", "p1", 2],
-      ["SJC", "p1", 1],
-      ["AMS", "p2", 1],
+    expect(batches.map((b) => [b.edge, b.providerId, b.count, b.oldestAtMs])).toEqual([
+      ["AMS", "p1", 2, 4_000],
+      ["SJC", "p1", 1, 5_000],
+      ["AMS", "p2", 1, 5_000],
     ]);
     expect(batches[2]!.ttftMs.n).toBe(0);
+  });
+
+  it("counts a batch only when none of it is older than the provider's last resume", () => {
+    const [b] = aggregateObservations([
+      { edge: "AMS", providerId: "p", model: "m", ok: false, ttftMs: null, tpotMs: null, atMs: 1_000 },
+      { edge: "AMS", providerId: "p", model: "m", ok: true, ttftMs: 50, tpotMs: null, atMs: 3_000 },
+    ]);
+    expect(countsAfterResume(b!, null)).toBe(true); // never resumed
+    expect(countsAfterResume(b!, 1_000)).toBe(true); // begun in the resume's own millisecond
+    expect(countsAfterResume(b!, 1_001)).toBe(false);
+    expect(countsAfterResume(b!, 2_000)).toBe(false); // straddles the resume: dropped whole
   });
 
   it("applied to a row equals folding the observations one by one (property)", () => {

@@ -8,6 +8,11 @@
  *
  * Success uses a slower alpha than latency: with 0.2 a single failure after a perfect history
  * drops the rate to 0.8, under the 0.9 routing floor, and one timeout would evict a provider.
+ *
+ * Every observation carries the time its attempt began. An operator's resume is a cut-off: what was
+ * observed of attempts begun before it describes what the operator fixed, so the writer applies a
+ * batch only when its oldest observation is not older than the provider's last resume (a batch that
+ * straddles the resume is dropped whole: a few lost samples, never a resume undone).
  */
 import { latencyKey, type LatencyStats } from "./types";
 
@@ -19,6 +24,8 @@ export interface LatencyObservation {
   ok: boolean;
   ttftMs: number | null;
   tpotMs: number | null;
+  /** When the observed attempt (or its request) began, epoch ms: only observations after a resume count. */
+  atMs: number;
 }
 
 export type Observed = Pick<LatencyObservation, "ok" | "ttftMs" | "tpotMs">;
@@ -71,6 +78,8 @@ export interface LatencyBatch {
   providerId: string;
   model: string;
   count: number;
+  /** The earliest `atMs` among them: the batch counts only if this is not before the provider's last resume. */
+  oldestAtMs: number;
   ttftMs: FigureUpdate;
   tpotMs: FigureUpdate;
   successRate: FigureUpdate;
@@ -104,6 +113,7 @@ export function aggregateObservations(
         providerId: o.providerId,
         model: o.model,
         count: 0,
+        oldestAtMs: o.atMs,
         ttftMs: emptyFigure(),
         tpotMs: emptyFigure(),
         successRate: emptyFigure(),
@@ -111,6 +121,7 @@ export function aggregateObservations(
       byKey.set(key, b);
     }
     b.count++;
+    b.oldestAtMs = Math.min(b.oldestAtMs, o.atMs);
     pushFigure(b.successRate, o.ok ? 1 : 0, successAlpha);
     if (measured(o.ttftMs)) pushFigure(b.ttftMs, o.ttftMs, alpha);
     if (measured(o.tpotMs)) pushFigure(b.tpotMs, o.tpotMs, alpha);
@@ -122,6 +133,10 @@ function applyFigure(prev: number | undefined, f: FigureUpdate, prevExists: bool
   if (f.n === 0) return prev ?? 0;
   return prevExists ? (prev ?? 0) * f.decay + f.add : f.fresh;
 }
+
+/** Whether a batch may be applied to a provider last resumed at `resumedAtMs` (null: never). */
+export const countsAfterResume = (b: Pick<LatencyBatch, "oldestAtMs">, resumedAtMs: number | null): boolean =>
+  resumedAtMs === null || b.oldestAtMs >= resumedAtMs;
 
 /** A batch applied to a stored row: what the upsert computes, for adapters that read-modify-write. */
 export function applyBatch(prev: LatencyStats | undefined, b: LatencyBatch): LatencyStats {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { DEFAULT_ROUTING_POLICY, expectedCostPico, rankCandidates, type RouteRequest } from "./rank";
+import { freshnessWindowMs } from "./health";
 import { ctx, ids, NOW, offer, req, table, type Row } from "./rank.fixtures";
 import { ProviderPreferences } from "./steering";
 
@@ -52,7 +53,7 @@ describe("rankCandidates: properties", () => {
         for (let i = 1; i < costs.length; i++) expect(costs[i - 1]! <= costs[i]!).toBe(true);
         for (const o of out.ranked) {
           expect(o.suspended).toBe(false);
-          expect(NOW - o.lastHeartbeatMs <= policy.heartbeatFreshMs).toBe(true);
+          expect(NOW - o.lastHeartbeatMs <= freshnessWindowMs(o, policy)).toBe(true);
           expect(o.waitingRequests < o.maxWaitingRequests).toBe(true);
         }
       }),

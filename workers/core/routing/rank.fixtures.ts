@@ -5,6 +5,8 @@ import { ProviderPreferences, type ProviderPreferencesInput } from "./steering";
 import { latencyKey, type LatencyStats, type ProviderOffer, type RouteTable } from "./types";
 
 export const NOW = 1_000_000;
+/** A provider's wallet: it heartbeats itself and, with a chain, must hold stake. Offers default to none (operator-vouched). */
+export const WALLET = "0x00000000000000000000000000000000000000b1";
 
 export function offer(providerId: string, over: Partial<ProviderOffer> = {}): ProviderOffer {
   return {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { BreakerBoard } from "./breaker";
 import { DEFAULT_ROUTING_POLICY, excludedByRequest, expectedCostPico, rankCandidates, summarizeExclusions } from "./rank";
-import { ctx, ids, NOW, offer, req, table, type Row } from "./rank.fixtures";
+import { ctx, ids, NOW, offer, req, table, WALLET, type Row } from "./rank.fixtures";
 
 describe("rankCandidates: cheapest healthy provider", () => {
   it("puts the cheapest first", () => {
@@ -51,9 +51,10 @@ describe("rankCandidates: cheapest healthy provider", () => {
 
 describe("rankCandidates: health", () => {
   it.each([
-    ["stale_heartbeat", { lastHeartbeatMs: NOW - 30_001 }],
+    ["stale_heartbeat", { address: WALLET, lastHeartbeatMs: NOW - 30_001 }],
+    ["stale_heartbeat", { address: null, lastHeartbeatMs: NOW - 150_001 }], // operator-vouched: 2.5 probe intervals
     ["suspended", { suspended: true }],
-    ["no_stake", { stakeOk: false }],
+    ["no_stake", { address: WALLET, stakeOk: false }],
     ["overloaded", { waitingRequests: 16, maxWaitingRequests: 16 }],
     ["context_too_long", { contextLength: 1_099 }], // 1000 prompt + 100 max output
   ] as const)("excludes %s with that reason", (reason, over) => {
@@ -63,8 +64,22 @@ describe("rankCandidates: health", () => {
     expect(r.excluded).toEqual([{ providerId: "bad", reason }]);
   });
 
+  it("routes an operator-vouched provider (no wallet) without stake, and across a whole probe interval and more", () => {
+    const t = table([
+      offer("vouched", { address: null, stakeOk: false, lastHeartbeatMs: NOW - 90_000 }),
+      offer("wallet", { address: WALLET, stakeOk: false }),
+      offer("beating", { address: WALLET, lastHeartbeatMs: NOW - 90_000 }),
+    ]);
+    const r = rankCandidates(t, req(), ctx());
+    expect(ids(r)).toEqual(["vouched"]);
+    expect(r.excluded).toEqual([
+      { providerId: "wallet", reason: "no_stake" },
+      { providerId: "beating", reason: "stale_heartbeat" },
+    ]);
+  });
+
   it("keeps a heartbeat exactly at the freshness limit and a prompt that exactly fits", () => {
-    const t = table([offer("a", { lastHeartbeatMs: NOW - 30_000, contextLength: 1_100 })]);
+    const t = table([offer("a", { address: WALLET, lastHeartbeatMs: NOW - 30_000, contextLength: 1_100 })]);
     expect(ids(rankCandidates(t, req(), ctx()))).toEqual(["a"]);
   });
 

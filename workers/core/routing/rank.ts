@@ -2,7 +2,9 @@
  * The routing decision: which providers may serve this request, best first. Pure and in-memory:
  * the table, the request, the clock and the breakers are arguments.
  *
- * - Healthy: serves the model and endpoint; heartbeat fresh; not suspended; stake ok; load below
+ * - Healthy: serves the model and endpoint; heartbeat fresh (an operator-vouched provider: probed
+ *   within `probedFreshMs`); not suspended; stake ok (operator-vouched providers need none, see
+ *   health.ts); load below
  *   its limit; breaker available; success rate on the caller's edge ≥ the floor (once there are
  *   enough samples); prompt (+ max output) fits the context length.
  * - Cheapest first, by the expected cost of this request (bigint pico-USDC). Offers whose cost is
@@ -19,6 +21,7 @@
  * provider. So several requests may rank a cooled-down provider, but only one is sent to it.
  */
 import type { BreakerBoard } from "./breaker";
+import { isFresh, lacksStake, PROBED_FRESH_MS } from "./health";
 import { steeringExclusion, type ProviderPreferences } from "./steering";
 import { latencyKey, type Endpoint, type LatencyStats, type ProviderOffer, type RouteTable } from "./types";
 
@@ -36,6 +39,8 @@ export type ExclusionReason =
 
 export interface RoutingPolicy {
   heartbeatFreshMs: number;
+  /** How long a successful probe keeps an operator-vouched provider (no wallet, no heartbeats) fresh. */
+  probedFreshMs: number;
   minSuccessRate: number;
   minSamplesForSuccessRate: number;
   /** Expected costs within this fraction of the cheaper one are a tie (0.05 = 5 %). */
@@ -46,6 +51,7 @@ export interface RoutingPolicy {
 
 export const DEFAULT_ROUTING_POLICY: RoutingPolicy = {
   heartbeatFreshMs: 30_000,
+  probedFreshMs: PROBED_FRESH_MS,
   minSuccessRate: 0.9,
   minSamplesForSuccessRate: 5,
   nearTieRatio: 0.05,
@@ -109,8 +115,8 @@ function exclusionOf(o: ProviderOffer, stats: LatencyStats | undefined, req: Rou
   const needed = req.promptTokens + (req.endpoint === "embeddings" ? 0 : (req.maxOutputTokens ?? 0));
   if (needed > o.contextLength) return "context_too_long";
   if (o.suspended) return "suspended";
-  if (!o.stakeOk) return "no_stake";
-  if (nowMs - o.lastHeartbeatMs > policy.heartbeatFreshMs) return "stale_heartbeat";
+  if (lacksStake(o)) return "no_stake";
+  if (!isFresh(o, nowMs, policy)) return "stale_heartbeat";
   if (!ctx.breakers.isAvailable(o.providerId, nowMs)) return "circuit_open";
   if (o.waitingRequests >= o.maxWaitingRequests) return "overloaded";
   if (stats && stats.samples >= policy.minSamplesForSuccessRate && stats.successRate < policy.minSuccessRate) {

@@ -31,6 +31,8 @@ export const ProviderPreferences = z.looseObject({
   sort: z.enum(["price", "latency", "throughput"]).optional(),
   /** false: only the `order` providers (or only the top-ranked one without `order`). */
   allow_fallbacks: z.boolean().default(true),
+  /** false: a stream that breaks mid-answer is not continued by another provider (it ends with an error event). */
+  continuation: z.boolean().optional(),
   /** Highest acceptable price, micro-USDC per million tokens after parsing. */
   max_price: z
     .looseObject({

@@ -6,10 +6,11 @@ import { errors } from "../../core/openai/errors";
 import { parseUsdcPerMTok } from "../../core/money/pricing";
 import { formatUsdc, parseUsdc } from "../../core/money/units";
 import { Address } from "../../core/wire";
+import { checkProviderUrl } from "../../core/protocol/endpoint-policy";
 import { runProbe } from "../../jobs/probe";
 import { chainSyncJob } from "../../jobs/chain-jobs";
 import type { AppEnv } from "../app-env";
-import { parseJsonBody, parseQuery } from "../parse";
+import { parseJsonBody, parseOptionalJsonBody, parseQuery } from "../parse";
 
 const NewAccount = z.object({ name: z.string().min(1).max(200) });
 /** An operator's credit grant, in USDC as a decimal string (exact to the pico). */
@@ -127,6 +128,9 @@ export const adminRoutes = new Hono<AppEnv>()
   .get("/providers", async (c) => json(c, { data: await c.var.deps.admin.listProviders() }))
   .post("/providers", async (c) => {
     const b = await parseJsonBody(c, ProviderBody);
+    // The same endpoint policy as a provider's own registration (routes/providers.ts).
+    const endpoint = checkProviderUrl(b.url, { allowlist: c.var.deps.cfg.providerUrlAllowlist, gatewayUrl: c.req.url });
+    if (!endpoint.ok) throw errors.invalidRequest(`The endpoint URL is not allowed: ${endpoint.reason}.`, "url", "invalid_endpoint_url");
     await c.var.deps.admin.upsertProvider({
       id: b.id,
       url: b.url,
@@ -155,10 +159,10 @@ export const adminRoutes = new Hono<AppEnv>()
 
 async function suspend(c: Context<AppEnv>, suspended: boolean) {
   const id = c.req.param("id") ?? "";
-  const raw = (await c.req.text()).trim();
-  const reason = raw ? ((await parseJsonBody(c, SuspendBody)).reason ?? null) : null;
+  const reason = (await parseOptionalJsonBody(c, SuspendBody)).reason ?? null;
   if (!(await c.var.deps.admin.setSuspended(id, suspended, reason))) throw errors.notFound(`Provider '${id}'`);
-  if (!suspended) c.var.deps.breakers.reset(id);
+  // A resume is a cut-off: what is still in flight from before it does not count against the provider.
+  if (!suspended) c.var.deps.breakers.reset(id, c.var.deps.now());
   // The operator's change shows in this isolate's next request, not a refresh later.
   await c.var.deps.routes.reload();
   return json(c, { id, suspended });

@@ -1,6 +1,7 @@
 /**
  * /providers/v1: the provider runtime's side of the protocol. Every message is signed by the
- * provider's wallet (EIP-712); registration binds a provider id to that wallet for good.
+ * provider's wallet (EIP-712); registration binds a provider id to that wallet for good, and the
+ * endpoint to that provider once its agent has signed the gateway's challenge with that wallet.
  */
 import { Hono, type Context } from "hono";
 import { z } from "zod";
@@ -10,7 +11,9 @@ import { validate } from "../../core/openai/validation";
 import { parseUsdcPerMTok } from "../../core/money/pricing";
 import { checkProviderUrl } from "../../core/protocol/endpoint-policy";
 import { HeartbeatPayload, MESSAGE_WINDOW_MS, RegisterPayload, verifyProviderMessage } from "../../core/protocol/provider-messages";
+import { normaliseEndpoint } from "../../core/protocol/endpoint-challenge";
 import { acceptReceipts } from "../../pipeline/receipts/accept";
+import { proveEndpoint } from "../../pipeline/registration/prove-endpoint";
 import { receiptProof } from "./receipt-proof";
 import type { AppEnv } from "../app-env";
 import { parseJsonBody } from "../parse";
@@ -66,7 +69,7 @@ export const providerRoutes = new Hono<AppEnv>()
   })
   .post("/register", async (c) => {
     const p = await signed(c, "register", RegisterPayload);
-    const url = checkProviderUrl(p.url, { allowPrivate: c.var.deps.cfg.allowPrivateProviderUrls });
+    const url = checkProviderUrl(p.url, { allowlist: c.var.deps.cfg.providerUrlAllowlist, gatewayUrl: c.req.url });
     if (!url.ok) throw errors.invalidRequest(`The endpoint URL is not allowed: ${url.reason}.`, "payload.url", "invalid_endpoint_url");
     const models = p.models.map((m, i) => {
       try {
@@ -85,10 +88,13 @@ export const providerRoutes = new Hono<AppEnv>()
         );
       }
     });
+    // Before anything is stored (and so before it is routable): the wallet proves it controls the endpoint.
+    const endpoint = normaliseEndpoint(p.url);
+    await proveEndpoint(c.var.deps, { id: p.id, wallet: p.address as `0x${string}`, endpoint });
     const outcome = await c.var.deps.registry.register({
       id: p.id,
       address: p.address,
-      url: p.url.replace(/\/+$/, ""),
+      url: endpoint,
       region: p.region,
       gpu: p.gpu,
       maxConcurrency: p.max_concurrency,
@@ -96,6 +102,7 @@ export const providerRoutes = new Hono<AppEnv>()
       models,
     });
     if (outcome === "address_mismatch") throw errors.forbidden(`Provider '${p.id}' is registered to another wallet.`);
+    if (outcome === "endpoint_taken") throw errors.endpointTaken(endpoint);
     if (outcome === "address_in_use") throw errors.conflict(`This wallet already registered another provider id.`, "payload.id");
     if (outcome === "stale") throw errors.conflict("A newer message from this provider was already accepted.", "payload.timestamp");
     c.var.deps.routes.invalidate();

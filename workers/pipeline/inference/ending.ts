@@ -15,6 +15,7 @@ import { finish, type Exchange, type Outcome } from "./finish";
 import type { InferenceCall } from "./validate";
 
 export interface Ending {
+  /** The exchange the request ends as: the first, or the continuation that took over (continuedAs). */
   readonly x: Exchange;
   /** The request has been finished (metered and settled). */
   readonly done: boolean;
@@ -26,6 +27,11 @@ export interface Ending {
   onEnd(fn: () => void): void;
   /** Stop watching the client (refused, or the relay owns its abort from here). */
   stopWatching(): void;
+  /**
+   * A continuation took over: the part that broke was metered as `metered`; the request now ends
+   * as `next` (its own request id and provider), settled once with every part's charge.
+   */
+  continuedAs(next: Exchange, metered: UsageRecord): void;
 }
 
 /** While admission is in flight its answer may never reach this handler: release by request id (a no-op if nothing was reserved). */
@@ -35,12 +41,16 @@ export function releaseById(deps: Pick<Deps, "guard" | "cfg">, call: InferenceCa
 
 export function endOnce(deps: Deps, x: Exchange): Ending {
   let done = false;
+  let current = x;
+  const prior: UsageRecord[] = [];
   const ends: (() => void)[] = [];
   const stopWatching = () => {
     for (const fn of ends.splice(0)) fn();
   };
   const end: Ending = {
-    x,
+    get x() {
+      return current;
+    },
     get done() {
       return done;
     },
@@ -48,11 +58,11 @@ export function endOnce(deps: Deps, x: Exchange): Ending {
       if (done) return null;
       done = true;
       stopWatching();
-      return finish(deps, x, o);
+      return finish(deps, current, o, prior);
     },
     clientLeft() {
       end.finish({
-        observed: { reported: null, deliveredTokens: 0, promptEstimate: x.req.promptTokens, complete: false },
+        observed: { reported: null, deliveredTokens: 0, promptEstimate: current.req.promptTokens, complete: false },
         errorCode: "client_disconnected",
         endedAtMs: deps.now(),
         receipt: null,
@@ -61,6 +71,10 @@ export function endOnce(deps: Deps, x: Exchange): Ending {
     },
     onEnd: (fn) => void ends.push(fn),
     stopWatching,
+    continuedAs(next, metered) {
+      current = next;
+      prior.push(metered);
+    },
   };
   return end;
 }

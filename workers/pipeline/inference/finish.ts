@@ -43,10 +43,24 @@ export interface Outcome {
   receipt: string | null;
 }
 
-export function finish(deps: Deps, x: Exchange, o: Outcome): UsageRecord {
+/**
+ * Meters the request's last part and settles the admission once, with the charge of every part:
+ * `prior` holds the usage records of the parts a continuation took over from (see ./continue.ts).
+ */
+export function finish(deps: Deps, x: Exchange, o: Outcome, prior: readonly UsageRecord[] = []): UsageRecord {
+  const rec = meter(deps, x, o);
+  const parts = [...prior, rec];
+  x.admitted.settle(
+    parts.reduce((sum, r) => sum + r.costPico, 0n),
+    parts.reduce((sum, r) => sum + r.promptTokens + r.completionTokens, 0),
+  );
+  return rec;
+}
+
+/** One usage record and the latency observations of one exchange (one part of a request); the receipt judged after. */
+export function meter(deps: Deps, x: Exchange, o: Outcome): UsageRecord {
   const rec = usageRecord(x, o, deps.cfg.protocolFeeBps);
   deps.usage.record(rec, []);
-  x.admitted.settle(rec.costPico, rec.promptTokens + rec.completionTokens);
   const observed = observations(x, o, rec.completionTokens);
   // Admin-registered providers (no wallet) sign no receipts: nothing to judge.
   const signer = x.served?.offer.address;
@@ -117,6 +131,7 @@ function observations(x: Exchange, o: Outcome, completionTokens: number): Latenc
         ok: a.error ? !a.error.canFailover : o.errorCode === null || o.errorCode === "client_disconnected",
         ttftMs: served ? served.ttftMs : null,
         tpotMs: served && x.req.stream && completionTokens > 1 ? genMs / (completionTokens - 1) : null,
+        atMs: x.call.startedAtMs, // an operator's resume after this start discards it
       };
     });
 }

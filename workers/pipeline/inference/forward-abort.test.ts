@@ -2,26 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { UpstreamError } from "../../core/openai/errors";
 import { BreakerBoard } from "../../core/routing/breaker";
-import type { ProviderOffer, RouteTable } from "../../core/routing/types";
+import type { RouteTable } from "../../core/routing/types";
 import type { UpstreamReply, UpstreamRequest } from "../../ports";
 import { forward, type Attempt, type ForwardDeps, type ForwardRequest } from "./forward";
-
-const NOW = 1_000_000;
-const offer = (providerId: string, price: bigint): ProviderOffer => ({
-  providerId,
-  address: null,
-  url: `http://${providerId}`,
-  model: "m",
-  endpoints: ["chat"],
-  inputPrice: price,
-  outputPrice: price,
-  contextLength: 8192,
-  lastHeartbeatMs: NOW,
-  suspended: false,
-  stakeOk: true,
-  waitingRequests: 0,
-  maxWaitingRequests: 8,
-});
+import { NOW, offer } from "./forward.fixtures";
 
 /** Every provider stalls until the request's signal aborts, then fails as the adapter does; or answers 429 at once. */
 function harness(behaviour: "stall" | "rate_limited") {
@@ -30,7 +14,8 @@ function harness(behaviour: "stall" | "rate_limited") {
   const breakers = new BreakerBoard();
   const table: RouteTable = { offers: [offer("a", 1n), offer("b", 2n), offer("c", 3n)], latency: new Map(), loadedAtMs: NOW };
   const deps: ForwardDeps = {
-    cfg: { maxAttempts: 3, ttftDeadlineMs: 1_000, idleDeadlineMs: 2_000, heartbeatFreshMs: 30_000 },
+    // Four attempts: the three providers, then the retry after the Retry-After wait.
+    cfg: { maxAttempts: 4, ttftDeadlineMs: 1_000, totalDeadlineMs: 300_000, heartbeatFreshMs: 30_000 },
     now: () => NOW,
     breakers,
     upstream: {

@@ -1,77 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UpstreamError } from "../../core/openai/errors";
-import { BreakerBoard } from "../../core/routing/breaker";
-import type { ProviderOffer, RouteTable } from "../../core/routing/types";
-import type { UpstreamReply, UpstreamRequest } from "../../ports";
-import { forward, type ForwardDeps, type Forwarded, type ForwardRequest } from "./forward";
-
-const NOW = 1_000_000;
-const offer = (providerId: string, price: bigint, model = "m"): ProviderOffer => ({
-  providerId,
-  address: null,
-  url: `http://${providerId}`,
-  model,
-  endpoints: ["chat"],
-  inputPrice: price,
-  outputPrice: price,
-  contextLength: 8192,
-  lastHeartbeatMs: NOW,
-  suspended: false,
-  stakeOk: true,
-  waitingRequests: 0,
-  maxWaitingRequests: 8,
-});
-
-type Behaviour = (req: UpstreamRequest) => UpstreamError | "ok";
-
-function harness(offers: ProviderOffer[], behave: Record<string, Behaviour>, maxAttempts = 3) {
-  const sent: { provider: string; model: string }[] = [];
-  const table: RouteTable = { offers, latency: new Map(), loadedAtMs: NOW };
-  const deps: ForwardDeps = {
-    cfg: { maxAttempts, ttftDeadlineMs: 1_000, idleDeadlineMs: 2_000, heartbeatFreshMs: 30_000 },
-    now: () => NOW,
-    breakers: new BreakerBoard(),
-    upstream: {
-      send: async (req: UpstreamRequest): Promise<UpstreamReply> => {
-        sent.push({ provider: req.offer.providerId, model: JSON.parse(req.body).model });
-        const r = (behave[req.offer.providerId] ?? (() => "ok"))(req);
-        if (r !== "ok") throw r;
-        return { kind: "json", body: { ok: true }, text: '{"ok":true}', headers: new Headers(), sentAtMs: NOW, firstByteAtMs: NOW };
-      },
-    },
-  };
-  return { run: (req: ForwardRequest) => forward(deps, req, table), sent };
-}
-
-const request = (over: Partial<ForwardRequest> = {}): ForwardRequest => ({
-  requestId: "r",
-  endpoint: "chat",
-  path: "/v1/chat/completions",
-  body: { model: "m", messages: [] },
-  models: ["m"],
-  stream: false,
-  includeUsage: false,
-  edge: "local",
-  promptTokens: 10,
-  maxOutputTokens: 10,
-  steering: undefined,
-  ...over,
-});
-const fails =
-  (id: string, phase: UpstreamError["phase"], status: number | null, extra: Partial<{ retryAfterMs: number }> = {}) =>
-  () =>
-    new UpstreamError(id, phase, status, `${id} failed`, status ? { message: `${id} says no` } : null, extra.retryAfterMs ?? null);
-
-/** The reply forward returned; fails the test if it returned an error. */
-function served(r: Forwarded) {
-  if (!r.ok) throw new Error(`expected a reply, got ${r.error.status} ${r.error.message}`);
-  return r;
-}
-/** The error forward returned; fails the test if a provider answered. */
-function failed(r: Forwarded) {
-  if (r.ok) throw new Error(`expected an error, got a reply from ${r.offer.providerId}`);
-  return r.error;
-}
+import { failed, fails, harness, offer, request, served } from "./forward.fixtures";
 
 describe("forward", () => {
   it("sends to the cheapest and rewrites only the model", async () => {
@@ -79,7 +8,7 @@ describe("forward", () => {
     const r = served(await run(request({ body: { model: "m", messages: [], tools: [1], models: ["x"], provider: { order: [] } } })));
     expect(r.offer.providerId).toBe("a");
     expect(r.attempts).toHaveLength(1);
-    expect(sent).toEqual([{ provider: "a", model: "m" }]);
+    expect(sent.map(({ provider, model }) => ({ provider, model }))).toEqual([{ provider: "a", model: "m" }]);
   });
 
   it("fails over on connect errors and 5xx, in price order, within the attempt budget", async () => {
@@ -106,14 +35,32 @@ describe("forward", () => {
     expect(err).toMatchObject({ status: 400, message: "a says no", headers: { "x-should-retry": "false" } });
   });
 
-  it("moves to the next fallback model when the first model refuses the request", async () => {
-    const { run, sent } = harness([offer("a", 1n, "big"), offer("b", 2n, "small")], { a: fails("a", "headers", 400) });
+  it("moves to the next fallback model when the request exceeds the first model's context", async () => {
+    const tooLong = fails("a", "headers", 400, { message: "This model's maximum context length is 4096 tokens" });
+    const { run, sent } = harness([offer("a", 1n, "big"), offer("a2", 1n, "big"), offer("b", 2n, "small")], { a: tooLong });
     const r = served(await run(request({ models: ["big", "small"] })));
     expect(r.model).toBe("small");
-    expect(sent).toEqual([
+    // The model's other provider is not tried: the same context, the same refusal.
+    expect(sent.map(({ provider, model }) => ({ provider, model }))).toEqual([
       { provider: "a", model: "big" },
       { provider: "b", model: "small" },
     ]);
+  });
+
+  it.each([400, 401, 403, 404, 413, 422])("never retries a %i that will repeat: no other provider, no fallback model", async (status) => {
+    const { run, sent } = harness([offer("a", 1n, "big"), offer("a2", 2n, "big"), offer("b", 2n, "small")], {
+      a: fails("a", "headers", status),
+    });
+    const err = failed(await run(request({ models: ["big", "small"] })));
+    expect(err).toMatchObject({ status, message: "a says no", headers: { "x-should-retry": "false" } });
+    expect(sent.map((s) => s.provider)).toEqual(["a"]);
+  });
+
+  it("fails over from a provider that does not serve the model (a model-level 404)", async () => {
+    const gone = fails("a", "headers", 404, { message: "The model `m` does not exist." });
+    const { run, sent } = harness([offer("a", 1n), offer("b", 2n)], { a: gone });
+    expect(served(await run(request())).offer.providerId).toBe("b");
+    expect(sent.map((s) => s.provider)).toEqual(["a", "b"]);
   });
 
   it("waits out a short Retry-After once when every provider is rate-limited, never more", async () => {

@@ -1,11 +1,14 @@
 /**
  * Relays a provider's SSE stream to the client, pulled by the client (so a slow reader slows the
  * provider: back-pressure). This file owns only the stream, the timers (keep-alive comments while
- * upstream is quiet, the idle deadline, the short wait for the receipt after [DONE]) and the
- * client leaving; what happens to each event is decided by core's UsageTap.
+ * upstream is quiet, the idle deadline, the request's total deadline, the short wait for the
+ * receipt after [DONE]) and the client leaving; what happens to each event is decided by core's
+ * UsageTap. A stream that breaks or stalls after bytes reached the client may be continued: the
+ * relay asks `continueAfter` for another part and splices it into the same client stream.
  */
-import { createParser } from "eventsource-parser";
+import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { TokenCounts } from "../../core/openai/chunks";
+import { emptyTranscript, type Transcript } from "../../core/openai/continuation";
 import { KEEPALIVE, encodeData } from "../../core/openai/sse";
 import { UsageTap, closingEvents, type StreamEnd } from "../../core/openai/usage-tap";
 
@@ -25,26 +28,44 @@ export interface RelayOutcome {
   receipt: string | null;
 }
 
-export interface RelayOptions {
+/** One provider's stream: the first one, or a continuation of it. */
+export interface RelayPart {
   first: Uint8Array;
   reader: ReadableStreamDefaultReader<Uint8Array>;
   abortUpstream: (reason: string) => void;
+  /** The charge for this part's counts (USDC decimal string; a continuation's includes the earlier parts'). */
+  costOf?: (tokens: TokenCounts) => string;
+  /** The earlier parts' counts: the one usage chunk the client gets reports the sum. */
+  carried?: TokenCounts;
+}
+
+/** A part that broke: its outcome (as it would have been finished) and the answer so far. */
+export interface CutPart extends RelayOutcome {
+  transcript: Transcript;
+}
+
+export interface RelayOptions extends RelayPart {
   includeUsage: boolean;
   idleDeadlineMs: number;
   keepaliveMs: number;
   now: () => number;
+  /** Called once, with the last part's outcome (a continued part is the continuation's business). */
   onFinish: (outcome: RelayOutcome) => void;
   /**
    * The client's request signal: it aborts when the client goes away. workerd does not always run
    * a JS stream's cancel() on disconnect (cloudflare/workerd#6832), so both paths end the relay.
    */
   clientSignal?: AbortSignal;
-  /** The charge for these counts (USDC decimal string), added to the usage chunk the client sees. */
-  costOf?: (tokens: TokenCounts) => string;
+  /** The request's total deadline (epoch ms): a stream still open then ends with `deadline_exceeded`. */
+  deadlineAtMs?: number;
+  totalDeadlineMs?: number;
+  /** Another part for a stream that broke or stalled, or null (the error event goes out as before). */
+  continueAfter?: (cut: CutPart) => Promise<RelayPart | null>;
 }
 
 type Read = { kind: "data"; value: Uint8Array } | { kind: StreamEnd };
 const IDLE: Read = { kind: "idle" };
+const DEADLINE: Read = { kind: "deadline" };
 
 /** Reads upstream with a time limit; a read the timer beat stays pending for the next call. */
 function timedReads(reader: ReadableStreamDefaultReader<Uint8Array>) {
@@ -65,71 +86,139 @@ function timedReads(reader: ReadableStreamDefaultReader<Uint8Array>) {
   };
 }
 
+interface Live {
+  part: RelayPart;
+  tap: UsageTap;
+  readWithin: (limitMs: number) => Promise<Read | null>;
+  parser: EventSourceParser;
+  decoder: TextDecoder;
+}
+
 export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
-  const tap = new UsageTap({ includeUsage: o.includeUsage, costOf: o.costOf });
-  const readWithin = timedReads(o.reader);
   const toClient: Uint8Array[] = [];
-  const decoder = new TextDecoder();
-  const parser = createParser({
-    onEvent: (ev) => {
-      const action = tap.consume(ev);
-      if (action.kind !== "drop") toClient.push(encodeData(action.kind === "rewrite" ? action.data : ev.data));
-    },
-  });
-  const feed = (bytes: Uint8Array) => parser.feed(decoder.decode(bytes, { stream: true }));
-  const releaseUpstream = () => {
-    o.reader.cancel().catch(() => undefined);
+  const transcript = emptyTranscript();
+  const start = (part: RelayPart, continued: boolean): Live => {
+    const tap = new UsageTap(
+      { includeUsage: o.includeUsage, costOf: part.costOf, carried: part.carried },
+      continued ? { transcript, into: { ...transcript } } : { transcript },
+    );
+    const parser = createParser({
+      onEvent: (ev) => {
+        const action = tap.consume(ev);
+        if (action.kind !== "drop") toClient.push(encodeData(action.kind === "rewrite" ? action.data : ev.data));
+      },
+    });
+    return { part, tap, readWithin: timedReads(part.reader), parser, decoder: new TextDecoder() };
   };
+  let live = start(o, false);
+  const feed = (bytes: Uint8Array) => live.parser.feed(live.decoder.decode(bytes, { stream: true }));
+  const releaseUpstream = () => {
+    live.part.reader.cancel().catch(() => undefined);
+  };
+  const closingOptions = () => ({
+    includeUsage: o.includeUsage,
+    costOf: live.part.costOf,
+    carried: live.part.carried,
+    idleDeadlineMs: o.idleDeadlineMs,
+    totalDeadlineMs: o.totalDeadlineMs,
+  });
   let lastDataAtMs = o.now();
   let finished = false,
     cancelled = false;
+  /** The cut part's error code while its continuation is being sought. */
+  let cutPending: string | null = null;
+
+  const outcomeOf = (end: Pick<RelayOutcome, "complete" | "cancelledByClient" | "errorCode">): RelayOutcome => {
+    const t = live.tap.outcome();
+    const { reported, deliveredTokens, malformedDropped, receipt } = t;
+    return { ...end, reported, deliveredTokens, malformedDropped, endedAtMs: o.now(), receipt };
+  };
 
   function finish(end: Pick<RelayOutcome, "complete" | "cancelledByClient" | "errorCode">) {
     if (finished) return;
     finished = true;
     o.clientSignal?.removeEventListener("abort", clientGone);
-    const t = tap.outcome();
-    o.onFinish({
-      ...end,
-      reported: t.reported,
-      deliveredTokens: t.deliveredTokens,
-      malformedDropped: t.malformedDropped,
-      endedAtMs: o.now(),
-      receipt: t.receipt,
-    });
+    o.onFinish(outcomeOf(end));
   }
 
   /** The client went away: stop the provider at once and bill what was delivered. */
   function clientGone() {
     if (finished) return;
-    o.abortUpstream("client_disconnected");
+    live.part.abortUpstream("client_disconnected");
     releaseUpstream();
-    finish({ complete: false, cancelledByClient: true, errorCode: "client_disconnected" });
+    finish({ complete: false, cancelledByClient: true, errorCode: cutPending ?? "client_disconnected" });
   }
 
   /** After [DONE] only the receipt event is still expected: read on briefly until it came. */
   async function awaitReceipt() {
     const deadline = o.now() + RECEIPT_WAIT_MS;
-    while (tap.outcome().receipt === null && o.now() < deadline) {
-      const r = await readWithin(deadline - o.now());
+    while (live.tap.outcome().receipt === null && o.now() < deadline) {
+      const r = await live.readWithin(deadline - o.now());
       if (r?.kind !== "data") return;
       feed(r.value);
     }
   }
 
-  function close(controller: ReadableStreamDefaultController<Uint8Array>, end: StreamEnd) {
-    const closing = closingEvents(tap.outcome(), end, { includeUsage: o.includeUsage, costOf: o.costOf, idleDeadlineMs: o.idleDeadlineMs });
+  /** The part broke (not at its deadline): true when a continuation took its place. */
+  async function continued(end: StreamEnd, controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
+    const closing = closingEvents(live.tap.outcome(), end, closingOptions());
+    if (!o.continueAfter || closing.complete || !closing.errorCode || closing.errorCode === "deadline_exceeded") return false;
+    releaseUpstream();
+    live.part.abortUpstream(closing.errorCode);
+    cutPending = closing.errorCode;
+    const cut: CutPart = {
+      ...outcomeOf({ complete: false, cancelledByClient: false, errorCode: closing.errorCode }),
+      transcript: { ...transcript },
+    };
+    // The continuation's first byte may take up to its TTFT deadline: the client hears keep-alives meanwhile.
+    const beat = setInterval(() => {
+      if (!finished) controller.enqueue(KEEPALIVE);
+    }, o.keepaliveMs);
+    const next = await o
+      .continueAfter(cut)
+      .catch(() => null)
+      .finally(() => clearInterval(beat));
+    cutPending = null;
+    if (next && finished) {
+      next.abortUpstream("client_disconnected"); // the client left while it was sought
+      next.reader.cancel().catch(() => undefined);
+    }
+    if (!next || finished) return false;
+    live = start(next, true);
+    lastDataAtMs = o.now();
+    feed(next.first);
+    return true;
+  }
+
+  async function close(controller: ReadableStreamDefaultController<Uint8Array>, end: StreamEnd): Promise<"closed" | "continued"> {
+    if (end !== "deadline" && (await continued(end, controller))) return "continued";
+    if (finished) {
+      left(controller);
+      return "closed";
+    }
+    const closing = closingEvents(live.tap.outcome(), end, closingOptions());
     for (const data of closing.events) toClient.push(encodeData(data));
     for (const bytes of toClient.splice(0)) controller.enqueue(bytes);
     controller.close();
     releaseUpstream();
-    if (closing.errorCode) o.abortUpstream(closing.errorCode);
+    if (closing.errorCode) live.part.abortUpstream(closing.errorCode);
     finish({ complete: closing.complete, cancelledByClient: false, errorCode: closing.errorCode });
+    return "closed";
   }
 
   /** The client left while we waited; close our side unless its cancel() already did. */
   function left(controller: ReadableStreamDefaultController<Uint8Array>) {
     if (!cancelled) controller.close();
+  }
+
+  /** The next upstream read, bounded by the keep-alive interval and both deadlines. */
+  function nextRead(): Promise<Read | null> | Read {
+    const nowMs = o.now();
+    const idleLeftMs = o.idleDeadlineMs - (nowMs - lastDataAtMs);
+    const totalLeftMs = o.deadlineAtMs === undefined ? Number.POSITIVE_INFINITY : o.deadlineAtMs - nowMs;
+    if (totalLeftMs <= 0) return DEADLINE;
+    if (idleLeftMs <= 0) return IDLE;
+    return live.readWithin(Math.min(o.keepaliveMs, idleLeftMs, totalLeftMs));
   }
 
   feed(o.first);
@@ -139,21 +228,26 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        if (finished) return left(controller);
-        while (toClient.length === 0 && !tap.ended) {
-          const idleLeftMs = o.idleDeadlineMs - (o.now() - lastDataAtMs);
-          const r = idleLeftMs <= 0 ? IDLE : await readWithin(Math.min(o.keepaliveMs, idleLeftMs));
+        for (;;) {
           if (finished) return left(controller);
-          if (r === null) return controller.enqueue(KEEPALIVE);
-          if (r.kind !== "data") return close(controller, r.kind);
-          lastDataAtMs = o.now();
-          feed(r.value);
+          let ended: StreamEnd | null = null;
+          while (toClient.length === 0 && !live.tap.ended && ended === null) {
+            const r = await nextRead();
+            if (finished) return left(controller);
+            if (r === null) return controller.enqueue(KEEPALIVE);
+            if (r.kind !== "data") ended = r.kind;
+            else {
+              lastDataAtMs = o.now();
+              feed(r.value);
+            }
+          }
+          for (const bytes of toClient.splice(0)) controller.enqueue(bytes);
+          if (ended === null && !live.tap.ended) return;
+          if (ended === null && live.tap.outcome().doneSeen) await awaitReceipt();
+          if (finished) return left(controller);
+          if ((await close(controller, ended ?? "closed")) === "closed") return;
+          // continued: the next round hands out the continuation's first bytes
         }
-        for (const bytes of toClient.splice(0)) controller.enqueue(bytes);
-        if (!tap.ended) return;
-        if (tap.outcome().doneSeen) await awaitReceipt();
-        if (finished) return left(controller);
-        close(controller, "closed");
       },
       cancel() {
         cancelled = true;

@@ -6,15 +6,17 @@
  */
 import { costPico } from "../../core/money/pricing";
 import { formatUsdc } from "../../core/money/units";
-import type { ApiError } from "../../core/openai/errors";
+import { errors, type ApiError } from "../../core/openai/errors";
 import { readUsage } from "../../core/openai/chunks";
 import { RECEIPT_HEADER } from "../../core/protocol/receipt";
 import type { Deps } from "../../ports";
+import { continuer, servedBy } from "./continue";
 import { relayStream } from "./relay";
 import { admit, NOTHING_RESERVED, type Admitted } from "./admit";
 import { endOnce, gone, releaseById, type Ending } from "./ending";
-import type { Exchange, ServedBy } from "./finish";
-import { forward, type Attempt, type Served } from "./forward";
+import type { Exchange } from "./finish";
+import { emptyBody, keptAliveUntil, oneEvent, within } from "./early";
+import { forward, type Attempt, type Forwarded, type Served } from "./forward";
 import type { InferenceCall, InferenceRequest } from "./validate";
 
 export async function serveInference(deps: Deps, call: InferenceCall, req: InferenceRequest): Promise<Response> {
@@ -44,9 +46,9 @@ export async function serveInference(deps: Deps, call: InferenceCall, req: Infer
   });
   if (end.done) return gone();
   x.admitted = admitted;
-  const forwarded = await forward(
+  const forwarding = forward(
     deps,
-    { ...req, requestId: call.requestId, edge: call.edge, signal: call.signal },
+    { ...req, requestId: call.requestId, edge: call.edge, signal: call.signal, startedAtMs: call.startedAtMs },
     table,
     x.attempts,
   ).catch((err: unknown) => {
@@ -54,21 +56,63 @@ export async function serveInference(deps: Deps, call: InferenceCall, req: Infer
     end.finish({ observed: noUsage(req), errorCode: "internal_error", endedAtMs: deps.now(), receipt: null });
     throw err;
   });
+  // A slow first byte of a stream: commit the headers and keep the client company (./early.ts).
+  if (req.stream && deps.cfg.earlyHeadersMs > 0 && (await within(forwarding, deps.cfg.earlyHeadersMs)) === null) {
+    return respondEarly(deps, end, forwarding);
+  }
+  return respond(deps, end, await forwarding);
+}
+
+function respond(deps: Deps, end: Ending, forwarded: Forwarded): Response {
+  const x = end.x;
   if (end.done || (!forwarded.ok && forwarded.clientLeft)) {
     if (forwarded.ok && forwarded.reply.kind === "stream") dropStream(forwarded.reply);
     return end.done ? gone() : end.clientLeft();
   }
   x.attempts = forwarded.attempts;
   if (!forwarded.ok) {
-    end.finish({ observed: noUsage(req), errorCode: forwarded.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
-    throw failedWith(forwarded.error, deps, call, forwarded.attempts);
+    end.finish({ observed: noUsage(x.req), errorCode: forwarded.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
+    throw failedWith(forwarded.error, deps, x.call, forwarded.attempts);
   }
   x.served = servedBy(forwarded);
-  const headers = responseHeaders(deps, call, admitted, forwarded.attempts, forwarded.offer.providerId);
+  const headers = responseHeaders(deps, x.call, x.admitted, forwarded.attempts, forwarded.offer.providerId);
   if (forwarded.reply.kind === "json") return respondJson(deps, end, forwarded.reply, headers);
   end.stopWatching(); // the relay owns the client's abort from here (it ends at once if already aborted)
-  return relay(deps, end, forwarded, headers);
+  return new Response(relayBody(deps, end, forwarded), { headers: { ...headers, ...SSE_HEADERS } });
 }
+
+/** The headers went out before any provider answered: what forward returns becomes the stream's body. */
+function respondEarly(deps: Deps, end: Ending, forwarding: Promise<Forwarded>): Response {
+  const x = end.x;
+  let relaying = false;
+  const body = forwarding.then(
+    (f): ReadableStream<Uint8Array> => {
+      if (end.done || (!f.ok && f.clientLeft)) {
+        if (f.ok && f.reply.kind === "stream") dropStream(f.reply);
+        if (!end.done) end.clientLeft();
+        return emptyBody();
+      }
+      x.attempts = f.attempts;
+      if (!f.ok) {
+        end.finish({ observed: noUsage(x.req), errorCode: f.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
+        return oneEvent(f.error.toJSON());
+      }
+      x.served = servedBy(f);
+      end.stopWatching();
+      relaying = true;
+      return relayBody(deps, end, f);
+    },
+    () => oneEvent(errors.internal(x.call.requestId).toJSON()),
+  );
+  // Until the relay owns the stream, a client that cancels has left before the first byte.
+  const onCancel = () => {
+    if (!relaying && !end.done) end.clientLeft();
+  };
+  const headers = { ...x.admitted.headers, "x-request-id": x.call.requestId, "x-meshgate-early-headers": "true" };
+  return new Response(keptAliveUntil(body, deps.cfg.keepaliveMs, onCancel), { headers: { ...headers, ...SSE_HEADERS } });
+}
+
+const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" };
 
 function respondJson(
   deps: Deps,
@@ -91,11 +135,12 @@ function respondJson(
   return new Response(text, { headers: { ...headers, "content-type": "application/json" } });
 }
 
-function relay(deps: Deps, end: Ending, served: Served, headers: Record<string, string>): Response {
+function relayBody(deps: Deps, end: Ending, served: Served): ReadableStream<Uint8Array> {
   const { reply, offer } = served;
   const x = end.x;
+  const continueAfter = continuer(deps, end, served);
   if (reply.kind !== "stream") throw new Error("relay: not a stream");
-  const body = relayStream({
+  return relayStream({
     first: reply.first,
     reader: reply.reader,
     abortUpstream: reply.abort,
@@ -105,25 +150,24 @@ function relay(deps: Deps, end: Ending, served: Served, headers: Record<string, 
     now: deps.now,
     clientSignal: x.call.signal,
     costOf: (tokens) => formatUsdc(costPico(tokens, offer)),
+    deadlineAtMs: x.call.startedAtMs + deps.cfg.totalDeadlineMs,
+    totalDeadlineMs: deps.cfg.totalDeadlineMs,
+    continueAfter,
+    // After a continuation, end.x is the continuation's exchange (its own prompt estimate).
     onFinish: (o) =>
       end.finish({
-        observed: { reported: o.reported, deliveredTokens: o.deliveredTokens, promptEstimate: x.req.promptTokens, complete: o.complete },
+        observed: {
+          reported: o.reported,
+          deliveredTokens: o.deliveredTokens,
+          promptEstimate: end.x.req.promptTokens,
+          complete: o.complete,
+        },
         errorCode: o.errorCode,
         endedAtMs: o.endedAtMs,
         receipt: o.receipt,
       }),
   });
-  return new Response(body, {
-    headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" },
-  });
 }
-
-const servedBy = (s: Served): ServedBy => ({
-  offer: s.offer,
-  model: s.model,
-  ttftMs: s.reply.firstByteAtMs - s.reply.sentAtMs,
-  firstByteAtMs: s.reply.firstByteAtMs,
-});
 
 /** Which provider answered, after how many tries, and the gateway's own time (excluding upstream). */
 function meshgateHeaders(deps: Deps, call: InferenceCall, attempts: Attempt[], providerId: string): Record<string, string> {

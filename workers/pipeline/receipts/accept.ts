@@ -53,6 +53,7 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
       reservation: facts.reservations.get(receipt.requestId) ?? null,
       offer: facts.offerFor(receipt.model),
       feeBps: deps.cfg.protocolFeeBps,
+      reconcileAfterMs: deps.cfg.receiptReconcileAfterMs,
       nowMs,
     });
     if (stored) {

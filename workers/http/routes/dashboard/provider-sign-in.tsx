@@ -11,8 +11,11 @@ import type { Hex } from "viem";
 import { CHALLENGE_TTL_MS, checkChallenge, issueChallenge } from "../../../core/auth/wallet-challenge";
 import { verifyProviderMessage } from "../../../core/protocol/provider-messages";
 import { walletTypedDataJson } from "../../../core/protocol/wallet-typed-data";
+import { ApiError, errors } from "../../../core/openai/errors";
 import { Address, Signature } from "../../../core/wire";
 import type { AppEnv } from "../../app-env";
+import { parseFormBody, parseJsonBody } from "../../parse";
+import { renderError } from "../../render-error";
 import { Layout, renderPage } from "./layout";
 import { endSession, startSession } from "./session";
 
@@ -66,25 +69,42 @@ async function showSignIn(c: Context<AppEnv>, error?: string, status: 200 | 400 
   return renderPage(c, <SignInPage nonce={nonce} error={error} />, status);
 }
 
+/** The message for the wallet to sign: the gateway computes the payload hash (keccak256 of the canonical JSON). */
+async function challenge(c: Context<AppEnv>) {
+  const body = await parseJsonBody(c, ChallengeBody);
+  if (!(await liveNonce(c, body.nonce))) {
+    throw errors.invalidRequest("The sign-in page has expired; reload it.", "nonce", "expired_challenge");
+  }
+  const timestamp = c.var.deps.now();
+  const typedData = walletTypedDataJson(c.var.deps.cfg.chainId, "dashboard", {
+    address: body.address,
+    timestamp,
+    nonce: body.nonce,
+  });
+  return c.json({ typedData, timestamp });
+}
+
 export const providerSignInRoutes = new Hono<AppEnv>()
   .get("/sign-in", (c) => showSignIn(c))
-  // The message for the wallet to sign: the gateway computes the payload hash (keccak256 of the canonical JSON).
+  // A refusal is an OpenAI-style 400 naming its param (the page's script shows its message), not the dashboard's error page.
   .post("/challenge", async (c) => {
-    const body = ChallengeBody.safeParse(await c.req.json().catch(() => null));
-    if (!body.success) return c.json({ error: "Send { address, nonce }." }, 400);
-    if (!(await liveNonce(c, body.data.nonce))) return c.json({ error: "The sign-in page has expired; reload it." }, 400);
-    const timestamp = c.var.deps.now();
-    const typedData = walletTypedDataJson(c.var.deps.cfg.chainId, "dashboard", {
-      address: body.data.address,
-      timestamp,
-      nonce: body.data.nonce,
-    });
-    return c.json({ typedData, timestamp });
+    try {
+      return await challenge(c);
+    } catch (err) {
+      if (err instanceof ApiError) return renderError(err, c.var.requestId);
+      throw err;
+    }
   })
   .post("/sign-in", async (c) => {
-    const form = SignInForm.safeParse(await c.req.parseBody());
-    if (!form.success) return showSignIn(c, "The wallet's answer was incomplete; try again.", 400);
-    const { address, nonce, timestamp, signature } = form.data;
+    let form: z.output<typeof SignInForm>;
+    try {
+      form = await parseFormBody(c, SignInForm);
+    } catch (err) {
+      // A browser posted it: the page again, saying which field was wrong.
+      if (err instanceof ApiError && err.status === 400) return showSignIn(c, `The wallet's answer was incomplete: ${err.message}`, 400);
+      throw err;
+    }
+    const { address, nonce, timestamp, signature } = form;
     const now = c.var.deps.now();
     if (!(await liveNonce(c, nonce)) || timestamp > now + 60_000 || now - timestamp > SIGNATURE_WINDOW_MS) {
       return showSignIn(c, "The sign-in page has expired; try again.", 400);

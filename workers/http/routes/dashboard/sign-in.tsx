@@ -3,11 +3,16 @@
  * checked by the same lookup as the API's Bearer auth, opens a session; signing out ends it.
  */
 import { Hono, type Context } from "hono";
+import { z } from "zod";
 import { ApiError } from "../../../core/openai/errors";
 import { authenticateKey } from "../../../pipeline/inference/authenticate";
 import type { AppEnv } from "../../app-env";
+import { parseFormBody } from "../../parse";
 import { Layout, renderPage } from "./layout";
 import { endSession, startSession } from "./session";
+
+/** The form's one field; left empty, the page asks for it again. */
+const FinanceSignInForm = z.object({ key: z.string().max(500).default("") });
 
 const SignInPage = ({ error }: { error?: string }) => (
   <Layout title="Sign in to the finance dashboard" nav={null}>
@@ -33,13 +38,19 @@ const SignInPage = ({ error }: { error?: string }) => (
   </Layout>
 );
 
-const showSignIn = (c: Context, error?: string, status: 200 | 401 | 403 = 200) => renderPage(c, <SignInPage error={error} />, status);
+const showSignIn = (c: Context, error?: string, status: 200 | 400 | 401 | 403 = 200) => renderPage(c, <SignInPage error={error} />, status);
 
 export const signInRoutes = new Hono<AppEnv>()
   .get("/sign-in", (c) => showSignIn(c))
   .post("/sign-in", async (c) => {
-    const form = await c.req.parseBody();
-    const secret = typeof form.key === "string" ? form.key.trim() : "";
+    let secret: string;
+    try {
+      secret = (await parseFormBody(c, FinanceSignInForm)).key.trim();
+    } catch (err) {
+      // A browser posted it: the page again, saying what was wrong with the form.
+      if (err instanceof ApiError && err.status === 400) return showSignIn(c, err.message, 400);
+      throw err;
+    }
     if (!secret) return showSignIn(c, "Enter a finance key.", 401);
     let key;
     try {

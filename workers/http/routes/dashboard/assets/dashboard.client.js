@@ -43,7 +43,7 @@ async function walletSignIn(button) {
       body: JSON.stringify({ address, nonce: form.elements.nonce.value }),
     });
     const challenge = await res.json();
-    if (!res.ok) throw new Error(challenge.error || `The gateway answered ${res.status}.`);
+    if (!res.ok) throw new Error((challenge.error && challenge.error.message) || `The gateway answered ${res.status}.`);
     say("Sign the message in your wallet…");
     const signature = await window.ethereum.request({ method: "eth_signTypedData_v4", params: [address, challenge.typedData] });
     form.elements.address.value = address;
