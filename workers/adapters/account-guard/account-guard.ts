@@ -4,6 +4,13 @@
  * figure. The balance comes from the ledger in Postgres when the object loads; reservations are
  * kept in the object's storage, so they survive an eviction, and an alarm releases the ones whose
  * request never reported back (its isolate died).
+ *
+ * Storage writes are coalesced (`reservation-writes.ts`): the reservations made and settled within
+ * FLUSH_MS are written as one commit at the end of that interval, and one settled within it is
+ * never written. What a restart finds: every reservation made more than FLUSH_MS before it and not
+ * yet settled or expired (an eviction comes only after the object has been idle far longer, so it
+ * finds them all); a crash loses at most the reservations of its last FLUSH_MS (as before, the
+ * answer never waited for the disk; those requests are still metered through their usage events).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Db } from "../../../db/client";
@@ -12,11 +19,13 @@ import type { Env } from "../../config";
 import { AccountAdmission, type Decision, type GuardAdmit, type GuardSettle, type Reservation } from "../../core/money/admission";
 import type { Clock } from "../../ports";
 import { bookedBalance, keySpendThisMonth, persistReservations, type NewReservation } from "../postgres/guard";
+import { RESERVATION_PREFIX, ReservationWrites } from "./reservation-writes";
 
 /** Reservations reach Postgres in batches, at most this long after they were made. */
 const PERSIST_AFTER_MS = 1_000;
 
-const RESERVATION_PREFIX = "r:";
+/** Reservation writes to this object's storage are gathered this long, then committed as one. */
+const FLUSH_MS = 10;
 
 export class AccountGuard extends DurableObject<Env> {
   /** The guard's clock: injected, so a test (a subclass) can move time. */
@@ -28,6 +37,13 @@ export class AccountGuard extends DurableObject<Env> {
   private unwritten: NewReservation[] = [];
   private settledUnwritten: string[] = [];
   private persistScheduled = false;
+  private readonly writes = new ReservationWrites(
+    {
+      put: (entries) => void this.ctx.storage.put(entries, { allowUnconfirmed: true }),
+      delete: (keys) => void this.ctx.storage.delete(keys, { allowUnconfirmed: true }),
+    },
+    (flush) => setTimeout(flush, FLUSH_MS),
+  );
   /** The budget period (UTC month) the loaded key spends belong to. */
   private month = "";
 
@@ -44,14 +60,15 @@ export class AccountGuard extends DurableObject<Env> {
       state.loadKey(req.limits.keyId, await this.query((db) => keySpendThisMonth(db, req.limits.keyId, this.now())));
     }
     // From here to the reservation nothing awaits: the decision and the reservation are one step.
+    const retried = state.reservation(req.requestId) !== undefined;
     const decision = state.admit({ ...req, nowMs: this.now() });
     if (decision.ok) {
-      const r = state.reservationsList().find((x) => x.requestId === req.requestId);
-      if (r) {
-        // Unconfirmed: the answer does not wait for the disk. A crash before the write lands loses
-        // a reservation (the request is still metered through its usage event); waiting would put
-        // a durable write on every request's critical path.
-        void this.ctx.storage.put(RESERVATION_PREFIX + r.requestId, r, { allowUnconfirmed: true });
+      const r = state.reservation(req.requestId);
+      if (r && !retried) {
+        // Coalesced and unconfirmed: the answer does not wait for the disk, and the disk sees one
+        // commit per flush interval, not one per request. A crash before the write lands loses a
+        // reservation (the request is still metered through its usage event).
+        this.writes.made(r);
         this.scheduleAlarm(r.expiresAtMs);
         this.unwritten.push({
           requestId: r.requestId,
@@ -80,7 +97,7 @@ export class AccountGuard extends DurableObject<Env> {
   private settleLoaded(state: AccountAdmission, s: GuardSettle): boolean {
     const settled = state.settle(s.requestId, s.chargePico, s.tokens);
     if (settled) {
-      void this.ctx.storage.delete(RESERVATION_PREFIX + s.requestId, { allowUnconfirmed: true });
+      this.writes.gone(s.requestId);
       this.settledUnwritten.push(s.requestId);
       this.schedulePersist();
     }
@@ -107,7 +124,8 @@ export class AccountGuard extends DurableObject<Env> {
     if (!accountId) return;
     const state = await this.load(accountId);
     const gone = state.expire(this.now());
-    if (gone.length) await this.ctx.storage.delete(gone.map((r) => RESERVATION_PREFIX + r.requestId));
+    for (const r of gone) this.writes.gone(r.requestId);
+    if (gone.length) this.writes.flush();
     this.alarmAtMs = null;
     const next = state.nextExpiryMs();
     if (next !== null) this.scheduleAlarm(next);
@@ -121,7 +139,10 @@ export class AccountGuard extends DurableObject<Env> {
       this.loadedThroughEntryId = lastEntryId;
       const state = new AccountAdmission(balance);
       const kept = await this.ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX });
-      for (const r of kept.values()) state.restore(r);
+      for (const r of kept.values()) {
+        state.restore(r);
+        this.writes.known(r.requestId);
+      }
       this.alarmAtMs = await this.ctx.storage.getAlarm();
       await this.ctx.storage.put("account", accountId);
       this.admission = state;

@@ -10,10 +10,14 @@
  *
  * Rate limits: sliding 60-second windows per key, requests and tokens (prompt + completion). A
  * request counts its prompt estimate plus its max output tokens at admission, corrected to the
- * real count when it reports back (as OpenAI counts max_tokens against TPM).
+ * real count when it reports back (as OpenAI counts max_tokens against TPM). The windows are
+ * running sums (`rate-window.ts`): admit and settle cost the same at 10 or 100,000 entries, and a
+ * key with no rate limit keeps no window at all (one that gets a limit starts counting then).
+ * Reservations are running sums too (the account's and each key's).
  */
 
 import type { Endpoint } from "../routing/types";
+import { RateWindow, type StepCounter, WINDOW_MS } from "./rate-window";
 
 export interface KeyLimits {
   keyId: string;
@@ -59,37 +63,58 @@ export interface Reservation {
   expiresAtMs: number;
 }
 
-export const WINDOW_MS = 60_000;
+export { WINDOW_MS, type StepCounter } from "./rate-window";
 
 interface KeyWindow {
-  requests: number[];
-  tokens: { atMs: number; tokens: number; requestId: string }[];
+  /** The key's rate window; filled only while the key has a rate limit (a key with none computes nothing). */
+  rate: RateWindow;
+  /** What the key's live reservations hold, kept as a running sum. */
+  reservedPico: bigint;
   /** Settled spend in the current budget period (loaded from the books, then kept). */
   spentPico: bigint;
   /** Whether spentPico was loaded from the books for this period (a key seen first without a budget was not). */
   spentLoaded: boolean;
 }
 
+const NO_RATE: RateInfo = {
+  limitRequests: null,
+  remainingRequests: null,
+  resetRequestsMs: null,
+  limitTokens: null,
+  remainingTokens: null,
+  resetTokensMs: null,
+};
+
+const limited = (l: KeyLimits) => l.rpm !== null || l.tpm !== null;
+
 export class AccountAdmission {
   private readonly reservations = new Map<string, Reservation>();
   private readonly keys = new Map<string, KeyWindow>();
+  private reservedSum = 0n;
 
-  /** `balancePico`: the account's booked balance when this state was loaded. */
-  constructor(private balancePico: bigint) {}
+  /**
+   * `balancePico`: the account's booked balance when this state was loaded. `counter`: counts the
+   * rate-window entries each operation touches (a test's measure of cost; none in production).
+   */
+  constructor(
+    private balancePico: bigint,
+    private readonly counter?: StepCounter,
+  ) {}
 
   get balance(): bigint {
     return this.balancePico;
   }
   get reservedPico(): bigint {
-    let s = 0n;
-    for (const r of this.reservations.values()) s += r.amountPico;
-    return s;
+    return this.reservedSum;
   }
   get available(): bigint {
-    return this.balancePico - this.reservedPico;
+    return this.balancePico - this.reservedSum;
   }
   reservationsList(): Reservation[] {
     return [...this.reservations.values()];
+  }
+  reservation(requestId: string): Reservation | undefined {
+    return this.reservations.get(requestId);
   }
 
   /** Whether this key's spend in the period is known yet (the owner loads it once). */
@@ -97,9 +122,8 @@ export class AccountAdmission {
     return this.keys.get(keyId)?.spentLoaded === true;
   }
   loadKey(keyId: string, spentPico: bigint): void {
-    const w = this.keys.get(keyId);
-    if (!w) this.keys.set(keyId, { requests: [], tokens: [], spentPico, spentLoaded: true });
-    else if (!w.spentLoaded) {
+    const w = this.keyWindow(keyId);
+    if (!w.spentLoaded) {
       w.spentPico = spentPico;
       w.spentLoaded = true;
     }
@@ -114,7 +138,8 @@ export class AccountAdmission {
 
   /** Restores a reservation persisted before an eviction. */
   restore(r: Reservation): void {
-    this.reservations.set(r.requestId, r);
+    if (this.reservations.has(r.requestId)) return;
+    this.hold(r);
   }
 
   /** A booked change of balance: a credit (grant, deposit), or a negative hold (a withdrawal requested on chain). */
@@ -124,13 +149,15 @@ export class AccountAdmission {
   }
 
   admit(req: AdmitRequest): Decision {
-    const w = this.window(req.limits.keyId, req.nowMs);
-    const rate = () => rateInfo(req.limits, w, req.nowMs);
+    const w = this.keyWindow(req.limits.keyId);
+    const isLimited = limited(req.limits);
+    if (isLimited) w.rate.advance(req.nowMs);
+    const rate = () => (isLimited ? rateInfo(req.limits, w.rate, req.nowMs) : NO_RATE);
     if (this.reservations.has(req.requestId)) return { ok: true, rate: rate() }; // a retried admission
 
     const { rpm, tpm } = req.limits;
-    if (rpm !== null && w.requests.length + 1 > rpm) {
-      const oldest = w.requests[0];
+    if (rpm !== null && w.rate.requests + 1 > rpm) {
+      const oldest = w.rate.oldestAtMs;
       return {
         ok: false,
         denial: {
@@ -141,10 +168,10 @@ export class AccountAdmission {
         rate: rate(),
       };
     }
-    if (tpm !== null && windowTokens(w) + req.reserveTokens > tpm) {
+    if (tpm !== null && w.rate.tokens + req.reserveTokens > tpm) {
       return {
         ok: false,
-        denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: tokenRetryAfter(w, tpm, req.reserveTokens, req.nowMs) },
+        denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: w.rate.tokenRetryAfter(tpm, req.reserveTokens, req.nowMs) },
         rate: rate(),
       };
     }
@@ -152,12 +179,12 @@ export class AccountAdmission {
       return { ok: false, denial: { kind: "insufficient_quota", scope: "account", availablePico: this.available }, rate: rate() };
     }
     if (req.limits.budgetPico !== null) {
-      const keyAvailable = req.limits.budgetPico - w.spentPico - this.reservedByKey(req.limits.keyId);
+      const keyAvailable = req.limits.budgetPico - w.spentPico - w.reservedPico;
       if (req.reservePico > keyAvailable) {
         return { ok: false, denial: { kind: "insufficient_quota", scope: "key", availablePico: keyAvailable }, rate: rate() };
       }
     }
-    this.reservations.set(req.requestId, {
+    this.hold({
       requestId: req.requestId,
       keyId: req.limits.keyId,
       amountPico: req.reservePico,
@@ -165,8 +192,7 @@ export class AccountAdmission {
       atMs: req.nowMs,
       expiresAtMs: req.nowMs + req.ttlMs,
     });
-    w.requests.push(req.nowMs);
-    w.tokens.push({ atMs: req.nowMs, tokens: req.reserveTokens, requestId: req.requestId });
+    if (isLimited) w.rate.push(req.requestId, req.nowMs, req.reserveTokens);
     return { ok: true, rate: rate() };
   }
 
@@ -179,21 +205,17 @@ export class AccountAdmission {
     if (chargePico < 0n) throw new RangeError(`a charge must not be negative, got ${chargePico}`);
     const r = this.reservations.get(requestId);
     if (!r) return false;
-    this.reservations.delete(requestId);
+    const w = this.release(r);
     this.balancePico -= chargePico;
-    const w = this.keys.get(r.keyId);
-    if (w) {
-      w.spentPico += chargePico;
-      const entry = w.tokens.find((t) => t.requestId === requestId);
-      if (entry) entry.tokens = tokens;
-    }
+    w.spentPico += chargePico;
+    w.rate.correct(requestId, tokens);
     return true;
   }
 
   /** Releases the reservations whose requests never reported back; returns them. */
   expire(nowMs: number): Reservation[] {
     const gone = [...this.reservations.values()].filter((r) => r.expiresAtMs <= nowMs);
-    for (const r of gone) this.reservations.delete(r.requestId);
+    for (const r of gone) this.release(r);
     return gone;
   }
 
@@ -203,47 +225,40 @@ export class AccountAdmission {
     return next;
   }
 
-  private reservedByKey(keyId: string): bigint {
-    let s = 0n;
-    for (const r of this.reservations.values()) if (r.keyId === keyId) s += r.amountPico;
-    return s;
+  private hold(r: Reservation): void {
+    this.reservations.set(r.requestId, r);
+    this.reservedSum += r.amountPico;
+    this.keyWindow(r.keyId).reservedPico += r.amountPico;
   }
 
-  private window(keyId: string, nowMs: number): KeyWindow {
+  private release(r: Reservation): KeyWindow {
+    this.reservations.delete(r.requestId);
+    this.reservedSum -= r.amountPico;
+    const w = this.keyWindow(r.keyId);
+    w.reservedPico -= r.amountPico;
+    return w;
+  }
+
+  private keyWindow(keyId: string): KeyWindow {
     let w = this.keys.get(keyId);
     if (!w) {
-      w = { requests: [], tokens: [], spentPico: 0n, spentLoaded: false };
+      w = { rate: new RateWindow(this.counter), reservedPico: 0n, spentPico: 0n, spentLoaded: false };
       this.keys.set(keyId, w);
     }
-    const since = nowMs - WINDOW_MS;
-    while (w.requests.length > 0 && w.requests[0]! <= since) w.requests.shift();
-    while (w.tokens.length > 0 && w.tokens[0]!.atMs <= since) w.tokens.shift();
     return w;
   }
 }
 
-const windowTokens = (w: KeyWindow) => w.tokens.reduce((s, t) => s + t.tokens, 0);
-
-/** When enough of the window's tokens will have aged out for this request to fit. */
-function tokenRetryAfter(w: KeyWindow, tpm: number, need: number, nowMs: number): number {
-  if (need > tpm) return WINDOW_MS; // never fits; say a window, the error message says why
-  let total = windowTokens(w);
-  for (const t of w.tokens) {
-    total -= t.tokens;
-    if (total + need <= tpm) return Math.max(1, t.atMs + WINDOW_MS - nowMs);
-  }
-  return WINDOW_MS;
-}
-
-function rateInfo(l: KeyLimits, w: KeyWindow, nowMs: number): RateInfo {
-  const used = windowTokens(w);
+function rateInfo(l: KeyLimits, w: RateWindow, nowMs: number): RateInfo {
+  const oldest = w.oldestAtMs;
+  const reset = oldest === undefined ? 0 : Math.max(0, oldest + WINDOW_MS - nowMs);
   return {
     limitRequests: l.rpm,
-    remainingRequests: l.rpm === null ? null : Math.max(0, l.rpm - w.requests.length),
-    resetRequestsMs: l.rpm === null ? null : w.requests.length === 0 ? 0 : Math.max(0, w.requests[0]! + WINDOW_MS - nowMs),
+    remainingRequests: l.rpm === null ? null : Math.max(0, l.rpm - w.requests),
+    resetRequestsMs: l.rpm === null ? null : reset,
     limitTokens: l.tpm,
-    remainingTokens: l.tpm === null ? null : Math.max(0, l.tpm - used),
-    resetTokensMs: l.tpm === null ? null : w.tokens.length === 0 ? 0 : Math.max(0, w.tokens[0]!.atMs + WINDOW_MS - nowMs),
+    remainingTokens: l.tpm === null ? null : Math.max(0, l.tpm - w.tokens),
+    resetTokensMs: l.tpm === null ? null : reset,
   };
 }
 

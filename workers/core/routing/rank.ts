@@ -97,7 +97,7 @@ interface Candidate {
   latencyScore: number | null;
 }
 
-const expectedOutputTokens = (req: RouteRequest, policy: RoutingPolicy) =>
+export const expectedOutputTokens = (req: RouteRequest, policy: RoutingPolicy) =>
   req.endpoint === "embeddings" ? 0 : (req.maxOutputTokens ?? policy.defaultExpectedOutputTokens);
 
 /** This request's expected cost at this offer: prompt × input price + expected output × output price. */
@@ -105,7 +105,13 @@ export function expectedCostPico(offer: ProviderOffer, req: RouteRequest, policy
   return BigInt(req.promptTokens) * offer.inputPrice + BigInt(expectedOutputTokens(req, policy)) * offer.outputPrice;
 }
 
-function exclusionOf(o: ProviderOffer, stats: LatencyStats | undefined, req: RouteRequest, ctx: RankContext): ExclusionReason | null {
+/** Why this offer may not serve this request now, or null (the per-request checks). */
+export function exclusionOf(
+  o: ProviderOffer,
+  stats: LatencyStats | undefined,
+  req: RouteRequest,
+  ctx: RankContext,
+): ExclusionReason | null {
   const { policy, nowMs } = ctx;
   const s = req.steering;
   if (req.excludeProviderIds?.has(o.providerId)) return "excluded";
@@ -128,9 +134,15 @@ function exclusionOf(o: ProviderOffer, stats: LatencyStats | undefined, req: Rou
 function toCandidate(offer: ProviderOffer, stats: LatencyStats | undefined, req: RouteRequest, policy: RoutingPolicy): Candidate {
   const ttftMs = stats && stats.ttftMs > 0 ? stats.ttftMs : null; // 0 = not measured yet
   const tpotMs = stats && stats.tpotMs > 0 ? stats.tpotMs : null;
-  const out = expectedOutputTokens(req, policy);
-  const latencyScore = ttftMs === null ? null : out === 0 ? ttftMs : tpotMs === null ? null : ttftMs + out * tpotMs;
+  const latencyScore = latencyScoreOf(stats, expectedOutputTokens(req, policy));
   return { offer, costPico: expectedCostPico(offer, req, policy), ttftMs, tpotMs, latencyScore };
+}
+
+/** ttft + expected output × tpot on the caller's edge; null when a needed figure is unknown (0 = not measured yet). */
+export function latencyScoreOf(stats: LatencyStats | undefined, out: number): number | null {
+  const ttftMs = stats && stats.ttftMs > 0 ? stats.ttftMs : null;
+  const tpotMs = stats && stats.tpotMs > 0 ? stats.tpotMs : null;
+  return ttftMs === null ? null : out === 0 ? ttftMs : tpotMs === null ? null : ttftMs + out * tpotMs;
 }
 
 const byCost = (a: Candidate, b: Candidate) =>

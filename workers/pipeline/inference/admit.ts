@@ -8,6 +8,7 @@
 import { rateLimitHeaders, type Denial, type RateInfo } from "../../core/money/admission";
 import { worstCaseCostPico } from "../../core/money/pricing";
 import { ApiError, errors } from "../../core/openai/errors";
+import { worstCaseOf } from "../../core/routing/route-index";
 import type { RouteTable } from "../../core/routing/types";
 import type { Deps } from "../../ports";
 import type { InferenceCall, InferenceRequest } from "./validate";
@@ -44,14 +45,12 @@ export async function admit(
   table: RouteTable,
 ): Promise<Admitted> {
   if (deps.cfg.admission === "off") return NOTHING_RESERVED;
-  const offers = table.offers.filter((o) => req.models.includes(o.model) && o.endpoints.includes(req.endpoint));
+  // The highest prices and context length of these models' offers, precomputed when the table loaded.
+  const worst = worstCaseOf(table, req.models, req.endpoint);
   // Nobody serves these models: the request fails before it can cost anything, so nothing to reserve.
-  if (offers.length === 0) return NOTHING_RESERVED;
-  const maxOut =
-    req.endpoint === "embeddings"
-      ? 0
-      : (req.maxOutputTokens ?? Math.max(0, Math.max(...offers.map((o) => o.contextLength)) - req.promptTokens));
-  const reservePico = worstCaseCostPico({ promptTokens: req.promptTokens, maxOutputTokens: maxOut }, offers);
+  if (!worst) return NOTHING_RESERVED;
+  const maxOut = req.endpoint === "embeddings" ? 0 : (req.maxOutputTokens ?? Math.max(0, worst.contextLength - req.promptTokens));
+  const reservePico = worstCaseCostPico({ promptTokens: req.promptTokens, maxOutputTokens: maxOut }, worst);
   const { key, requestId } = call;
   const decision = await deps.guard.admit(key.accountId, {
     requestId,

@@ -8,7 +8,7 @@
  * given), no further candidate is tried, and the provider is not blamed for it.
  */
 import { errors, UpstreamError, type ApiError } from "../../core/openai/errors";
-import { DEFAULT_ROUTING_POLICY, excludedByRequest, rankCandidates, summarizeExclusions, type Exclusion } from "../../core/routing/rank";
+import { DEFAULT_ROUTING_POLICY, excludedByRequest, summarizeExclusions, type Exclusion } from "../../core/routing/rank";
 import {
   attemptDeadlineMs,
   budgetOf,
@@ -18,6 +18,7 @@ import {
   type Budget,
   type FailureKind,
 } from "../../core/routing/retry";
+import { route } from "../../core/routing/route-walk";
 import type { ProviderOffer, RouteTable } from "../../core/routing/types";
 import type { Config } from "../../config";
 import type { Ports, UpstreamReply } from "../../ports";
@@ -78,7 +79,8 @@ interface Run {
   /** The total budget stopped an attempt (or cut one short): the client gets 504. */
   outOfTime: boolean;
   anyKnown: boolean;
-  exclusions: Exclusion[];
+  /** Per model: what its walk ruled out (filled as the walk goes; complete when it found nobody). */
+  exclusions: Exclusion[][];
 }
 
 /** What one try (or one model) came to: a reply, a failure's kind, or the end of the request. */
@@ -115,7 +117,8 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest, table: Rou
 /** Every provider of one model, then one more try on it; "next_model" when the next fallback may help. */
 async function tryModel(run: Run, model: string): Promise<Served | "next_model" | "stop" | "left"> {
   const { deps, req } = run;
-  const rank = rankCandidates(
+  // Walked lazily: only the candidates this loop reaches are ranked and checked.
+  const rank = route(
     run.table,
     {
       model,
@@ -129,7 +132,7 @@ async function tryModel(run: Run, model: string): Promise<Served | "next_model" 
     { nowMs: deps.now(), breakers: deps.breakers, policy: { ...DEFAULT_ROUTING_POLICY, heartbeatFreshMs: deps.cfg.heartbeatFreshMs } },
   );
   run.anyKnown ||= rank.modelKnown;
-  run.exclusions.push(...rank.excluded);
+  run.exclusions.push(rank.excluded);
 
   let tries = 0;
   let transient: ProviderOffer | null = null;
@@ -272,7 +275,7 @@ function failure(run: Run): ApiError {
     return errors.deadlineExceeded(primary, run.deps.cfg.totalDeadlineMs, `${attempts.length} attempt(s)${detail ? `: ${detail}` : ""}`);
   if (attempts.length === 0) {
     if (!run.anyKnown) return errors.modelNotFound(primary);
-    const excluded = run.exclusions;
+    const excluded = run.exclusions.flat();
     const why = summarizeExclusions(excluded);
     // The request's own size or preferences excluded everyone: a retry cannot help.
     if (excluded.length > 0 && excluded.every((e) => e.reason === "context_too_long"))
