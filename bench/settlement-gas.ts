@@ -20,6 +20,7 @@ import { startAnvil } from "../chain/anvil";
 import { createLocalClients, type LocalClients } from "../chain/clients";
 import { deployMeshgate } from "../chain/deploy";
 import { MockUSDC, Settlement } from "../contracts/generated/artifacts";
+import { usdcPermit } from "../chain/permit";
 import { cleanups, runBench } from "./lib/harness";
 import { fmt, int, table } from "./lib/table";
 
@@ -95,20 +96,17 @@ async function main(): Promise<string> {
   const deadline = (await c.publicClient.getBlock()).timestamp + 3600n;
   await gasOf(provider.writeContract({ ...usdcAs(provider), functionName: "mint", args: [provider.account.address, 10n ** 12n] }));
   const permit = parseSignature(
-    await provider.signTypedData({
-      domain: { name: "USD Coin", version: "2", chainId: c.chain.id, verifyingContract: d.usdc },
-      primaryType: "Permit",
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      message: { owner: provider.account.address, spender: d.settlement, value: 10n ** 9n, nonce: 0n, deadline },
-    }),
+    await provider.signTypedData(
+      usdcPermit({
+        chainId: c.chain.id,
+        usdc: d.usdc,
+        owner: provider.account.address,
+        spender: d.settlement,
+        value: 10n ** 9n,
+        nonce: 0n,
+        deadline,
+      }),
+    ),
   );
   ops.push([
     "depositWithPermit (new account, first permit)",

@@ -81,13 +81,7 @@ export function createAgentServer(d: {
         );
       }
       const auth = await d.auth.verify(req, body);
-      if (!auth.ok) {
-        return sendJson(
-          res,
-          401,
-          openAiError(`Gateway signature rejected (${auth.reason}).`, "invalid_request_error", "invalid_gateway_signature"),
-        );
-      }
+      if (!auth.ok) return rejectSignature(res, auth.reason);
       await d.forwarder.forward(req, res, path, body, auth.requestId);
     } catch {
       if (!res.headersSent && !res.destroyed)
@@ -109,13 +103,7 @@ export function createAgentServer(d: {
         return sendJson(res, 413, openAiError("The challenge is too large.", "invalid_request_error", "request_too_large"));
       }
       const auth = await d.auth.verify(req, body);
-      if (!auth.ok) {
-        return sendJson(
-          res,
-          401,
-          openAiError(`Gateway signature rejected (${auth.reason}).`, "invalid_request_error", "invalid_gateway_signature"),
-        );
-      }
+      if (!auth.ok) return rejectSignature(res, auth.reason);
       const answer = await responder.answer(body);
       sendJson(res, answer.status, answer.body);
     } catch {
@@ -175,4 +163,9 @@ function urlHost(host: string): string {
   if (host === "0.0.0.0") return "127.0.0.1";
   if (host === "::") return "[::1]";
   return host.includes(":") ? `[${host}]` : host;
+}
+
+/** A request whose gateway signature does not verify: 401, the reason named. */
+function rejectSignature(res: ServerResponse, reason: string): void {
+  sendJson(res, 401, openAiError(`Gateway signature rejected (${reason}).`, "invalid_request_error", "invalid_gateway_signature"));
 }

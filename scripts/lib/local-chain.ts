@@ -12,6 +12,7 @@ import { startAnvil } from "../../chain/anvil";
 import { createLocalClients, type LocalClients } from "../../chain/clients";
 import { deployMeshgate } from "../../chain/deploy";
 import { MockUSDC, Settlement } from "../../contracts/generated/artifacts";
+import { usdcPermit } from "../../chain/permit";
 
 /** The demo customer's wallet (anvil account 3): it deposits for the developer account. */
 export const CUSTOMER_KEY: Hex = ANVIL_KEYS[3];
@@ -169,20 +170,9 @@ export async function depositFor(
   const nonce = await c.publicClient.readContract({ address: chain.usdc, abi: MockUSDC.abi, functionName: "nonces", args: [from] });
   // From the chain's clock, which tests move forward with evm_increaseTime.
   const deadline = (await c.publicClient.getBlock()).timestamp + 3_600n;
-  const signature = await wallet.signTypedData({
-    domain: { name: "USD Coin", version: "2", chainId: chain.chainId, verifyingContract: chain.usdc },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    primaryType: "Permit",
-    message: { owner: from, spender: chain.settlement, value: amountBase, nonce, deadline },
-  });
+  const signature = await wallet.signTypedData(
+    usdcPermit({ chainId: chain.chainId, usdc: chain.usdc, owner: from, spender: chain.settlement, value: amountBase, nonce, deadline }),
+  );
   const { v, yParity, r, s } = parseSignature(signature);
   const hash = await wallet.writeContract({
     address: chain.settlement,

@@ -24,6 +24,7 @@ import { startAnvil, type Anvil } from "../../chain/anvil";
 import { createLocalClients, type LocalClients } from "../../chain/clients";
 import { deployMeshgate, type MeshgateDeployment } from "../../chain/deploy";
 import { MockUSDC, Settlement } from "../../contracts/generated/artifacts";
+import { usdcPermit } from "../../chain/permit";
 
 export const PERIOD = 3_600n;
 export const DISPUTE = 1_800n;
@@ -166,20 +167,9 @@ const domain = (c: Chain) => ({ name: "USD Coin", version: "2", chainId: c.chain
 /** An EIP-2612 permit from `wallet` for `spender`. */
 export async function signPermit(c: Chain, wallet: Wallet, spender: Address, value: bigint, deadline: bigint) {
   const nonce = await usdcAs(c, wallet).read.nonces([wallet.account.address]);
-  const signature = await wallet.signTypedData({
-    domain: domain(c),
-    primaryType: "Permit",
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    message: { owner: wallet.account.address, spender, value, nonce, deadline },
-  });
+  const signature = await wallet.signTypedData(
+    usdcPermit({ chainId: c.chain.id, usdc: c.deployment.usdc, owner: wallet.account.address, spender, value, nonce, deadline }),
+  );
   return vrs(signature);
 }
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql, type AnyColumn, type SQL } from "drizzle-orm";
+import { and, eq, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { latencyStats, providers, usageEvents } from "../../../db/schema";
 import type { UsageRecord } from "../../core/metering/usage";
@@ -101,13 +101,6 @@ export async function topUpUsage(db: Db, t: TopUpRequest): Promise<TopUp> {
     const entryId = await customerEntryId(tx, "adjustment", t.requestId, t.accountId);
     return { applied: true, customerPosting: { amountPico: adjustment.postings.find((p) => p.account === customer)!.amountPico, entryId } };
   });
-}
-
-export async function setReceiptStatuses(db: Db, updates: readonly [string, UsageRecord["receiptStatus"]][]): Promise<void> {
-  for (const status of ["verified", "unverified", "none"] as const) {
-    const ids = updates.filter(([, s]) => s === status).map(([id]) => id);
-    if (ids.length) await db.update(usageEvents).set({ receiptStatus: status }).where(inArray(usageEvents.requestId, ids));
-  }
 }
 
 export async function findUsage(db: Db, requestId: string, accountId: string): Promise<UsageRecord | null> {

@@ -63,22 +63,42 @@ export async function serveInference(deps: Deps, call: InferenceCall, req: Infer
   return respond(deps, end, await forwarding);
 }
 
+/**
+ * What forward's result means for the request, the bookkeeping done (on both the plain and the
+ * early-headers path): the client left (the reply dropped, finished as client_disconnected), it
+ * failed (finished as failed), or a provider serves it (the exchange records who).
+ */
+function settled(
+  deps: Deps,
+  end: Ending,
+  f: Forwarded,
+): { kind: "left" } | { kind: "failed"; error: ApiError } | Extract<Forwarded, { ok: true }> {
+  const x = end.x;
+  if (end.done || (!f.ok && f.clientLeft)) {
+    if (f.ok && f.reply.kind === "stream") dropStream(f.reply);
+    if (!end.done) end.clientLeft();
+    return { kind: "left" };
+  }
+  x.attempts = f.attempts;
+  if (!f.ok) {
+    end.finish({ observed: noUsage(x.req), errorCode: f.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
+    return { kind: "failed", error: f.error };
+  }
+  x.served = servedBy(f);
+  return f;
+}
+
 function respond(deps: Deps, end: Ending, forwarded: Forwarded): Response {
   const x = end.x;
-  if (end.done || (!forwarded.ok && forwarded.clientLeft)) {
-    if (forwarded.ok && forwarded.reply.kind === "stream") dropStream(forwarded.reply);
-    return end.done ? gone() : end.clientLeft();
+  const s = settled(deps, end, forwarded);
+  if ("kind" in s) {
+    if (s.kind === "left") return gone();
+    throw failedWith(s.error, deps, x.call, forwarded.attempts);
   }
-  x.attempts = forwarded.attempts;
-  if (!forwarded.ok) {
-    end.finish({ observed: noUsage(x.req), errorCode: forwarded.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
-    throw failedWith(forwarded.error, deps, x.call, forwarded.attempts);
-  }
-  x.served = servedBy(forwarded);
-  const headers = responseHeaders(deps, x.call, x.admitted, forwarded.attempts, forwarded.offer.providerId);
-  if (forwarded.reply.kind === "json") return respondJson(deps, end, forwarded.reply, headers);
+  const headers = responseHeaders(deps, x.call, x.admitted, s.attempts, s.offer.providerId);
+  if (s.reply.kind === "json") return respondJson(deps, end, s.reply, headers);
   end.stopWatching(); // the relay owns the client's abort from here (it ends at once if already aborted)
-  return new Response(relayBody(deps, end, forwarded), { headers: { ...headers, ...SSE_HEADERS } });
+  return new Response(relayBody(deps, end, s), { headers: { ...headers, ...SSE_HEADERS } });
 }
 
 /** The headers went out before any provider answered: what forward returns becomes the stream's body. */
@@ -87,20 +107,11 @@ function respondEarly(deps: Deps, end: Ending, forwarding: Promise<Forwarded>): 
   let relaying = false;
   const body = forwarding.then(
     (f): ReadableStream<Uint8Array> => {
-      if (end.done || (!f.ok && f.clientLeft)) {
-        if (f.ok && f.reply.kind === "stream") dropStream(f.reply);
-        if (!end.done) end.clientLeft();
-        return emptyBody();
-      }
-      x.attempts = f.attempts;
-      if (!f.ok) {
-        end.finish({ observed: noUsage(x.req), errorCode: f.error.code ?? "error", endedAtMs: deps.now(), receipt: null });
-        return oneEvent(f.error.toJSON());
-      }
-      x.served = servedBy(f);
+      const s = settled(deps, end, f);
+      if ("kind" in s) return s.kind === "left" ? emptyBody() : oneEvent(s.error.toJSON());
       end.stopWatching();
       relaying = true;
-      return relayBody(deps, end, f);
+      return relayBody(deps, end, s);
     },
     () => oneEvent(errors.internal(x.call.requestId).toJSON()),
   );
