@@ -5,12 +5,15 @@
  *    concurrency 1, 32 and 128 with autocannon: requests/s, p50, p99 for (a) the engine directly,
  *    (b) a bare Hono proxy in workerd (bench/bare-proxy.ts, the floor) and (c) the gateway (auth,
  *    validation, routing, usage capture and metering on).
- *  - Streaming (max_tokens 64, an engine at 2,000 tokens/s): TTFT and tokens/s per stream.
+ *  - Streaming (max_tokens 64, an engine at 2,000 tokens/s) at concurrency 1 and 32: TTFT and tokens/s per stream.
+ *  - Postgres (pg_stat_statements): statements per request in each gateway cell, and the reads
+ *    before the first upstream byte (bench/lib/gateway-postgres.ts).
+ *  - Issue 13's goal table (bench/lib/gateway-goals.ts): each figure beside the floor's, met or not.
  *  - The gateway's workerd peak RSS, and CPU per request of each process.
  *
  * Starts its own network (bench/network-host.ts) on free ports in a temp dir and tears it down at
  * the end, even on error or Ctrl-C. Markdown to stdout; JSON to artifacts/bench.json.
- * Knobs (env): BENCH_DURATION_SEC (5), BENCH_WARMUP_SEC (1), BENCH_DB_CORE (0: Postgres + its WebSocket
+ * Knobs (env): BENCH_DURATION_SEC (5), BENCH_WARMUP_SEC (1), BENCH_PG_PROBE_REQUESTS (100), BENCH_DB_CORE (0: Postgres + its WebSocket
  * proxy share the gateway's core; 1: they share the engines' and the load generator's core instead).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -30,6 +33,7 @@ import {
   DB_CORE,
   DURATION_SEC,
   ENGINES,
+  FIRST_BYTE_PROBE,
   isGateway,
   NON_STREAM_MAX_TOKENS,
   ROOT,
@@ -40,12 +44,16 @@ import {
 } from "./lib/gateway-settings";
 import { cleanups, log, runBench } from "./lib/harness";
 import { cannon, percentiles, streams, type Target } from "./lib/load";
+import { streamMode } from "./lib/gateway-goals";
+import { firstByteProbe, windowStatements, type FirstByteProbe } from "./lib/gateway-postgres";
+import { enableStatements, statementSnapshot, type StatementTotals } from "./lib/pg-statements";
 import { allProcs, descendants, hasTaskset, pin } from "./lib/procfs";
 
 process.chdir(ROOT); // the network's scripts resolve paths from the repo root
 
 async function main(): Promise<string> {
   const startedAt = performance.now();
+  const loadAtStart = os.loadavg();
   const dir = mkdtempSync(path.join(os.tmpdir(), "meshgate-bench-"));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
 
@@ -116,6 +124,13 @@ async function main(): Promise<string> {
   db.on("error", () => undefined);
   await db.connect();
   cleanups.push(() => db.end());
+  const statements = await enableStatements(db);
+  const pgWindow = async <T>(on: boolean, work: () => Promise<T>): Promise<[T, StatementTotals | null]> => {
+    if (!on || !statements) return [await work(), null];
+    const before = await statementSnapshot(db);
+    const out = await work();
+    return [out, windowStatements(before, await statementSnapshot(db))];
+  };
 
   const json = { "content-type": "application/json" };
   const auth = { ...json, authorization: `Bearer ${info.apiKey}` };
@@ -147,8 +162,8 @@ async function main(): Promise<string> {
       process.stderr.write(`bench: non-streaming, concurrency ${c}, ${name}…\n`);
       await cannon(plain[name], c, WARMUP_SEC);
       const before = await snapshot(pids, db);
-      const result = await cannon(plain[name], c, DURATION_SEC);
-      nonStream.push({ concurrency: c, target: name, result, cpu: perRequest(before, await snapshot(pids, db), result.ok) });
+      const [result, pgs] = await pgWindow(isGateway(name), () => cannon(plain[name], c, DURATION_SEC));
+      nonStream.push({ concurrency: c, target: name, result, cpu: perRequest(before, await snapshot(pids, db), result.ok), pg: pgs });
     }
   }
 
@@ -177,8 +192,16 @@ async function main(): Promise<string> {
     }
     process.stderr.write(`bench: streaming, ${name}…\n`);
     await streams(streamed[name], STREAM.warmup, 1);
-    streamRows.push(await measure(name, "sequential", STREAM.sequential, 1));
-    streamRows.push(await measure(name, `concurrency ${STREAM.concurrency}`, STREAM.concurrent, STREAM.concurrency));
+    for (const run of STREAM.runs) streamRows.push(await measure(name, streamMode(run.concurrency), run.count, run.concurrency));
+  }
+
+  // Postgres reads before the first upstream byte (the gateway, one streamed request at a time).
+  let firstByte: FirstByteProbe | null = null;
+  if (statements) {
+    process.stderr.write(`bench: Postgres statements before the first byte, ${FIRST_BYTE_PROBE.requests} streamed requests…\n`);
+    await admin.probe();
+    await admin.routesTo("bench-stream", streamed.gateway);
+    firstByte = await firstByteProbe(streamed.gateway, db, FIRST_BYTE_PROBE);
   }
 
   gatewayRss.stop();
@@ -191,8 +214,9 @@ async function main(): Promise<string> {
     bareHwm: bareRss.hwmKb(),
   };
   const runtimeSec = (performance.now() - startedAt) / 1000;
+  const loadAvg = { atStart: loadAtStart, atEnd: os.loadavg() };
 
-  return report({ info, pinning, cores, nonStream, streamRows, memoryKb, runtimeSec, pids });
+  return report({ info, pinning, cores, nonStream, streamRows, memoryKb, runtimeSec, pids, firstByte, statements, loadAvg });
 }
 
 await runBench("bench", main);

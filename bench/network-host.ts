@@ -39,6 +39,8 @@ try {
     engines: JSON.parse(values.engines) as EngineSpec[],
     extraProviderPorts: (values["extra-provider-ports"] ?? "").split(",").filter(Boolean).map(Number),
     cronEveryMs: 0,
+    // Per-statement counts for the bench's Postgres figures (bench/lib/pg-statements.ts).
+    postgresSettings: { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.max": "10000" },
     agents: false,
     chain: false,
     log: (line) => console.error(line),

@@ -124,7 +124,7 @@ const ConfigSchema = ChainSchema.extend({
       return z.NEVER;
     }),
   PROTOCOL_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
-  ADMISSION: z.enum(["enforce", "off"]).default("enforce"),
+  ADMISSION: z.enum(["enforce", "direct", "off"]).default("enforce"),
   EXPLORER_TX_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
@@ -158,8 +158,8 @@ export interface Config {
   providerUrlAllowlist: readonly string[];
   /** The protocol's fee, in basis points of each request's cost. */
   protocolFeeBps: number;
-  /** "off": no reservations, budgets or rate limits (benchmarks, trusted private deployments only). */
-  admission: "enforce" | "off";
+  /** "enforce": with leases; "direct": one account-object call per request; "off": no reservations, budgets or rate limits (benchmarks only). */
+  admission: "enforce" | "direct" | "off";
   /** The L2, or null when none is configured (then stakes are not required and nothing settles). */
   chain: ChainConfig | null;
   /** Prefix of a transaction's page on a block explorer (the hash is appended); null: none. */

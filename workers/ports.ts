@@ -45,7 +45,8 @@ export interface Keys {
 }
 
 export interface Routes {
-  table(): Promise<RouteTable>;
+  /** The table, holding the latency rows of `edge` (the request's location; omitted: any edge will do). */
+  table(edge?: string): Promise<RouteTable>;
   /** After an admin change or a probe: refresh now, in the background, so the change shows at once. */
   invalidate(): void;
   /** Loads the table anew and waits for it: after an operator's action or the probe, the next request sees the change. */

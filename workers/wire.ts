@@ -24,12 +24,13 @@ import {
   storeReceipts,
   usageFor,
 } from "./adapters/postgres/registry";
-import { loadRouteTable } from "./adapters/postgres/route-table";
+import { RouteSource } from "./adapters/route-source";
 import { pgChainSyncStore } from "./adapters/postgres/chain-sync";
 import { pgSettlementStore, receiptInPeriod } from "./adapters/postgres/settlement";
 import { writeUsageBatch } from "./adapters/postgres/usage-batch";
 import { findUsage, insertUsage, topUpUsage } from "./adapters/postgres/usage";
 import { SettleQueue } from "./adapters/settle-queue";
+import { LeasedGuard } from "./adapters/leased-guard";
 import { httpUpstream, type RequestSigner } from "./adapters/upstream";
 import { httpChallenger } from "./adapters/endpoint-challenger";
 import { CHALLENGE_DEADLINE_MS } from "./core/protocol/endpoint-challenge";
@@ -39,7 +40,6 @@ import type { KeyRecord } from "./core/auth/keys";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
 import { publicKeyOf } from "./core/protocol/public-key";
 import { BreakerBoard } from "./core/routing/breaker";
-import type { RouteTable } from "./core/routing/types";
 import { settlementJob } from "./jobs/chain-jobs";
 import type { ChainHead, ChainJobs, Deps, Operator } from "./ports";
 
@@ -52,11 +52,13 @@ export const lifecycle = new IsolateLifecycle();
 let isolate:
   | {
       keyCache: SwrMap<KeyRecord | null>;
-      routeTable: SwrValue<RouteTable>;
+      routeTable: RouteSource;
       chainHead: SwrValue<bigint>;
       breakers: BreakerBoard;
       usage: UsageBuffer;
       settles: SettleQueue;
+      /** Built on first use (it calls the account objects through this isolate's bindings). */
+      guard?: LeasedGuard;
       /** Imported once per isolate; a CryptoKey is data, not an I/O object. */
       signingKey?: CryptoKey;
       publicKey?: string;
@@ -70,7 +72,12 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     // (a revoked key stops within seconds); after a minute unused, the next request waits.
     keyCache: new SwrMap(cfg.keyCacheMs, 60_000),
     // Serve a stale table while one refresh runs, but never one so old that every heartbeat in it looks stale.
-    routeTable: new SwrValue(cfg.routeCacheMs, Math.max(cfg.routeCacheMs, cfg.heartbeatFreshMs / 2)),
+    routeTable: new RouteSource(
+      cfg.routeCacheMs,
+      Math.max(cfg.routeCacheMs, cfg.heartbeatFreshMs / 2),
+      cfg.edgeFallback,
+      cfg.chain?.minStakeBase ?? 0n,
+    ),
     chainHead: new SwrValue(CHAIN_HEAD_TTL_MS, CHAIN_HEAD_TTL_MS),
     breakers: new BreakerBoard(),
     usage: new UsageBuffer(),
@@ -92,9 +99,10 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
   const withDb = sessionPerCall(openDb, background);
   const pageDb = overlappingDb(openDb, background);
   const writeUsage: WriteUsageBatch = (batch) => withDb((db) => writeUsageBatch(db, batch));
-  const loadTable = () =>
-    state.routeTable.get(now(), () => withDb((db) => loadRouteTable(db, now(), cfg.chain?.minStakeBase ?? 0n)), background);
+  const loadTable = (edge?: string) => state.routeTable.get(now(), edge, withDb, background);
   const guardOf = (accountId: string) => env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(accountId));
+  // Admission with leases: steady traffic spends a slice the account's object granted, with no call.
+  const leasedGuard = () => (state.guard ??= new LeasedGuard(guardOf, state.settles, { leases: cfg.admission !== "direct" }));
   const chain = cfg.chain;
   const chainHead: ChainHead | null = chain && { head: () => state.chainHead.get(now(), () => chainReader(chain).head(), background) };
   // Built on first use: an inference request never needs the chain's clients.
@@ -109,7 +117,10 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       get draining() {
         return lifecycle.draining;
       },
-      drain: (deadlineMs) => lifecycle.drain(state.usage.drainable(writeUsage), deadlineMs, ctx),
+      drain: (deadlineMs) => {
+        state.guard?.returnAll(background); // the leases go back with the last settles
+        return lifecycle.drain(state.usage.drainable(writeUsage), deadlineMs, ctx);
+      },
     },
     chainHead,
     breakers: state.breakers,
@@ -124,7 +135,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
         background(loadTable().catch(() => undefined));
       },
       reload: async () => {
-        await state.routeTable.reload(now(), () => withDb((db) => loadRouteTable(db, now(), cfg.chain?.minStakeBase ?? 0n)));
+        await state.routeTable.reload(now(), withDb);
       },
     },
     upstream: httpUpstream(fetch, now, signRequest),
@@ -143,19 +154,8 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
       },
     },
     guard: {
-      admit: async (accountId, req) => {
-        const settles = state.settles.take(accountId);
-        try {
-          return await guardOf(accountId).admit(accountId, req, settles);
-        } catch (err) {
-          state.settles.putBack(accountId, settles); // not delivered: they ride on the next call
-          throw err;
-        }
-      },
-      settle: (accountId, requestId, chargePico, tokens) =>
-        state.settles.push(accountId, { requestId, chargePico, tokens }, background, (acct, items) =>
-          guardOf(acct).settleMany(acct, items),
-        ),
+      admit: (accountId, req) => leasedGuard().admit(accountId, req, background),
+      settle: (accountId, requestId, chargePico, tokens) => leasedGuard().settle(accountId, { requestId, chargePico, tokens }, background),
       credit: (accountId, amountPico, entryId) => guardOf(accountId).credit(accountId, amountPico, entryId),
     },
     registry: {

@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import type { CannonResult, Percentiles, Target } from "./load";
 import type { TargetName } from "./gateway-settings";
+import type { StatementTotals } from "./pg-statements";
 import { coreBusy, coreTimes, cpuMs, machineCpuMs, memory, postgresCpuMs, treeCpuMs } from "./procfs";
 
 export interface Pids {
@@ -79,6 +80,8 @@ export interface NonStreamRow {
   target: TargetName;
   result: CannonResult;
   cpu: CpuPerRequest;
+  /** Statements every client sent to Postgres meanwhile (gateway targets, with pg_stat_statements). */
+  pg?: StatementTotals | null;
 }
 export interface StreamRow {
   target: TargetName;

@@ -8,7 +8,18 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const WARMUP_SEC = Number(process.env.BENCH_WARMUP_SEC ?? 1);
 export const DURATION_SEC = Number(process.env.BENCH_DURATION_SEC ?? 5);
 export const CONCURRENCIES = [1, 32, 128];
-export const STREAM = { tokensPerSecond: 2000, maxTokens: 64, warmup: 10, sequential: 50, concurrent: 200, concurrency: 8 };
+/** Streaming: each target at concurrency 1 and 32 (the goals' two TTFT figures), `count` streams each. */
+export const STREAM = {
+  tokensPerSecond: 2000,
+  maxTokens: 64,
+  warmup: 10,
+  runs: [
+    { concurrency: 1, count: 50 },
+    { concurrency: 32, count: 320 },
+  ],
+};
+/** "Reads before the first upstream byte": streamed gateway requests one at a time (bench/lib/gateway-postgres.ts). */
+export const FIRST_BYTE_PROBE = { warmup: 10, requests: Number(process.env.BENCH_PG_PROBE_REQUESTS ?? 100), gapMs: 20, settleMs: 1_500 };
 export const NON_STREAM_MAX_TOKENS = 16;
 export const DB_CORE = process.env.BENCH_DB_CORE === "1" ? "1" : "0";
 

@@ -116,10 +116,16 @@ export function createForwarder(d: ForwardDeps): Forwarder {
       d.signer
         .sign(s)
         .then((receipt) => {
+          // The answer first, then the outbox line (its fsync is a group commit in the background either way).
+          if (!res.destroyed) {
+            res.writeHead(status, {
+              "content-type": type || "application/json",
+              "content-length": bytes.length,
+              [RECEIPT_HEADER]: receipt,
+            });
+            res.end(bytes);
+          }
           d.outbox.add({ requestId: s.requestId, receipt });
-          if (res.destroyed) return;
-          res.writeHead(status, { "content-type": type || "application/json", "content-length": bytes.length, [RECEIPT_HEADER]: receipt });
-          res.end(bytes);
         })
         .catch((err: unknown) => failAfterEngine(res, err))
         .finally(done);

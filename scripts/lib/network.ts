@@ -49,6 +49,8 @@ export interface NetworkOptions {
    * the gateway must also admit; its own providers' ports are always listed, and nothing else is.
    */
   extraProviderPorts?: number[];
+  /** Extra Postgres server settings (`-c name=value`; the gateway bench loads pg_stat_statements). */
+  postgresSettings?: Record<string, string>;
   /** Worker vars to override (deadlines in tests). */
   vars?: Record<string, string>;
   /** false: no chain (no stake required, no deposits or settlement; the gateway bench). Default true. */
@@ -133,7 +135,12 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     }
     // Everything that does not depend on anything else starts at once.
     const [pg, proxy, bundle, bareEngines] = await Promise.all([
-      startPostgres({ dataDir: path.join(o.stateDir, "pg"), persistent: o.persistent, port: o.persistent ? 54329 : 0 }).then((pg) => {
+      startPostgres({
+        dataDir: path.join(o.stateDir, "pg"),
+        persistent: o.persistent,
+        port: o.persistent ? 54329 : 0,
+        settings: o.postgresSettings,
+      }).then((pg) => {
         stops.push(pg.stop);
         return pg;
       }),

@@ -18,6 +18,8 @@ export interface StartPostgresOptions {
   port?: number;
   /** false: `stop()` deletes `dataDir`. Use it only for throwaway test clusters. */
   persistent: boolean;
+  /** Extra server settings, passed as `-c name=value` (the gateway bench loads pg_stat_statements). */
+  settings?: Record<string, string>;
 }
 
 export interface LocalPostgres {
@@ -67,6 +69,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<LocalPo
       "synchronous_commit=off",
       "-c",
       "full_page_writes=off",
+      ...Object.entries(opts.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     ],
     onLog: remember,
     onError: remember,

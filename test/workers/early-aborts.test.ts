@@ -81,7 +81,7 @@ describe("clients that leave before the first byte", () => {
       );
     }
     const snap = await guard(accountId).snapshot(accountId);
-    expect(snap).toEqual({ balancePico: BigInt(N) * WORST, reservedPico: 0n, availablePico: BigInt(N) * WORST });
+    expect(snap).toMatchObject({ balancePico: BigInt(N) * WORST, reservedPico: 0n, availablePico: BigInt(N) * WORST });
 
     // One request per abort reached an engine (the cheaper one, whose breaker the aborts did not open); none was retried.
     expect(await engineRequests(engine(A.id))).toBe(a0 + ABORTS);
@@ -147,7 +147,7 @@ describe("a client that leaves while its admission is in flight", () => {
     ]);
     await until("the reservation released", async () => (await guard(accountId).snapshot(accountId)).reservedPico === 0n, 5_000);
     await new Promise((r) => setTimeout(r, 500)); // and it stays released (no late reservation)
-    expect(await guard(accountId).snapshot(accountId)).toEqual({
+    expect(await guard(accountId).snapshot(accountId)).toMatchObject({
       balancePico: BigInt(N) * WORST,
       reservedPico: 0n,
       availablePico: BigInt(N) * WORST,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { GuardSettle } from "../core/money/admission";
+import type { GuardMessage as GuardSettle } from "../core/money/lease-book";
 import { MAX_ATTEMPTS, SettleQueue, STALE_AFTER_WINDOWS } from "./settle-queue";
 
 const s = (requestId: string) => ({ requestId, chargePico: 1n, tokens: 1 });
-const ids = (items: GuardSettle[]) => items.map((i) => i.requestId);
+const ids = (items: GuardSettle[]) => items.map((i) => ("requestId" in i ? i.requestId : i.leaseId));
 
 /** A send that records its calls and fails the first `failures` of them. */
 function recorder(failures = 0) {

@@ -1,5 +1,6 @@
 /**
- * Settlements of finished requests, per isolate and per account (plain data). They ride on the
+ * Settlements of finished requests (and the uses and returns of leases, in the same order),
+ * per isolate and per account (plain data). They ride on the
  * account's next admission call, or go in one call per account after a short window: under load
  * a request costs the account's Durable Object one call, not two.
  *
@@ -16,9 +17,9 @@
  * Not covered here: a settlement being flushed when the same account's next admission is taken
  * may reach the object after that admission (the admission then sees the reservation a little longer).
  */
-import type { GuardSettle } from "../core/money/admission";
+import type { GuardMessage } from "../core/money/lease-book";
 
-type Send = (accountId: string, settles: GuardSettle[]) => Promise<void>;
+type Send = (accountId: string, settles: GuardMessage[]) => Promise<void>;
 type Background = (p: Promise<unknown>) => void;
 
 export const MAX_ATTEMPTS = 3;
@@ -35,7 +36,7 @@ export interface SettleQueueOptions {
 }
 
 interface Queued {
-  s: GuardSettle;
+  s: GuardMessage;
   tries: number;
 }
 
@@ -61,7 +62,7 @@ export class SettleQueue {
   }
 
   /** Queues a settlement; the first of a window schedules the flush in the caller's waitUntil. */
-  push(accountId: string, s: GuardSettle, background: Background, send: Send): void {
+  push(accountId: string, s: GuardMessage, background: Background, send: Send): void {
     this.enqueue(accountId, [{ s, tries: 0 }], false);
     if (this.size >= this.maxQueued) this.schedule(background, send, 0);
     else if (this.scheduledAt === null || this.now() - this.scheduledAt > STALE_AFTER_WINDOWS * this.windowMs) {
@@ -70,7 +71,7 @@ export class SettleQueue {
   }
 
   /** The account's queued settlements, handed to its next admission call. */
-  take(accountId: string): GuardSettle[] {
+  take(accountId: string): GuardMessage[] {
     const list = this.queued.get(accountId) ?? [];
     this.queued.delete(accountId);
     this.size -= list.length;
@@ -78,7 +79,7 @@ export class SettleQueue {
   }
 
   /** Settlements an admission call took but did not deliver (it failed): they go first next time. */
-  putBack(accountId: string, settles: GuardSettle[]): void {
+  putBack(accountId: string, settles: GuardMessage[]): void {
     this.enqueue(
       accountId,
       settles.map((s) => ({ s, tries: 0 })),

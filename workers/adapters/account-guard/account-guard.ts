@@ -16,7 +16,15 @@ import { DurableObject } from "cloudflare:workers";
 import type { Db } from "../../../db/client";
 import { openNeonDb } from "../../../db/neon";
 import type { Env } from "../../config";
-import { AccountAdmission, type Decision, type GuardAdmit, type GuardSettle, type Reservation } from "../../core/money/admission";
+import type { Decision, GuardAdmit, KeyLimits, Reservation } from "../../core/money/admission";
+import {
+  type GuardMessage,
+  LEASE_PREFIX,
+  type LeaseAsk,
+  type LeaseGrant,
+  LeasedAdmission,
+  type LeaseUse,
+} from "../../core/money/lease-book";
 import type { Clock } from "../../ports";
 import { bookedBalance, keySpendThisMonth, persistReservations, type NewReservation } from "../postgres/guard";
 import { RESERVATION_PREFIX, ReservationWrites } from "./reservation-writes";
@@ -30,7 +38,9 @@ const FLUSH_MS = 10;
 export class AccountGuard extends DurableObject<Env> {
   /** The guard's clock: injected, so a test (a subclass) can move time. */
   protected now: Clock = Date.now;
-  private admission: AccountAdmission | null = null;
+  private admission: LeasedAdmission | null = null;
+  /** Calls of each kind since the object loaded (tests prove with them that leases spare the round trip). */
+  private readonly calls = { admit: 0, lease: 0, messages: 0 };
   private alarmAtMs: number | null = null;
   /** The newest ledger entry of this account the loaded balance includes. */
   private loadedThroughEntryId = 0;
@@ -47,55 +57,109 @@ export class AccountGuard extends DurableObject<Env> {
   /** The budget period (UTC month) the loaded key spends belong to. */
   private month = "";
 
-  /** Admits one request, after applying the settlements an isolate had queued (one call instead of two). */
-  async admit(accountId: string, req: GuardAdmit, settles: GuardSettle[] = []): Promise<Decision> {
+  /** Admits one request, after applying what an isolate had queued (settles, lease uses and returns: one call instead of two). */
+  async admit(accountId: string, req: GuardAdmit, messages: GuardMessage[] = []): Promise<Decision> {
+    this.calls.admit++;
     const state = await this.load(accountId);
-    for (const s of settles) this.settleLoaded(state, s);
-    const month = new Date(this.now()).toISOString().slice(0, 7);
-    if (month !== this.month) {
-      state.forgetKeySpend();
-      this.month = month;
-    }
-    if (req.limits.budgetPico !== null && !state.knowsKey(req.limits.keyId)) {
-      state.loadKey(req.limits.keyId, await this.query((db) => keySpendThisMonth(db, req.limits.keyId, this.now())));
-    }
+    this.apply(accountId, state, messages);
+    await this.prepareKey(state, req.limits);
     // From here to the reservation nothing awaits: the decision and the reservation are one step.
     const retried = state.reservation(req.requestId) !== undefined;
     const decision = state.admit({ ...req, nowMs: this.now() });
     if (decision.ok) {
       const r = state.reservation(req.requestId);
-      if (r && !retried) {
-        // Coalesced and unconfirmed: the answer does not wait for the disk, and the disk sees one
-        // commit per flush interval, not one per request. A crash before the write lands loses a
-        // reservation (the request is still metered through its usage event).
-        this.writes.made(r);
-        this.scheduleAlarm(r.expiresAtMs);
-        this.unwritten.push({
-          requestId: r.requestId,
-          accountId,
-          keyId: r.keyId,
-          endpoint: req.endpoint,
-          amountPico: r.amountPico,
-          createdAt: new Date(r.atMs),
-          expiresAt: new Date(r.expiresAtMs),
-        });
-        this.schedulePersist();
-      }
+      if (r && !retried) this.remember(accountId, r, req.endpoint);
     }
     return decision;
+  }
+
+  /**
+   * A request's reservation, to storage and to Postgres. Coalesced and unconfirmed: the answer does
+   * not wait for the disk, and the disk sees one commit per flush interval, not one per request. A
+   * crash before the write lands loses a reservation (the request is still metered through its usage event).
+   */
+  private remember(accountId: string, r: Reservation, endpoint: GuardAdmit["endpoint"]): void {
+    this.writes.made(r);
+    this.scheduleAlarm(r.expiresAtMs);
+    this.unwritten.push({
+      requestId: r.requestId,
+      accountId,
+      keyId: r.keyId,
+      endpoint,
+      amountPico: r.amountPico,
+      createdAt: new Date(r.atMs),
+      expiresAt: new Date(r.expiresAtMs),
+    });
+    this.schedulePersist();
+  }
+
+  /** Grants or tops up an isolate's lease (lease-book.ts), after applying what it had queued; null when none is worth granting. */
+  async lease(accountId: string, ask: LeaseAsk, messages: GuardMessage[] = []): Promise<LeaseGrant | null> {
+    this.calls.lease++;
+    const state = await this.load(accountId);
+    this.apply(accountId, state, messages);
+    await this.prepareKey(state, ask.limits);
+    const grant = state.lease(ask, this.now());
+    const hold = state.leaseHold(ask.leaseId);
+    if (grant && hold) {
+      this.writes.made(hold);
+      this.scheduleAlarm(hold.expiresAtMs);
+    }
+    return grant;
   }
 
   async settle(accountId: string, requestId: string, chargePico: bigint, tokens: number): Promise<boolean> {
     return this.settleLoaded(await this.load(accountId), { requestId, chargePico, tokens });
   }
 
-  async settleMany(accountId: string, settles: GuardSettle[]): Promise<void> {
-    const state = await this.load(accountId);
-    for (const s of settles) this.settleLoaded(state, s);
+  async settleMany(accountId: string, messages: GuardMessage[]): Promise<void> {
+    this.calls.messages++;
+    this.apply(accountId, await this.load(accountId), messages);
   }
 
-  private settleLoaded(state: AccountAdmission, s: GuardSettle): boolean {
-    const settled = state.settle(s.requestId, s.chargePico, s.tokens);
+  /** An isolate's queued messages, in the order it queued them (a use before its request's settle). */
+  private apply(accountId: string, state: LeasedAdmission, messages: GuardMessage[]): void {
+    for (const m of messages) {
+      if (m.kind === "use") this.useLoaded(accountId, state, m);
+      else if (m.kind === "return") {
+        if (state.returnLease(m.leaseId, m.spent)) {
+          const hold = state.leaseHold(m.leaseId);
+          if (hold) this.writes.made(hold);
+          else this.writes.gone(LEASE_PREFIX + m.leaseId);
+        }
+      } else this.settleLoaded(state, m);
+    }
+  }
+
+  /** A request an isolate admitted on its lease: its own reservation, kept and persisted as a direct admission's. */
+  private useLoaded(accountId: string, state: LeasedAdmission, m: LeaseUse): void {
+    const r = state.use(m, this.now());
+    if (!r) return;
+    const hold = state.leaseHold(m.leaseId);
+    if (hold) this.writes.made(hold);
+    else this.writes.gone(LEASE_PREFIX + m.leaseId);
+    this.remember(accountId, r, m.endpoint);
+    if (!state.reservation(r.requestId)) {
+      // Its settle came first (in another call) and was applied now: gone already.
+      this.writes.gone(r.requestId);
+      this.settledUnwritten.push(r.requestId);
+    }
+  }
+
+  /** A new budget period forgets key spends; a key with a budget has its spend loaded once. */
+  private async prepareKey(state: LeasedAdmission, limits: KeyLimits): Promise<void> {
+    const month = new Date(this.now()).toISOString().slice(0, 7);
+    if (month !== this.month) {
+      state.forgetKeySpend();
+      this.month = month;
+    }
+    if (limits.budgetPico !== null && !state.knowsKey(limits.keyId)) {
+      state.loadKey(limits.keyId, await this.query((db) => keySpendThisMonth(db, limits.keyId, this.now())));
+    }
+  }
+
+  private settleLoaded(state: LeasedAdmission, s: { requestId: string; chargePico: bigint; tokens: number }): boolean {
+    const settled = state.settle(s.requestId, s.chargePico, s.tokens, this.now());
     if (settled) {
       this.writes.gone(s.requestId);
       this.settledUnwritten.push(s.requestId);
@@ -114,9 +178,26 @@ export class AccountGuard extends DurableObject<Env> {
   }
 
   /** Available, balance and reserved, for admin views and tests. */
-  async snapshot(accountId: string): Promise<{ balancePico: bigint; reservedPico: bigint; availablePico: bigint }> {
+  async snapshot(accountId: string): Promise<{
+    balancePico: bigint;
+    /** Held for requests (leases apart). */
+    reservedPico: bigint;
+    /** Held by isolates' leases. */
+    leasedPico: bigint;
+    availablePico: bigint;
+    leases: number;
+    calls: { admit: number; lease: number; messages: number };
+  }> {
     const s = await this.load(accountId);
-    return { balancePico: s.balance, reservedPico: s.reservedPico, availablePico: s.available };
+    const leasedPico = s.leasedPico;
+    return {
+      balancePico: s.balance,
+      reservedPico: s.reservedPico - leasedPico,
+      leasedPico,
+      availablePico: s.available,
+      leases: s.leaseCount,
+      calls: { ...this.calls },
+    };
   }
 
   override async alarm(): Promise<void> {
@@ -131,13 +212,13 @@ export class AccountGuard extends DurableObject<Env> {
     if (next !== null) this.scheduleAlarm(next);
   }
 
-  private async load(accountId: string): Promise<AccountAdmission> {
+  private async load(accountId: string): Promise<LeasedAdmission> {
     if (this.admission) return this.admission;
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.admission) return;
       const { balance, lastEntryId } = await this.query((db) => bookedBalance(db, accountId));
       this.loadedThroughEntryId = lastEntryId;
-      const state = new AccountAdmission(balance);
+      const state = new LeasedAdmission(balance);
       const kept = await this.ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX });
       for (const r of kept.values()) {
         state.restore(r);

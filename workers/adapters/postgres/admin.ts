@@ -102,7 +102,8 @@ function adminStore(db: Db) {
             .returning({ id: providers.id })
         ).length > 0;
       // A resumed provider starts with a clean record: its old failures were what the operator fixed.
-      if (found && !suspended) await db.update(latencyStats).set({ successRate: 1, samples: 0 }).where(eq(latencyStats.providerId, id));
+      if (found && !suspended)
+        await db.update(latencyStats).set({ successRate: 1, samples: 0, updatedAt: now }).where(eq(latencyStats.providerId, id));
       return found;
     },
     /**
@@ -113,7 +114,7 @@ function adminStore(db: Db) {
       if (ids.length)
         await db
           .update(providers)
-          .set({ lastHeartbeatAt: new Date() })
+          .set({ lastHeartbeatAt: new Date(), updatedAt: new Date() })
           .where(and(inArray(providers.id, ids), isNull(providers.address)));
     },
   };

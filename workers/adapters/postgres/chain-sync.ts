@@ -188,7 +188,10 @@ export function providersWithAddress(db: Db) {
 
 export async function recordStakes(db: Db, stakes: { providerId: string; stakeBase: bigint }[]): Promise<void> {
   for (const s of stakes) {
-    await db.update(providers).set({ stakeBase: s.stakeBase, stakeCheckedAt: sql`now()` }).where(eq(providers.id, s.providerId));
+    await db
+      .update(providers)
+      .set({ stakeBase: s.stakeBase, stakeCheckedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(eq(providers.id, s.providerId));
   }
 }
 

@@ -64,8 +64,9 @@ export interface Reservation {
 }
 
 export { WINDOW_MS, type StepCounter } from "./rate-window";
+export { formatResetDuration, rateLimitHeaders } from "./rate-headers";
 
-interface KeyWindow {
+export interface KeyWindow {
   /** The key's rate window; filled only while the key has a rate limit (a key with none computes nothing). */
   rate: RateWindow;
   /** What the key's live reservations hold, kept as a running sum. */
@@ -74,9 +75,12 @@ interface KeyWindow {
   spentPico: bigint;
   /** Whether spentPico was loaded from the books for this period (a key seen first without a budget was not). */
   spentLoaded: boolean;
+  /** Requests and tokens granted to isolates' leases and not yet used there (lease-book.ts): counted as taken. */
+  leasedRequests: number;
+  leasedTokens: number;
 }
 
-const NO_RATE: RateInfo = {
+export const NO_RATE: RateInfo = {
   limitRequests: null,
   remainingRequests: null,
   resetRequestsMs: null,
@@ -85,10 +89,10 @@ const NO_RATE: RateInfo = {
   resetTokensMs: null,
 };
 
-const limited = (l: KeyLimits) => l.rpm !== null || l.tpm !== null;
+export const limited = (l: KeyLimits) => l.rpm !== null || l.tpm !== null;
 
 export class AccountAdmission {
-  private readonly reservations = new Map<string, Reservation>();
+  protected readonly reservations = new Map<string, Reservation>();
   private readonly keys = new Map<string, KeyWindow>();
   private reservedSum = 0n;
 
@@ -152,11 +156,11 @@ export class AccountAdmission {
     const w = this.keyWindow(req.limits.keyId);
     const isLimited = limited(req.limits);
     if (isLimited) w.rate.advance(req.nowMs);
-    const rate = () => (isLimited ? rateInfo(req.limits, w.rate, req.nowMs) : NO_RATE);
+    const rate = () => (isLimited ? rateInfo(req.limits, w, req.nowMs) : NO_RATE);
     if (this.reservations.has(req.requestId)) return { ok: true, rate: rate() }; // a retried admission
 
     const { rpm, tpm } = req.limits;
-    if (rpm !== null && w.rate.requests + 1 > rpm) {
+    if (rpm !== null && w.rate.requests + w.leasedRequests + 1 > rpm) {
       const oldest = w.rate.oldestAtMs;
       return {
         ok: false,
@@ -168,10 +172,14 @@ export class AccountAdmission {
         rate: rate(),
       };
     }
-    if (tpm !== null && w.rate.tokens + req.reserveTokens > tpm) {
+    if (tpm !== null && w.rate.tokens + w.leasedTokens + req.reserveTokens > tpm) {
       return {
         ok: false,
-        denial: { kind: "rate_limited", limit: "tokens", retryAfterMs: w.rate.tokenRetryAfter(tpm, req.reserveTokens, req.nowMs) },
+        denial: {
+          kind: "rate_limited",
+          limit: "tokens",
+          retryAfterMs: w.rate.tokenRetryAfter(tpm - w.leasedTokens, req.reserveTokens, req.nowMs),
+        },
         rate: rate(),
       };
     }
@@ -225,13 +233,13 @@ export class AccountAdmission {
     return next;
   }
 
-  private hold(r: Reservation): void {
+  protected hold(r: Reservation): void {
     this.reservations.set(r.requestId, r);
     this.reservedSum += r.amountPico;
     this.keyWindow(r.keyId).reservedPico += r.amountPico;
   }
 
-  private release(r: Reservation): KeyWindow {
+  protected release(r: Reservation): KeyWindow {
     this.reservations.delete(r.requestId);
     this.reservedSum -= r.amountPico;
     const w = this.keyWindow(r.keyId);
@@ -239,56 +247,36 @@ export class AccountAdmission {
     return w;
   }
 
-  private keyWindow(keyId: string): KeyWindow {
+  protected keyWindow(keyId: string): KeyWindow {
     let w = this.keys.get(keyId);
     if (!w) {
-      w = { rate: new RateWindow(this.counter), reservedPico: 0n, spentPico: 0n, spentLoaded: false };
+      w = { rate: new RateWindow(this.counter), reservedPico: 0n, spentPico: 0n, spentLoaded: false, leasedRequests: 0, leasedTokens: 0 };
       this.keys.set(keyId, w);
     }
     return w;
   }
 }
 
-function rateInfo(l: KeyLimits, w: RateWindow, nowMs: number): RateInfo {
+/** The key's limits as the window and the leases stand: what is leased counts as taken. */
+export function rateInfo(l: KeyLimits, kw: KeyWindow, nowMs: number): RateInfo {
+  const w = kw.rate;
   const oldest = w.oldestAtMs;
   const reset = oldest === undefined ? 0 : Math.max(0, oldest + WINDOW_MS - nowMs);
   return {
     limitRequests: l.rpm,
-    remainingRequests: l.rpm === null ? null : Math.max(0, l.rpm - w.requests),
+    remainingRequests: l.rpm === null ? null : Math.max(0, l.rpm - w.requests - kw.leasedRequests),
     resetRequestsMs: l.rpm === null ? null : reset,
     limitTokens: l.tpm,
-    remainingTokens: l.tpm === null ? null : Math.max(0, l.tpm - w.tokens),
+    remainingTokens: l.tpm === null ? null : Math.max(0, l.tpm - w.tokens - kw.leasedTokens),
     resetTokensMs: l.tpm === null ? null : reset,
   };
-}
-
-/** OpenAI's duration format for x-ratelimit-reset-*: "1s", "6m0s", "20ms". */
-export function formatResetDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.max(0, Math.round(ms))}ms`;
-  const s = Math.ceil(ms / 1_000);
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
-}
-
-/** The x-ratelimit-* headers for a key's limits (none for a limit the key does not have). */
-export function rateLimitHeaders(r: RateInfo): Record<string, string> {
-  const h: Record<string, string> = {};
-  if (r.limitRequests !== null) {
-    h["x-ratelimit-limit-requests"] = String(r.limitRequests);
-    h["x-ratelimit-remaining-requests"] = String(r.remainingRequests);
-    h["x-ratelimit-reset-requests"] = formatResetDuration(r.resetRequestsMs ?? 0);
-  }
-  if (r.limitTokens !== null) {
-    h["x-ratelimit-limit-tokens"] = String(r.limitTokens);
-    h["x-ratelimit-remaining-tokens"] = String(r.remainingTokens);
-    h["x-ratelimit-reset-tokens"] = formatResetDuration(r.resetTokensMs ?? 0);
-  }
-  return h;
 }
 
 /** What an isolate asks of the account's guard: the admission request, less the clock (the guard's own). */
 export type GuardAdmit = Omit<AdmitRequest, "nowMs"> & { endpoint: Endpoint };
 /** A request that reported back: its reservation released and the real charge taken. */
 export interface GuardSettle {
+  kind?: "settle";
   requestId: string;
   chargePico: bigint;
   tokens: number;

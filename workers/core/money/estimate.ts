@@ -22,8 +22,11 @@ export const REPLY_PRIMING_TOKENS = 3;
 /** A fixed charge for a non-text part (image, audio, file); real cost varies with size. */
 export const MEDIA_PART_TOKENS = 765;
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** Tokens in a text: ceil(ASCII chars / 4) + one per non-ASCII UTF-16 unit. */
 function textTokens(s: string): number {
+  if (!NON_ASCII.test(s)) return Math.ceil(s.length / 4); // all ASCII, the common case: one native scan
   let ascii = 0;
   let other = 0;
   for (let i = 0; i < s.length; i++) {

@@ -30,15 +30,13 @@ export function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string | null {
  */
 export function nestsDeeperThan(text: string, max: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
-    if (inString) {
-      if (ch === 0x5c)
-        i++; // backslash: the next character is escaped
-      else if (ch === 0x22) inString = false;
-    } else if (ch === 0x22) {
-      inString = true;
+    if (ch === 0x22) {
+      // A string: jump to its closing quote (indexOf, not a loop over its characters).
+      const end = closingQuote(text, i);
+      if (end === -1) return false; // unterminated: JSON.parse refuses it
+      i = end;
     } else if (ch === 0x5b || ch === 0x7b) {
       if (++depth > max) return true;
     } else if (ch === 0x5d || ch === 0x7d) {
@@ -46,4 +44,14 @@ export function nestsDeeperThan(text: string, max: number): boolean {
     }
   }
   return false;
+}
+
+/** The quote that closes the string opened at `open`: the next one not escaped by an odd run of backslashes. */
+function closingQuote(text: string, open: number): number {
+  for (let q = text.indexOf('"', open + 1); q !== -1; q = text.indexOf('"', q + 1)) {
+    let slashes = 0;
+    while (text.charCodeAt(q - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) return q;
+  }
+  return -1;
 }

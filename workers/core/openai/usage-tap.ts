@@ -9,6 +9,7 @@
 import { RECEIPT_EVENT } from "../protocol/receipt";
 import { chunkProgress, parseChunk, readUsage, type TokenCounts } from "./chunks";
 import { noteChunk, spliceChunk, sumCounts, type SpliceInto, type Transcript } from "./continuation";
+import { plainChunk, withoutNullUsage } from "./plain-chunk";
 
 /** One parsed Server-Sent Event (eventsource-parser's EventSourceMessage has this shape). */
 export interface SseEvent {
@@ -92,6 +93,8 @@ export class UsageTap {
       s.doneSeen = true;
       return DROP;
     }
+    const fast = this.plain(ev.data);
+    if (fast) return fast;
     const chunk = parseChunk(ev.data);
     if (!chunk) {
       s.malformedDropped++;
@@ -111,6 +114,23 @@ export class UsageTap {
     if (!spliced) return DROP;
     const action = isUsageChunk(chunk) ? this.usageChunk(spliced) : this.contentChunk(spliced);
     return action.kind === "forward" && spliced !== chunk ? { kind: "rewrite", data: JSON.stringify(spliced) } : action;
+  }
+
+  /**
+   * The common content chunk (./plain-chunk.ts), decided without JSON.parse exactly as the full
+   * path below would: one delivered token if its text is not empty, its text noted for a possible
+   * continuation, forwarded as it came (or without its `"usage":null` for a client that did not
+   * ask for usage). Null: the chunk needs the full parse — a continuation's chunks are rewritten,
+   * and the first stream's identity is read from the first chunk that carries an id.
+   */
+  private plain(data: string): TapAction | null {
+    const t = this.splicing.transcript;
+    if (this.splicing.into || (t && t.id === null && data.includes('"id":'))) return null;
+    const chunk = plainChunk(data);
+    if (!chunk) return null;
+    if (chunk.text.length > 0) this.state.deliveredTokens++;
+    if (t) t.text += chunk.text;
+    return chunk.nullUsage && !this.options.includeUsage ? { kind: "rewrite", data: withoutNullUsage(data) } : FORWARD;
   }
 
   private usageChunk(chunk: Record<string, unknown>): TapAction {

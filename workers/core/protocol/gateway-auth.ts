@@ -5,6 +5,10 @@
  * `path` is the request target as the runtime sees it: URL pathname plus search (`/v1/chat/completions`),
  * signed verbatim. METHOD is upper-cased on both sides. The signer refuses fields that contain
  * line breaks or other control characters, so every signed string parses back into one tuple.
+ *
+ * The signer (the gateway, in workerd) hashes the body with WebCrypto's digest, native and run on
+ * the calling thread there; the verifier (the provider agent, in Node) keeps ./sha256's choice,
+ * which hashes small bodies in JS to spare Node's thread-pool round trip. The bytes are the same.
  */
 import { decodeBase64url, encodeBase64url } from "./base64url";
 import type { ReplayGuard } from "./replay-guard";
@@ -64,9 +68,14 @@ export async function importGatewayVerifyKey(rawBase64url: string): Promise<Cryp
   return crypto.subtle.importKey("raw", raw, ED25519, true, ["verify"]);
 }
 
-async function signedString(method: string, path: string, requestId: string, timestamp: string, body: Uint8Array | string) {
-  const bodyHash = toHexString(await sha256(body));
-  return encoder.encode(`meshgate-request-v1\n${method.toUpperCase()}\n${path}\n${requestId}\n${timestamp}\n${bodyHash}`);
+function signedString(method: string, path: string, requestId: string, timestamp: string, bodyHash: Uint8Array) {
+  return encoder.encode(`meshgate-request-v1\n${method.toUpperCase()}\n${path}\n${requestId}\n${timestamp}\n${toHexString(bodyHash)}`);
+}
+
+/** SHA-256 of the body by WebCrypto (the signer's hash; see the note above). */
+async function digest(body: Uint8Array | string): Promise<Uint8Array> {
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
 }
 
 /** The three `x-meshgate-*` headers for one forwarded request. Throws on malformed fields. */
@@ -76,7 +85,7 @@ export async function signGatewayRequest(key: CryptoKey, req: GatewayRequestToSi
   if (!REQUEST_ID.test(req.requestId)) throw new TypeError("Invalid request id: 1-256 printable ASCII characters without spaces");
   if (!Number.isSafeInteger(req.timestampMs) || req.timestampMs < 0) throw new TypeError(`Invalid timestamp ${req.timestampMs}`);
   const timestamp = String(req.timestampMs);
-  const data = await signedString(req.method, req.path, req.requestId, timestamp, req.body);
+  const data = signedString(req.method, req.path, req.requestId, timestamp, await digest(req.body));
   const signature = new Uint8Array(await crypto.subtle.sign(ED25519, key, data));
   return {
     [GATEWAY_AUTH_HEADERS.requestId]: req.requestId,
@@ -112,7 +121,7 @@ export async function verifyGatewayRequest(
     return { ok: false, reason: "bad_signature" };
   }
   if (sig.length !== 64) return { ok: false, reason: "bad_signature" };
-  const data = await signedString(req.method, req.path, requestId, timestamp, req.body);
+  const data = signedString(req.method, req.path, requestId, timestamp, await sha256(req.body));
   if (!(await crypto.subtle.verify(ED25519, key, sig, data))) return { ok: false, reason: "bad_signature" };
   if (!replay.checkAndRemember(requestId, nowMs, timestampMs + windowMs + 1)) return { ok: false, reason: "replayed" };
   return { ok: true, requestId };

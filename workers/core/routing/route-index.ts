@@ -4,18 +4,25 @@
  * them by its prompt and expected output), with the worst-case prices admission reserves for.
  * A request then reads one group and walks it in cost order (route-walk.ts), never the whole table.
  *
- * Built lazily on first use of a table object and kept beside it (a WeakMap: the index is a pure
- * function of the immutable table, so this is a memo, not state); the latency rows of an edge are
- * aligned to a group on the first request from that edge.
+ * A table loaded by the route store (route-store.ts) comes with its index, kept up to date by each
+ * incremental refresh; any other table (tests, tools) is indexed on first use and kept beside it (a
+ * WeakMap: the index is a pure function of the immutable table, so this is a memo, not state).
  */
+import { groupOf } from "./route-group";
 import { latencyKey, type Endpoint, type LatencyStats, type ProviderOffer, type RouteTable } from "./types";
+
+/** One edge's latency rows, read by a group's position (undefined: no row). */
+export interface EdgeRows {
+  row(p: number): LatencyStats | undefined;
+}
 
 export interface OfferGroup {
   readonly model: string;
-  readonly endpoint: Endpoint;
   /** In table order (the full ranking's order of exclusions). */
   readonly offers: readonly ProviderOffer[];
-  /** Positions into `offers`, by input price ascending / by output price ascending. */
+  /** Each offer's position in the route store (its latency rows' index); -1 outside a store. */
+  readonly at: Int32Array;
+  /** Positions into `offers`, by input price ascending / by output price ascending (ties: providerId). */
   readonly byInput: Int32Array;
   readonly byOutput: Int32Array;
   /** Where each offer stands in `byInput` / `byOutput` (a walk knows what it has read without a set). */
@@ -30,20 +37,20 @@ export interface OfferGroup {
   readonly maxInputPrice: bigint;
   readonly maxOutputPrice: bigint;
   readonly maxContextLength: number;
-  /** Latency rows for one edge, aligned to `offers` (undefined: no row). Filled on first use. */
-  readonly edges: Map<string, readonly (LatencyStats | undefined)[]>;
+  /** An edge's latency rows aligned to `offers` (a store's typed arrays, or rows built on first use). */
+  readonly latency: (edge: string) => EdgeRows;
 }
 
 export interface RouteIndex {
+  /** A group may serve several endpoints (the same offers): one object, not a copy. */
   readonly groups: ReadonlyMap<Endpoint, ReadonlyMap<string, OfferGroup>>;
   /** Offers read to build the index (once per table). */
   readonly offerCount: number;
 }
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const memo = new WeakMap<RouteTable, RouteIndex>();
 
-/** The table's index, built on first use. */
+/** The table's index, built on first use (a store's table has it already). */
 export function routeIndex(table: RouteTable): RouteIndex {
   let idx = memo.get(table);
   if (!idx) {
@@ -51,6 +58,12 @@ export function routeIndex(table: RouteTable): RouteIndex {
     memo.set(table, idx);
   }
   return idx;
+}
+
+/** The route store hands its table over with the index it keeps. */
+export function withIndex(table: RouteTable, index: RouteIndex): RouteTable {
+  memo.set(table, index);
+  return table;
 }
 
 export function buildRouteIndex(table: RouteTable): RouteIndex {
@@ -67,68 +80,31 @@ export function buildRouteIndex(table: RouteTable): RouteIndex {
   const groups = new Map<Endpoint, Map<string, OfferGroup>>();
   for (const [endpoint, byModel] of lists) {
     const out = new Map<string, OfferGroup>();
-    for (const [model, offers] of byModel) out.set(model, group(model, endpoint, offers));
+    for (const [model, offers] of byModel) {
+      const edges = new Map<string, EdgeRows>();
+      const latency = (edge: string): EdgeRows => {
+        let rows = edges.get(edge);
+        if (!rows) {
+          const list = offers.map((o) => table.latency.get(latencyKey(edge, o.providerId, o.model)));
+          rows = { row: (p) => list[p] };
+          edges.set(edge, rows);
+        }
+        return rows;
+      };
+      out.set(model, groupOf(model, offers, new Int32Array(offers.length).fill(-1), latency));
+    }
     groups.set(endpoint, out);
   }
   return { groups, offerCount: table.offers.length };
-}
-
-function group(model: string, endpoint: Endpoint, offers: ProviderOffer[]): OfferGroup {
-  const n = offers.length;
-  const inputPrice = new Float64Array(n);
-  const outputPrice = new Float64Array(n);
-  let pricesExact = true;
-  let maxInputPrice = 0n;
-  let maxOutputPrice = 0n;
-  let maxContextLength = 0;
-  for (let i = 0; i < n; i++) {
-    const o = offers[i]!;
-    if (o.inputPrice < 0n || o.outputPrice < 0n || o.inputPrice > SAFE || o.outputPrice > SAFE) pricesExact = false;
-    inputPrice[i] = Number(o.inputPrice);
-    outputPrice[i] = Number(o.outputPrice);
-    if (o.inputPrice > maxInputPrice) maxInputPrice = o.inputPrice;
-    if (o.outputPrice > maxOutputPrice) maxOutputPrice = o.outputPrice;
-    if (o.contextLength > maxContextLength) maxContextLength = o.contextLength;
-  }
-  const sorted = (price: Float64Array) => Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => price[a]! - price[b]!);
-  const byInput = sorted(inputPrice);
-  const byOutput = sorted(outputPrice);
-  const inputRank = new Int32Array(n);
-  const outputRank = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    inputRank[byInput[i]!] = i;
-    outputRank[byOutput[i]!] = i;
-  }
-  return {
-    model,
-    endpoint,
-    offers,
-    byInput,
-    byOutput,
-    inputRank,
-    outputRank,
-    inputPrice,
-    outputPrice,
-    pricesExact,
-    maxInputPrice,
-    maxOutputPrice,
-    maxContextLength,
-    edges: new Map(),
-  };
 }
 
 export function offerGroup(index: RouteIndex, model: string, endpoint: Endpoint): OfferGroup | undefined {
   return index.groups.get(endpoint)?.get(model);
 }
 
-/** The group's latency rows for this edge, aligned to its offers (built once per edge). */
-export function edgeLatency(g: OfferGroup, table: RouteTable, edge: string): readonly (LatencyStats | undefined)[] {
-  let rows = g.edges.get(edge);
-  if (!rows) {
-    rows = g.offers.map((o) => table.latency.get(latencyKey(edge, o.providerId, o.model)));
-    g.edges.set(edge, rows);
-  }
-  return rows;
+/** The group's latency rows for this edge, aligned to its offers. */
+export function edgeLatency(g: OfferGroup, _table: RouteTable, edge: string): EdgeRows {
+  return g.latency(edge);
 }
 
 /** What admission reserves for: the highest prices and context length over every offer of these models. */

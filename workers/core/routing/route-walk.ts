@@ -29,8 +29,8 @@ import {
   type RankContext,
   type RouteRequest,
 } from "./rank";
-import { edgeLatency, offerGroup, routeIndex, type OfferGroup } from "./route-index";
-import type { LatencyStats, ProviderOffer, RouteTable } from "./types";
+import { edgeLatency, offerGroup, routeIndex, type EdgeRows, type OfferGroup } from "./route-index";
+import type { ProviderOffer, RouteTable } from "./types";
 
 /** What a walk did: offers whose prices it read, offers it checked, whether it fell back to the full ranking. */
 export interface RouteWork {
@@ -98,7 +98,7 @@ function fullRank(table: RouteTable, g: OfferGroup, req: RouteRequest, ctx: Rank
 /** One request's walk over one group: the cost order, the stream's state, the checks. Methods, no closures. */
 class Walk implements PositionOrder {
   readonly offers: readonly ProviderOffer[];
-  readonly rows: readonly (LatencyStats | undefined)[];
+  readonly rows: EdgeRows;
   readonly out: number;
   /** The stream: offers read but not yet emitted, and how far each price list has been read. */
   readonly read: PositionHeap;
@@ -135,13 +135,13 @@ class Walk implements PositionOrder {
 
   /** The band's heap key: the latency score, unknown last (+∞; ties go to LatencyOrder). */
   latencyKey(p: number): number {
-    return latencyScoreOf(this.rows[p], this.out) ?? Number.POSITIVE_INFINITY;
+    return latencyScoreOf(this.rows.row(p), this.out) ?? Number.POSITIVE_INFINITY;
   }
 
   healthy(p: number): boolean {
     this.work.checked++;
     const o = this.offers[p]!;
-    const reason = exclusionOf(o, this.rows[p], this.req, this.ctx);
+    const reason = exclusionOf(o, this.rows.row(p), this.req, this.ctx);
     if (reason) this.excluded.push({ providerId: o.providerId, reason });
     return reason === null;
   }
@@ -178,8 +178,8 @@ class LatencyOrder implements PositionOrder {
   constructor(private readonly w: Walk) {}
 
   before(a: number, b: number): boolean {
-    const x = latencyScoreOf(this.w.rows[a], this.w.out);
-    const y = latencyScoreOf(this.w.rows[b], this.w.out);
+    const x = latencyScoreOf(this.w.rows.row(a), this.w.out);
+    const y = latencyScoreOf(this.w.rows.row(b), this.w.out);
     if (x !== null && y !== null && x !== y) return x < y;
     if ((x === null) !== (y === null)) return x !== null;
     return this.w.before(a, b);

@@ -34,10 +34,15 @@ export interface LatencyStats {
   samples: number;
 }
 
+/** Latency rows by latencyKey(edge, providerId, model): a Map, or the route store's typed arrays. */
+export interface LatencyLookup {
+  get(key: string): LatencyStats | undefined;
+}
+
 export interface RouteTable {
   offers: readonly ProviderOffer[];
-  /** Keyed by latencyKey(edge, providerId, model). */
-  latency: ReadonlyMap<string, LatencyStats>;
+  /** Keyed by latencyKey(edge, providerId, model); a loaded table holds only its isolate's edges. */
+  latency: LatencyLookup;
   loadedAtMs: number;
 }
 

@@ -71,7 +71,7 @@ export function continuer(deps: Deps, end: Ending, first: Served): (cut: CutPart
     const got = await forward(
       deps,
       { ...contReq, requestId, edge: x0.call.edge, signal: x0.call.signal, startedAtMs: x0.call.startedAtMs, excludeProviderIds: excluded },
-      await deps.routes.table(),
+      await deps.routes.table(x0.call.edge),
     );
     if (!got.ok) return null; // nobody could continue (none left, or the fallback refused the prefill)
     if (got.reply.kind !== "stream" || end.done) {

@@ -6,11 +6,12 @@
  * UsageTap. A stream that breaks or stalls after bytes reached the client may be continued: the
  * relay asks `continueAfter` for another part and splices it into the same client stream.
  */
-import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { TokenCounts } from "../../core/openai/chunks";
 import { emptyTranscript, type Transcript } from "../../core/openai/continuation";
 import { KEEPALIVE, encodeData } from "../../core/openai/sse";
 import { UsageTap, closingEvents, type StreamEnd } from "../../core/openai/usage-tap";
+import { type Read, UpstreamReads, Watchdog } from "./relay-reads";
+import { SseFramer } from "./sse-framer";
 
 /** How long to wait after [DONE] for the provider's receipt event before closing. */
 const RECEIPT_WAIT_MS = 1_000;
@@ -63,35 +64,16 @@ export interface RelayOptions extends RelayPart {
   continueAfter?: (cut: CutPart) => Promise<RelayPart | null>;
 }
 
-type Read = { kind: "data"; value: Uint8Array } | { kind: StreamEnd };
 const IDLE: Read = { kind: "idle" };
 const DEADLINE: Read = { kind: "deadline" };
-
-/** Reads upstream with a time limit; a read the timer beat stays pending for the next call. */
-function timedReads(reader: ReadableStreamDefaultReader<Uint8Array>) {
-  let pending: Promise<Read> | null = null;
-  return async (limitMs: number): Promise<Read | null> => {
-    pending ??= reader.read().then(
-      (r): Read => (r.done ? { kind: "closed" } : { kind: "data", value: r.value }),
-      (): Read => ({ kind: "failed" }),
-    );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tick = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), Math.max(0, limitMs));
-    });
-    const r = await Promise.race([pending, tick]);
-    if (timer !== undefined) clearTimeout(timer);
-    if (r) pending = null;
-    return r;
-  };
-}
+/** What is due before the next read: a keep-alive, or the end at a deadline. */
+const KEEPALIVE_DUE = "keepalive";
 
 interface Live {
   part: RelayPart;
   tap: UsageTap;
-  readWithin: (limitMs: number) => Promise<Read | null>;
-  parser: EventSourceParser;
-  decoder: TextDecoder;
+  reads: UpstreamReads;
+  framer: SseFramer;
 }
 
 export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
@@ -102,16 +84,17 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
       { includeUsage: o.includeUsage, costOf: part.costOf, carried: part.carried },
       continued ? { transcript, into: { ...transcript } } : { transcript },
     );
-    const parser = createParser({
-      onEvent: (ev) => {
-        const action = tap.consume(ev);
-        if (action.kind !== "drop") toClient.push(encodeData(action.kind === "rewrite" ? action.data : ev.data));
-      },
+    // The common event passes on as the bytes it came as; a rewritten or unusual one is encoded anew.
+    const framer = new SseFramer((ev) => {
+      const action = tap.consume(ev);
+      if (action.kind === "forward") toClient.push(ev.raw ?? encodeData(ev.data));
+      else if (action.kind === "rewrite") toClient.push(encodeData(action.data));
     });
-    return { part, tap, readWithin: timedReads(part.reader), parser, decoder: new TextDecoder() };
+    return { part, tap, reads: new UpstreamReads(part.reader), framer };
   };
   let live = start(o, false);
-  const feed = (bytes: Uint8Array) => live.parser.feed(live.decoder.decode(bytes, { stream: true }));
+  const feed = (bytes: Uint8Array) => live.framer.feed(bytes);
+  const watchdog = new Watchdog(o.now, () => live.reads.wake());
   const releaseUpstream = () => {
     live.part.reader.cancel().catch(() => undefined);
   };
@@ -123,6 +106,8 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     totalDeadlineMs: o.totalDeadlineMs,
   });
   let lastDataAtMs = o.now();
+  /** The last data or keep-alive: the next keep-alive is due keepaliveMs after it. */
+  let quietSinceMs = lastDataAtMs;
   let finished = false,
     cancelled = false;
   /** The cut part's error code while its continuation is being sought. */
@@ -137,6 +122,8 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
   function finish(end: Pick<RelayOutcome, "complete" | "cancelledByClient" | "errorCode">) {
     if (finished) return;
     finished = true;
+    watchdog.stop();
+    live.reads.wake(); // a pull waiting on upstream sees the end at once
     o.clientSignal?.removeEventListener("abort", clientGone);
     o.onFinish(outcomeOf(end));
   }
@@ -152,9 +139,11 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
   /** After [DONE] only the receipt event is still expected: read on briefly until it came. */
   async function awaitReceipt() {
     const deadline = o.now() + RECEIPT_WAIT_MS;
-    while (live.tap.outcome().receipt === null && o.now() < deadline) {
-      const r = await live.readWithin(deadline - o.now());
-      if (r?.kind !== "data") return;
+    while (live.tap.outcome().receipt === null && o.now() < deadline && !finished) {
+      watchdog.armBy(deadline);
+      const r = await live.reads.next();
+      if (r === null) continue;
+      if (r.kind !== "data") return;
       feed(r.value);
     }
   }
@@ -185,7 +174,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     }
     if (!next || finished) return false;
     live = start(next, true);
-    lastDataAtMs = o.now();
+    lastDataAtMs = quietSinceMs = o.now();
     feed(next.first);
     return true;
   }
@@ -211,14 +200,17 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     if (!cancelled) controller.close();
   }
 
-  /** The next upstream read, bounded by the keep-alive interval and both deadlines. */
-  function nextRead(): Promise<Read | null> | Read {
+  /** What is due now (a deadline's end, a keep-alive), or null after arming the watchdog for the next of them. */
+  function due(): Read | typeof KEEPALIVE_DUE | null {
     const nowMs = o.now();
     const idleLeftMs = o.idleDeadlineMs - (nowMs - lastDataAtMs);
     const totalLeftMs = o.deadlineAtMs === undefined ? Number.POSITIVE_INFINITY : o.deadlineAtMs - nowMs;
+    const keepaliveLeftMs = o.keepaliveMs - (nowMs - quietSinceMs);
     if (totalLeftMs <= 0) return DEADLINE;
     if (idleLeftMs <= 0) return IDLE;
-    return live.readWithin(Math.min(o.keepaliveMs, idleLeftMs, totalLeftMs));
+    if (keepaliveLeftMs <= 0) return KEEPALIVE_DUE;
+    watchdog.armBy(nowMs + Math.min(keepaliveLeftMs, idleLeftMs, totalLeftMs));
+    return null;
   }
 
   feed(o.first);
@@ -232,12 +224,17 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
           if (finished) return left(controller);
           let ended: StreamEnd | null = null;
           while (toClient.length === 0 && !live.tap.ended && ended === null) {
-            const r = await nextRead();
+            const d = due();
+            if (d === KEEPALIVE_DUE) {
+              quietSinceMs = o.now();
+              return controller.enqueue(KEEPALIVE);
+            }
+            const r = d ?? (await live.reads.next());
             if (finished) return left(controller);
-            if (r === null) return controller.enqueue(KEEPALIVE);
+            if (r === null) continue; // the watchdog: see what is due
             if (r.kind !== "data") ended = r.kind;
             else {
-              lastDataAtMs = o.now();
+              lastDataAtMs = quietSinceMs = o.now();
               feed(r.value);
             }
           }

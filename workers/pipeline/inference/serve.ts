@@ -20,7 +20,7 @@ import { forward, type Attempt, type Forwarded, type Served } from "./forward";
 import type { InferenceCall, InferenceRequest } from "./validate";
 
 export async function serveInference(deps: Deps, call: InferenceCall, req: InferenceRequest): Promise<Response> {
-  const table = await deps.routes.table();
+  const table = await deps.routes.table(call.edge);
   const x: Exchange = { call, req, admitted: NOTHING_RESERVED, attempts: [], served: null };
   const end = endOnce(deps, x);
   if (call.signal?.aborted) return end.clientLeft();
