@@ -56,6 +56,9 @@ const mf = new Miniflare({
   bindings,
   host: "127.0.0.1",
   port: Number(values.port),
+  ...(process.env.MESHGATE_INSPECTOR_PORT && !values.bare && bindings.ADMISSION !== "off"
+    ? { inspectorPort: Number(process.env.MESHGATE_INSPECTOR_PORT), unsafeInspectorProxy: true }
+    : {}),
 });
 const url = await mf.ready;
 const worker = await mf.getWorker();

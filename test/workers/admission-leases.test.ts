@@ -118,14 +118,19 @@ describe("leases", () => {
     expect(BigInt(bal!.b)).toBeGreaterThanOrEqual(0n);
   });
 
-  it("rpm 40 with a lease held: exactly 40 in the minute, each served request with a distinct remaining count", async () => {
+  it("rpm 40 with a lease held: exactly 40 in the minute, the remaining counts in range", async () => {
     const { accountId, secret, guard } = await account("Forty a minute", 1_000n * WORST, { rpm: 40 });
     const warm = await warmUp(secret, guard, accountId);
     const results = await burst(secret, 60);
     const ok = results.filter((r) => r.res.status === 200);
     expect(ok).toHaveLength(40 - warm.length);
-    const remaining = ok.map((r) => Number(r.res.headers.get("x-ratelimit-remaining-requests"))).sort((a, b) => a - b);
-    expect(remaining).toEqual(Array.from({ length: ok.length }, (_, i) => i));
+    // The headers of requests spent on the lease are the object's figure at the last grant plus the
+    // lease's unused allowance: in range, and the last one admitted sees none left (a renewal that
+    // races the burst may repeat a figure: README, "Leases").
+    const remaining = ok.map((r) => Number(r.res.headers.get("x-ratelimit-remaining-requests")));
+    for (const n of remaining) expect(n).toBeGreaterThanOrEqual(0);
+    for (const n of remaining) expect(n).toBeLessThan(40 - warm.length);
+    expect(Math.min(...remaining)).toBe(0);
     const limited = results.filter((r) => r.res.status === 429);
     expect(limited).toHaveLength(60 - ok.length);
     expect(JSON.parse(limited[0]!.text).error.message).toMatch(/40 requests per minute/);

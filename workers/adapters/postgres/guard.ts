@@ -3,6 +3,7 @@ import { and, eq, gte, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../../db/client";
 import { ledgerEntries, reservations, usageEvents } from "../../../db/schema";
 import { customerAccount } from "../../core/money/ledger";
+import { anyText, rowsOf } from "./json-rows";
 
 export type NewReservation = typeof reservations.$inferInsert;
 
@@ -37,14 +38,11 @@ export async function persistReservations(
   settledIds: readonly string[],
   settledAt: Date,
 ): Promise<void> {
-  if (made.length)
-    await db
-      .insert(reservations)
-      .values([...made])
-      .onConflictDoNothing();
+  // One parameter per statement however many rows (json-rows.ts): this runs every second under load.
+  if (made.length) await db.insert(reservations).select(rowsOf(reservations, made).select).onConflictDoNothing();
   if (settledIds.length)
     await db
       .update(reservations)
       .set({ settledAt })
-      .where(inArray(reservations.requestId, [...settledIds]));
+      .where(sql`${reservations.requestId} = ${anyText(settledIds)}`);
 }

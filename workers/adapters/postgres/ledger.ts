@@ -5,6 +5,7 @@ import { creditGrants, deposits, ledgerEntries, settlementBatches, usageEvents, 
 import { checkBooks, customerAccount, grantTransaction, type LedgerTransaction } from "../../core/money/ledger";
 import { traceProblems } from "../../core/money/ledger-audit";
 import { baseToPico } from "../../core/settlement/units";
+import { rowsOf } from "./json-rows";
 
 /** Writes the postings of these transactions; a posting already written is left as it was. */
 export async function writeTransactions(db: Db, txs: readonly LedgerTransaction[]): Promise<void> {
@@ -13,10 +14,8 @@ export async function writeTransactions(db: Db, txs: readonly LedgerTransaction[
   );
   // Bounded statements: a flush of 256 usage events is at most 768 postings.
   for (let i = 0; i < rows.length; i += 500) {
-    await db
-      .insert(ledgerEntries)
-      .values(rows.slice(i, i + 500))
-      .onConflictDoNothing();
+    const { columns, select } = rowsOf(ledgerEntries, rows.slice(i, i + 500), ["kind", "reference", "account", "amountPico"]);
+    await db.execute(sql`insert into ${ledgerEntries} ${columns} ${select} on conflict do nothing`);
   }
 }
 

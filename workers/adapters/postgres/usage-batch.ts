@@ -5,6 +5,7 @@ import { receipts, usageEvents } from "../../../db/schema";
 import { replacedBy, statusWrites, type ReceiptStatus } from "../../core/metering/receipt-status";
 import type { UsageBatch } from "../usage-buffer";
 import { storeReceipts } from "./registry";
+import { anyText } from "./json-rows";
 import { insertUsage, upsertLatency } from "./usage";
 
 export async function writeUsageBatch(db: Db, batch: UsageBatch): Promise<void> {
@@ -29,7 +30,7 @@ export async function raiseReceiptStatuses(db: Db, updates: readonly (readonly [
       .set({ receiptStatus: status })
       .where(
         and(
-          inArray(usageEvents.requestId, requestIds),
+          sql`${usageEvents.requestId} = ${anyText(requestIds)}`,
           inArray(usageEvents.receiptStatus, replacedBy(status)),
           status === "verified" ? sql`not ${disputed}` : undefined,
         ),

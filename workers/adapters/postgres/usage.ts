@@ -8,6 +8,7 @@ import { customerEntryId, writeTransactions } from "./ledger";
 import type { Endpoint } from "../../core/routing/types";
 import { applyBatch, type FigureUpdate, type LatencyBatch } from "../../core/routing/latency";
 import { foldUsage, topUpDeltas } from "../../core/finance/rollup";
+import { rowsOf } from "./json-rows";
 import { addRollups } from "./rollups";
 
 export { rebuildRollups } from "./rollups";
@@ -23,7 +24,7 @@ export async function insertUsage(db: Db, records: readonly UsageRecord[]): Prom
   return db.transaction(async (tx) => {
     const inserted = await tx
       .insert(usageEvents)
-      .values(records.map(toRow))
+      .select(rowsOf(usageEvents, records.map(toRow)).select)
       .onConflictDoNothing({ target: usageEvents.requestId })
       .returning({ requestId: usageEvents.requestId });
     const fresh = new Set(inserted.map((r) => r.requestId));

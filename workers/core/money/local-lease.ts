@@ -86,8 +86,8 @@ export class LocalLease {
 
   /**
    * The key's limits for a request spent here: the object's count at the last grant (which took
-   * this lease's allowance as used) plus what of it is still unused. Exact while this isolate is
-   * the key's only user; with others, as stale as their traffic since that grant.
+   * this lease's allowance as used) plus what of it is still unused. Approximate: other isolates'
+   * traffic since that grant is not in it, and a renewal racing a burst may repeat a figure.
    */
   rateInfo(): RateInfo {
     const r = this.rate;
