@@ -6,7 +6,6 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimatePromptTokens } from "../../workers/core/money/estimate";
-import { formatUsdc } from "../../workers/core/money/units";
 import {
   adminJson,
   call,
@@ -14,6 +13,7 @@ import {
   chatRequest,
   engine,
   env,
+  fundedAccount,
   model,
   PROVIDERS,
   registerProviders,
@@ -32,10 +32,8 @@ const MAX_OUT = PROVIDERS.reduce((m, p) => (p.outputPico > m ? p.outputPico : m)
 const WORST = BigInt(estimatePromptTokens(body)) * MAX_IN + BigInt(MAX_TOKENS) * MAX_OUT;
 
 async function account(name: string, creditPico: bigint, key: Record<string, unknown> = {}) {
-  const a = await adminJson<{ id: string }>("POST", "/accounts", { name }, 201);
-  await adminJson("POST", `/accounts/${a.id}/credit`, { amount_usdc: formatUsdc(creditPico) }, 201);
-  const k = await adminJson<{ id: string; secret: string }>("POST", "/keys", { account_id: a.id, name, ...key }, 201);
-  return { accountId: a.id, secret: k.secret, guard: env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(a.id)) };
+  const a = await fundedAccount(name, creditPico, key);
+  return { ...a, guard: env.ACCOUNT_GUARD.get(env.ACCOUNT_GUARD.idFromName(a.accountId)) };
 }
 
 /** Sequential requests until the isolate holds a lease (the object says so); returns their request ids. */

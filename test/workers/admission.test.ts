@@ -11,6 +11,7 @@ import {
   chatRequest,
   engine,
   env,
+  fundedAccount,
   model,
   PROVIDERS,
   registerProviders,
@@ -28,12 +29,7 @@ const body = { model, messages: [{ role: "user", content: "Say something short" 
 const MAX_IN = PROVIDERS.reduce((m, p) => (p.inputPico > m ? p.inputPico : m), 0n);
 const MAX_OUT = PROVIDERS.reduce((m, p) => (p.outputPico > m ? p.outputPico : m), 0n);
 
-async function account(name: string, creditPico: bigint | null, key: Record<string, unknown> = {}) {
-  const a = await adminJson<{ id: string }>("POST", "/accounts", { name }, 201);
-  if (creditPico !== null) await adminJson("POST", `/accounts/${a.id}/credit`, { amount_usdc: formatUsdc(creditPico) }, 201);
-  const k = await adminJson<{ id: string; secret: string }>("POST", "/keys", { account_id: a.id, name, ...key }, 201);
-  return { accountId: a.id, keyId: k.id, secret: k.secret };
-}
+const account = fundedAccount;
 
 /**
  * Both engines stream one token per 300 ms (first within the TTFT deadline), so a request holds its

@@ -3,7 +3,7 @@
  * object (the pure LeasedAdmission with the Durable Object's message handling), on a fake clock.
  */
 import { describe, expect, it } from "vitest";
-import type { Decision, GuardAdmit, KeyLimits } from "../core/money/admission";
+import { type Decision, type GuardAdmit, type KeyLimits, NO_RATE } from "../core/money/admission";
 import { type GuardMessage, LeasedAdmission } from "../core/money/lease-book";
 import { IDLE_RETURN_MS, LEASE_TTL_MS } from "../core/money/local-lease";
 import { type GuardObject, LeasedGuard } from "./leased-guard";
@@ -175,17 +175,7 @@ describe("admission with leases", () => {
     const net = network(1_000_000n);
     const g = new LeasedGuard(() => ({ ...dummy }), new SettleQueue(), { leases: false });
     const dummy: GuardObject = {
-      admit: async () => ({
-        ok: true,
-        rate: {
-          limitRequests: null,
-          remainingRequests: null,
-          resetRequestsMs: null,
-          limitTokens: null,
-          remainingTokens: null,
-          resetTokensMs: null,
-        },
-      }),
+      admit: async () => ({ ok: true, rate: NO_RATE }),
       lease: async () => {
         throw new Error("no leases asked when they are off");
       },

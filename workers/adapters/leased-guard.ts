@@ -37,6 +37,7 @@ export interface LeasedGuardOptions {
 }
 
 const keyOf = (accountId: string, keyId: string) => `${accountId}\u0000${keyId}`;
+const accountOf = (key: string) => key.slice(0, key.indexOf("\u0000"));
 const NOTHING_SPENT = { uses: 0, pico: 0n, requests: 0, tokens: 0 };
 const returnOf = (lease: LocalLease): LeaseReturn => ({ kind: "return", leaseId: lease.leaseId, spent: { ...lease.spent } });
 
@@ -91,9 +92,8 @@ export class LeasedGuard {
   /** Hands every lease back (a drain): the returns go with the settles in the queue's next flush. */
   returnAll(background: Background): void {
     for (const [key, lease] of this.leases) {
-      const accountId = key.slice(0, key.indexOf("\u0000"));
       this.leases.delete(key);
-      this.queue.push(accountId, returnOf(lease), background, this.send);
+      this.queue.push(accountOf(key), returnOf(lease), background, this.send);
     }
   }
 
@@ -195,7 +195,7 @@ export class LeasedGuard {
     for (const [key, lease] of this.leases) {
       if (!lease.idle(nowMs) && lease.valid(nowMs)) continue;
       this.leases.delete(key);
-      this.queue.push(key.slice(0, key.indexOf("\u0000")), returnOf(lease), background, this.send);
+      this.queue.push(accountOf(key), returnOf(lease), background, this.send);
     }
   }
 

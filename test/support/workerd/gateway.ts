@@ -9,6 +9,7 @@ import worker from "../../../workers/index";
 import type { Env } from "../../../workers/config";
 import { openNeonDb } from "../../../db/neon";
 import type { Db } from "../../../db/client";
+import { formatUsdc } from "../../../workers/core/money/units";
 import type { EngineInfo } from "../provided-context";
 
 export const env = bindings as unknown as Env;
@@ -60,6 +61,18 @@ export async function registerProviders(): Promise<void> {
       201,
     );
   }
+}
+
+/** An account with `creditPico` granted (none for null) and one key with these settings (rpm, tpm, budget_usdc). */
+export async function fundedAccount(
+  name: string,
+  creditPico: bigint | null,
+  key: Record<string, unknown> = {},
+): Promise<{ accountId: string; keyId: string; secret: string }> {
+  const a = await adminJson<{ id: string }>("POST", "/accounts", { name }, 201);
+  if (creditPico !== null) await adminJson("POST", `/accounts/${a.id}/credit`, { amount_usdc: formatUsdc(creditPico) }, 201);
+  const k = await adminJson<{ id: string; secret: string }>("POST", "/keys", { account_id: a.id, name, ...key }, 201);
+  return { accountId: a.id, keyId: k.id, secret: k.secret };
 }
 
 export async function newKey(name: string): Promise<{ accountId: string; keyId: string; secret: string }> {
