@@ -245,8 +245,10 @@ function report(rows: Row[], receipts: ReceiptRates, pinning: string, runtimeSec
   );
   out.push("");
   out.push(
-    `Receipts on one core of this process: the agent's path (sign + wire form + outbox, fsync'd) ${int(receipts.agentSignedPerSec)}/s; ` +
-      `viem's generic EIP-712 signer ${int(receipts.viemSignedPerSec)}/s; the gateway's verifier ${int(receipts.verifiedPerSec)}/s.`,
+    `Receipts on one core of this process: the agent's path (sign + wire form + outbox, fsync'd) with 32 answers in flight ` +
+      `${int(receipts.agentSignedPerSec)}/s (${fmt(receipts.receiptsPerSignature, 1)} receipts per batch signature), one at a time ` +
+      `${int(receipts.agentAlonePerSec)}/s; viem's generic EIP-712 signer ${int(receipts.viemSignedPerSec)}/s; ` +
+      `the gateway's verifier (batch roots remembered) ${int(receipts.verifiedPerSec)}/s.`,
     "",
   );
   const added = (c: number) => cell(c, "agent").latencyMs.p50 - cell(c, "direct").latencyMs.p50;
@@ -259,7 +261,7 @@ function report(rows: Row[], receipts: ReceiptRates, pinning: string, runtimeSec
         ["agent's added p50 at concurrency 32", "≤ 5 ms", `${signed(added(32))} ms`, met(added(32) <= 5)],
         ["agent's added p50 at concurrency 1", "(reported)", `${signed(added(1))} ms`, "—"],
         [
-          "receipts signed per second, one core (the agent's path)",
+          "receipts signed per second, one core (the agent's path, 32 in flight)",
           "≥ 3,000",
           int(receipts.agentSignedPerSec),
           met(receipts.agentSignedPerSec >= 3000),

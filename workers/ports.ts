@@ -25,6 +25,7 @@ import type {
 } from "./core/finance/views";
 import type { UsageRecord } from "./core/metering/usage";
 import type { Decision, GuardAdmit } from "./core/money/admission";
+import type { BatchSigners } from "./core/protocol/receipt-batch";
 import type { BreakerBoard } from "./core/routing/breaker";
 import type { LatencyObservation } from "./core/routing/latency";
 import type { RouteTable } from "./core/routing/types";
@@ -276,6 +277,8 @@ export interface Ports {
   jobs: { settle(waitMs?: number): Promise<SettlementRun> };
   /** Per-isolate circuit breakers (plain data, core's). */
   breakers: BreakerBoard;
+  /** Per-isolate memory of batch roots' recovered signers (plain data, core's). */
+  batchSigners: BatchSigners;
   /** The Ed25519 public key (raw, base64url) providers verify our requests with. */
   gatewayPublicKey(): Promise<string>;
   /** Keeps work alive after the response (ctx.waitUntil). */

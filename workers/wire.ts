@@ -39,6 +39,7 @@ import { IsolateLifecycle } from "./adapters/lifecycle";
 import type { KeyRecord } from "./core/auth/keys";
 import { importGatewaySigningKey, signGatewayRequest } from "./core/protocol/gateway-auth";
 import { publicKeyOf } from "./core/protocol/public-key";
+import { BatchSigners } from "./core/protocol/receipt-batch";
 import { BreakerBoard } from "./core/routing/breaker";
 import { settlementJob } from "./jobs/chain-jobs";
 import type { ChainHead, ChainJobs, Deps, Operator } from "./ports";
@@ -55,6 +56,7 @@ let isolate:
       routeTable: RouteSource;
       chainHead: SwrValue<bigint>;
       breakers: BreakerBoard;
+      batchSigners: BatchSigners;
       usage: UsageBuffer;
       settles: SettleQueue;
       /** Built on first use (it calls the account objects through this isolate's bindings). */
@@ -80,6 +82,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     ),
     chainHead: new SwrValue(CHAIN_HEAD_TTL_MS, CHAIN_HEAD_TTL_MS),
     breakers: new BreakerBoard(),
+    batchSigners: new BatchSigners(),
     usage: new UsageBuffer(),
     settles: new SettleQueue(),
   };
@@ -124,6 +127,7 @@ export function depsFor(env: Env, ctx: { waitUntil(p: Promise<unknown>): void })
     },
     chainHead,
     breakers: state.breakers,
+    batchSigners: state.batchSigners,
     keys: {
       bySecretHash: (hash) => state.keyCache.get(hash, now(), () => withDb((db) => findKeyByHash(db, hash)), background),
       invalidateAll: () => state.keyCache.clear(),

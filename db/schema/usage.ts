@@ -1,6 +1,6 @@
 /** What requests used and cost: usage events, admissions, provider receipts and the hourly/daily rollups. */
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { createdAt } from "./columns";
 import { accounts, apiKeys } from "./accounts";
 import { providers } from "./providers";
@@ -60,6 +60,8 @@ export const receipts = pgTable(
     /** EIP-712 digest: the Merkle leaf of the settlement period. */
     digest: text().notNull().unique(),
     signature: text().notNull(),
+    /** For a receipt signed by the batch (SPEC §2.1): the root `signature` signs and the path to it. */
+    batch: jsonb().$type<{ root: string; proof: string[] }>(),
     source: text({ enum: ["inline", "outbox"] }).notNull(),
     /** What the gateway concluded when it compared the receipt with what it saw. */
     status: text({ enum: ["verified", "mismatch", "orphan"] }).notNull(),

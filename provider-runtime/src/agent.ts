@@ -18,6 +18,7 @@ import { awaitGatewayIdentity, buildRegisterPayload, readGpuFacts, registerUntil
 import { createAgentServer, type AgentServer, type ServerState } from "./server";
 import { createChallengeResponder } from "./challenge";
 import { stakeOnStart } from "./stake";
+import { loadKeccak } from "./keccak";
 
 export interface AgentHandle {
   url: string;
@@ -62,6 +63,7 @@ export async function startAgent(cfg: AgentConfig, opts: AgentOptions = {}): Pro
     const outbox = await Outbox.open(cfg.outboxDir, log);
     cleanup.push(() => outbox.close());
     if (outbox.size > 0) log(`${outbox.size} unacknowledged receipts reloaded from ${outbox.file}`);
+    const keccak = await loadKeccak();
     const signer = createReceiptSigner({
       account: cfg.account,
       privateKey: cfg.privateKey,
@@ -69,6 +71,7 @@ export async function startAgent(cfg: AgentConfig, opts: AgentOptions = {}): Pro
       gateway: identity.address,
       inputPriceMicro: cfg.inputPriceMicro,
       outputPriceMicro: cfg.outputPriceMicro,
+      keccak,
     });
     const state: ServerState = { registered: false, draining: false };
     // The URL the gateway is told, known only once bound when --public-url is not given.
@@ -89,7 +92,7 @@ export async function startAgent(cfg: AgentConfig, opts: AgentOptions = {}): Pro
     publicUrl ||= url;
 
     const offer: Offer = { engineModels, gpu, publicUrl };
-    const post: SignedPost = { gatewayUrl: cfg.gatewayUrl, account: cfg.account, chainId: cfg.chainId };
+    const post: SignedPost = { gatewayUrl: cfg.gatewayUrl, account: cfg.account, chainId: cfg.chainId, keccak };
     await registerUntilAccepted(cfg, offer, { ...post, signal }, nextTimestamp, log);
     state.registered = true;
     log(`registered as ${cfg.providerId} (${cfg.account.address}) at ${offer.publicUrl}, serving ${served.join(", ")}`);

@@ -5,7 +5,7 @@
 import { getAddress, isAddress, type Hex } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
-import { signProviderMessage, type ProviderMessageKind } from "../../workers/core/protocol/provider-messages";
+import { signProviderMessage, type Keccak256, type ProviderMessageKind } from "../../workers/core/protocol/provider-messages";
 
 const Address = z
   .string()
@@ -94,6 +94,8 @@ export interface SignedPost {
   account: LocalAccount;
   chainId: number;
   signal?: AbortSignal;
+  /** Hashes the payload for its signature (keccak.ts); viem's keccak by default. */
+  keccak?: Keccak256;
 }
 
 /** POSTs `{ payload, signature }`; resolves with the parsed 2xx body, throws GatewayReply otherwise. */
@@ -103,7 +105,7 @@ export async function postSigned<P extends { address: Hex; timestamp: number }>(
   kind: ProviderMessageKind,
   payload: P,
 ): Promise<unknown> {
-  const signature = await signProviderMessage(s.account, s.chainId, kind, payload);
+  const signature = await signProviderMessage(s.account, s.chainId, kind, payload, s.keccak);
   const res = await fetch(`${s.gatewayUrl}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -9,7 +9,17 @@ import { createParser, type EventSourceParser } from "eventsource-parser";
 import { bytesToHex, getTypesForEIP712Domain, hashStruct, hexToBytes, keccak256, type Hex, type TypedDataDomain } from "viem";
 import { sign, type LocalAccount } from "viem/accounts";
 import { contentDeltas, parseChunk, readUsage, type TokenCounts } from "../../workers/core/openai/chunks";
-import { encodeSignedReceipt, receiptDomain, ReceiptTypes, signReceipt, type Receipt } from "../../workers/core/protocol/receipt";
+import {
+  encodeSignedReceipt,
+  receiptDigest,
+  receiptDomain,
+  ReceiptTypes,
+  signReceipt,
+  type Receipt,
+} from "../../workers/core/protocol/receipt";
+import { receiptBatchDigest } from "../../workers/core/protocol/receipt-batch";
+import { receiptBatchTree } from "./receipt-tree";
+import { sortedPairHash, type Keccak } from "./keccak";
 
 export type { TokenCounts };
 
@@ -35,31 +45,91 @@ export interface ReceiptSignerOptions {
   inputPriceMicro: bigint;
   outputPriceMicro: bigint;
   now?: () => number;
+  /**
+   * The most receipts one batch signature covers (SPEC §2.1); 1 signs every receipt on its own.
+   * Receipts asked for in the same event-loop turn are signed together, so a batch is only as
+   * large as the load makes it and waits for no timer.
+   */
+  maxBatch?: number;
+  /** A faster keccak-256 (keccak.ts, WebAssembly) for digests and batch trees; viem's by default. */
+  keccak?: Keccak;
 }
 
+/** Default batch cap: a path of 8 hashes (≈ 0.6 KB in the header) and ≤ 1/256 of a signature per receipt. */
+export const DEFAULT_MAX_BATCH = 256;
+
+interface Pending {
+  receipt: Receipt;
+  resolve: (wire: string) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Signs receipts by the batch: each sign() joins the receipts waiting for the next turn of the
+ * event loop (setImmediate); that turn signs one alone with its own EIP-712 signature, or several
+ * under one signature over their Merkle root, each receipt carrying its path. Under load the cost
+ * of a secp256k1 signature (≈ 1 ms in JS) is shared by every answer that finished meanwhile.
+ */
 export function createReceiptSigner(o: ReceiptSignerOptions): ReceiptSigner {
   const domain: TypedDataDomain = receiptDomain(o.chainId);
   const now = o.now ?? Date.now;
-  const fast = o.privateKey ? fastDigester(domain) : null;
+  const fast = o.privateKey ? fastDigester(domain, o.keccak) : null;
+  const nodeHash = o.keccak ? sortedPairHash(o.keccak) : undefined;
+  const maxBatch = Math.max(1, Math.trunc(o.maxBatch ?? DEFAULT_MAX_BATCH));
+  const digestOf = (r: Receipt) => (fast ? fast(r) : receiptDigest(domain, r));
+  const signHash = (hash: Hex) =>
+    o.privateKey
+      ? sign({ hash, privateKey: o.privateKey, to: "hex" })
+      : (o.account.sign?.({ hash }) ?? Promise.reject(new Error("the account cannot sign a hash")));
+  const signAlone = async (r: Receipt) => encodeSignedReceipt(r, fast ? await signHash(fast(r)) : await signReceipt(o.account, domain, r));
+
+  async function signTogether(batch: Pending[]): Promise<string[]> {
+    if (batch.length === 1) return [await signAlone(batch[0]!.receipt)];
+    const { root, paths } = receiptBatchTree(
+      batch.map((p) => digestOf(p.receipt)),
+      nodeHash,
+    );
+    const signature = await signHash(receiptBatchDigest(domain, root));
+    return batch.map((p, i) => encodeSignedReceipt(p.receipt, signature, { root, proof: paths[i]! }));
+  }
+
+  let waiting: Pending[] = [];
+  let scheduled = false;
+  function flush() {
+    scheduled = false;
+    while (waiting.length > 0) {
+      const batch = waiting.slice(0, maxBatch);
+      waiting = waiting.slice(batch.length);
+      signTogether(batch).then(
+        (wires) => batch.forEach((p, i) => p.resolve(wires[i]!)),
+        // One receipt that cannot be signed fails alone, not the answers batched with it.
+        () => batch.forEach((p) => signAlone(p.receipt).then(p.resolve, p.reject)),
+      );
+    }
+  }
+
   return {
-    async sign(s) {
-      const receipt: Receipt = {
-        requestId: s.requestId,
-        model: s.model,
-        promptTokens: uint32(s.promptTokens),
-        completionTokens: uint32(s.completionTokens),
-        inputPrice: o.inputPriceMicro,
-        outputPrice: o.outputPriceMicro,
-        provider: o.account.address,
-        gateway: o.gateway,
-        responseHash: s.responseHash,
-        timestamp: BigInt(now()),
-      };
-      const signature =
-        fast && o.privateKey
-          ? await sign({ hash: fast(receipt), privateKey: o.privateKey, to: "hex" })
-          : await signReceipt(o.account, domain, receipt);
-      return encodeSignedReceipt(receipt, signature);
+    sign(s) {
+      return new Promise<string>((resolve, reject) => {
+        // Built (and range-checked) now, so the receipt's timestamp is when it was asked for.
+        const receipt: Receipt = {
+          requestId: s.requestId,
+          model: s.model,
+          promptTokens: uint32(s.promptTokens),
+          completionTokens: uint32(s.completionTokens),
+          inputPrice: o.inputPriceMicro,
+          outputPrice: o.outputPriceMicro,
+          provider: o.account.address,
+          gateway: o.gateway,
+          responseHash: s.responseHash,
+          timestamp: BigInt(now()),
+        };
+        waiting.push({ receipt, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
   };
 }
@@ -76,7 +146,7 @@ const FAST_LAYOUT =
  * separator and type hash are computed once; the model's hash is remembered. Null when the
  * protocol's ReceiptTypes no longer has the layout it was written for (then viem signs).
  */
-export function fastDigester(domain: TypedDataDomain): ((r: Receipt) => Hex) | null {
+export function fastDigester(domain: TypedDataDomain, keccak: Keccak = (b) => keccak256(b, "bytes")): ((r: Receipt) => Hex) | null {
   const layout = ReceiptTypes.Receipt.map((f) => `${f.type} ${f.name}`).join(",");
   if (layout !== FAST_LAYOUT) return null;
   const typeHash = keccak256(new TextEncoder().encode(`Receipt(${layout})`), "bytes");
@@ -85,7 +155,7 @@ export function fastDigester(domain: TypedDataDomain): ((r: Receipt) => Hex) | n
   );
   const encoder = new TextEncoder();
   const modelHashes = new Map<string, Uint8Array>();
-  const text = (s: string) => keccak256(encoder.encode(s), "bytes");
+  const text = (s: string) => keccak(encoder.encode(s));
   return (r) => {
     const words = new Uint8Array(32 * 11);
     const view = new DataView(words.buffer);
@@ -109,8 +179,8 @@ export function fastDigester(domain: TypedDataDomain): ((r: Receipt) => Hex) | n
     message[0] = 0x19;
     message[1] = 0x01;
     message.set(domainSeparator, 2);
-    message.set(keccak256(words, "bytes"), 34);
-    return bytesToHex(keccak256(message, "bytes"));
+    message.set(keccak(words), 34);
+    return bytesToHex(keccak(message));
   };
 }
 

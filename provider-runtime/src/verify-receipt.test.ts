@@ -1,5 +1,8 @@
 /** verifyReceipt's four checks (signature, leaf, proof, on-chain root) against an honest and a dishonest gateway. */
-import { keccak256, stringToHex } from "viem";
+import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
+import { keccak256, stringToHex, type Hex } from "viem";
+import { receiptDigest, receiptDomain } from "../../workers/core/protocol/receipt";
+import { ReceiptBatchTypes } from "../../workers/core/protocol/receipt-batch";
 import { describe, expect, it } from "vitest";
 import { GatewayReply } from "./gateway-client";
 import { verifyReceipt } from "./verify-receipt";
@@ -41,6 +44,22 @@ describe("verifyReceipt", () => {
     expect(result.ok).toBe(false);
     expect(result.checks).toEqual({ signature: false, leaf: false, proof: false, onChainRoot: true });
     expect(result.problems).toHaveLength(3);
+  });
+
+  it("checks a receipt signed by the batch through its path to the signed root", async () => {
+    const domain = receiptDomain(CHAIN_ID);
+    const tree = SimpleMerkleTree.of([receiptDigest(domain, receipt(OURS)), receiptDigest(domain, receipt("gen-2"))], {
+      sortLeaves: false,
+    });
+    const root = tree.root as Hex;
+    const signature = await me.signTypedData({ domain, types: ReceiptBatchTypes, primaryType: "ReceiptBatch", message: { root } });
+    answers.set(OURS, { status: 200, body: { ...proofOf(OURS), signature, receipt_batch: { root, proof: tree.getProof(0) } } });
+    expect(await verify(OURS)).toMatchObject({ ok: true, checks: { signature: true, leaf: true, proof: true, onChainRoot: true } });
+    // Without its path (or with another receipt's) the batch signature is no signature of this receipt.
+    answers.set(OURS, { status: 200, body: { ...proofOf(OURS), signature, receipt_batch: null } });
+    expect((await verify(OURS)).checks.signature).toBe(false);
+    answers.set(OURS, { status: 200, body: { ...proofOf(OURS), signature, receipt_batch: { root, proof: tree.getProof(1) } } });
+    expect((await verify(OURS)).checks.signature).toBe(false);
   });
 
   it("fails the signature check for a receipt naming another provider", async () => {

@@ -30,6 +30,8 @@ export const ReceiptProof = z.object({
   request_id: z.string(),
   receipt: SignedReceiptWire.shape.receipt,
   signature: SignedReceiptWire.shape.signature,
+  /** Absent from gateways older than batch signing; null for a receipt signed alone. */
+  receipt_batch: SignedReceiptWire.shape.batch.nullable(),
   leaf: Bytes32,
   proof: z.array(Bytes32),
   period: z.object({
@@ -116,7 +118,8 @@ export async function checkReceiptProof(p: ReceiptProof, o: CheckOptions): Promi
   const receipt: Receipt = p.receipt;
 
   const ours = isAddressEqual(receipt.provider, o.address);
-  const signature = ours && (await verifyReceiptSignature(domain, receipt, p.signature, o.address));
+  const signature =
+    ours && (await verifyReceiptSignature(domain, receipt, p.signature, o.address, { batch: p.receipt_batch ?? undefined }));
   if (!ours) problems.push(`the receipt names provider ${receipt.provider}, not ${o.address}`);
   else if (!signature) problems.push(`the receipt's signature does not recover to ${o.address} on chain ${o.chainId}`);
 

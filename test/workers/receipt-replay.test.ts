@@ -8,7 +8,17 @@ import { SELF } from "cloudflare:test";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signProviderMessage } from "../../workers/core/protocol/provider-messages";
-import { decodeSignedReceipt, encodeSignedReceipt, receiptDomain, signReceipt, type Receipt } from "../../workers/core/protocol/receipt";
+import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
+import type { Hex } from "viem";
+import {
+  decodeSignedReceipt,
+  encodeSignedReceipt,
+  receiptDigest,
+  receiptDomain,
+  signReceipt,
+  type Receipt,
+} from "../../workers/core/protocol/receipt";
+import { ReceiptBatchTypes } from "../../workers/core/protocol/receipt-batch";
 import { BASE, engine, env, newKey, sql, withDb } from "../support/workerd/gateway";
 import { registerWithAgent } from "../support/workerd/agent-stub";
 import { insertUsage } from "../../workers/adapters/postgres/usage";
@@ -51,22 +61,36 @@ beforeAll(async () => {
   expect([200, 201], await res.clone().text()).toContain(res.status);
 });
 
-/** A receipt signed now (a distinct timestamp: two receipts with the same counts are still two receipts). */
+/** A receipt made now (a distinct timestamp: two receipts with the same counts are still two receipts). */
 let tick = 0;
+const receiptOf = (requestId: string, promptTokens: number, completionTokens: number): Receipt => ({
+  requestId,
+  model: MODEL,
+  promptTokens,
+  completionTokens,
+  inputPrice: IN,
+  outputPrice: OUT,
+  provider: wallet.address,
+  gateway: env.GATEWAY_ADDRESS as `0x${string}`,
+  responseHash: `0x${"00".repeat(32)}`,
+  timestamp: BigInt(Date.now() + tick++),
+});
 async function signedReceipt(requestId: string, promptTokens: number, completionTokens: number): Promise<string> {
-  const receipt: Receipt = {
-    requestId,
-    model: MODEL,
-    promptTokens,
-    completionTokens,
-    inputPrice: IN,
-    outputPrice: OUT,
-    provider: wallet.address,
-    gateway: env.GATEWAY_ADDRESS as `0x${string}`,
-    responseHash: `0x${"00".repeat(32)}`,
-    timestamp: BigInt(Date.now() + tick++),
-  };
+  const receipt = receiptOf(requestId, promptTokens, completionTokens);
   return encodeSignedReceipt(receipt, await signReceipt(wallet, receiptDomain(CHAIN), receipt));
+}
+
+/** Receipts signed as the agent signs a batch (SPEC §2.1): one signature over their root, a path each. */
+async function signedBatch(receipts: Receipt[]): Promise<{ wire: string[]; paths: { root: Hex; proof: Hex[] }[] }> {
+  const domain = receiptDomain(CHAIN);
+  const tree = SimpleMerkleTree.of(
+    receipts.map((r) => receiptDigest(domain, r)),
+    { sortLeaves: false },
+  );
+  const root = tree.root as Hex;
+  const signature = await wallet.signTypedData({ domain, types: ReceiptBatchTypes, primaryType: "ReceiptBatch", message: { root } });
+  const paths = receipts.map((_, i) => ({ root, proof: tree.getProof(i) as Hex[] }));
+  return { wire: receipts.map((r, i) => encodeSignedReceipt(r, signature, paths[i])), paths };
 }
 
 async function postReceipts(encoded: string[]) {
@@ -217,5 +241,26 @@ describe("a stream the provider cut, billed at the prompt estimate", () => {
     expect(await postReceipts([await signedReceipt(x.requestId, 5, 2)])).toEqual({ accepted: [x.requestId], rejected: [] });
     expect(await eventOf(x.requestId)).toMatchObject({ receipt_status: "unverified", prompt_tokens: 13, completion_tokens: 3 });
     expect(await adjustments(x.requestId)).toEqual([]);
+  });
+});
+
+describe("receipts signed by the batch, from the outbox", () => {
+  it("verifies each by its path to the signed root and stores the path; refuses one given another receipt's path", async () => {
+    const [x, y, z] = [await billed({}), await billed({}), await billed({})];
+    const batch = await signedBatch([receiptOf(x.requestId, 10, 7), receiptOf(y.requestId, 10, 7), receiptOf(z.requestId, 10, 7)]);
+    const moved = JSON.stringify({ ...JSON.parse(batch.wire[2]!), batch: batch.paths[0] });
+    expect(await postReceipts([batch.wire[0]!, batch.wire[1]!, moved])).toEqual({
+      accepted: [x.requestId, y.requestId],
+      rejected: [{ request_id: z.requestId, reason: "signature" }],
+    });
+    for (const [i, r] of [x, y].entries()) {
+      expect(await eventOf(r.requestId)).toMatchObject({ receipt_status: "verified" });
+      const [row] = await sql<{ batch: unknown; status: string }>("select batch, status from receipts where request_id = $1", [
+        r.requestId,
+      ]);
+      expect(row).toEqual({ batch: batch.paths[i], status: "verified" });
+    }
+    expect(await storedOf(z.requestId)).toBeUndefined();
+    expect(await postReceipts([batch.wire[2]!])).toEqual({ accepted: [z.requestId], rejected: [] });
   });
 });

@@ -20,6 +20,8 @@ export interface ReceiptRecord {
   /** The EIP-712 digest: the receipt's leaf in its period's Merkle tree. */
   digest: string;
   signature: string;
+  /** For a receipt signed by the batch: the root `signature` signs and the receipt's path to it. */
+  batch: { root: string; proof: string[] } | null;
   source: "inline" | "outbox";
   status: "verified" | "mismatch" | "orphan";
 }

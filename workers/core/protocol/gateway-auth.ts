@@ -34,6 +34,15 @@ export interface GatewayRequestToSign {
   body: Uint8Array | string;
 }
 
+/**
+ * A verifier in place of a WebCrypto key: Node's synchronous Ed25519 and SHA-256 (the agent's,
+ * provider-runtime/src/gateway-auth.ts) spare the thread-pool round trip WebCrypto takes there.
+ */
+export interface GatewaySignatureVerifier {
+  verify(signature: Uint8Array, data: Uint8Array): boolean;
+  sha256(body: Uint8Array | string): Uint8Array;
+}
+
 export interface GatewayRequestToVerify {
   method: string;
   path: string;
@@ -100,7 +109,7 @@ export async function signGatewayRequest(key: CryptoKey, req: GatewayRequestToSi
  * and the request id was not seen in its window. Only authentic requests are remembered.
  */
 export async function verifyGatewayRequest(
-  key: CryptoKey,
+  key: CryptoKey | GatewaySignatureVerifier,
   req: GatewayRequestToVerify,
   nowMs: number,
   replay: ReplayGuard,
@@ -121,8 +130,10 @@ export async function verifyGatewayRequest(
     return { ok: false, reason: "bad_signature" };
   }
   if (sig.length !== 64) return { ok: false, reason: "bad_signature" };
-  const data = signedString(req.method, req.path, requestId, timestamp, await sha256(req.body));
-  if (!(await crypto.subtle.verify(ED25519, key, sig, data))) return { ok: false, reason: "bad_signature" };
+  const own = "sha256" in key ? key : null;
+  const data = signedString(req.method, req.path, requestId, timestamp, own ? own.sha256(req.body) : await sha256(req.body));
+  const genuine = own ? own.verify(sig, data) : await crypto.subtle.verify(ED25519, key as CryptoKey, sig, data);
+  if (!genuine) return { ok: false, reason: "bad_signature" };
   if (!replay.checkAndRemember(requestId, nowMs, timestampMs + windowMs + 1)) return { ok: false, reason: "replayed" };
   return { ok: true, requestId };
 }

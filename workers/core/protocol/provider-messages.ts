@@ -7,7 +7,7 @@
  * schemas below: parsing strips unknown keys and fills defaults (heartbeat `draining`), which changes
  * the hash. The gateway also checks `|now - timestamp| ≤ 60 s`, and that heartbeat timestamps increase.
  */
-import { isAddress, isAddressEqual, keccak256, recoverTypedDataAddress, toBytes, type Hex, type TypedDataDomain } from "viem";
+import { bytesToHex, isAddress, isAddressEqual, keccak256, recoverTypedDataAddress, toBytes, type Hex, type TypedDataDomain } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import { parseUsdcPerMTok } from "../money/pricing";
@@ -104,8 +104,12 @@ interface SignablePayload {
   timestamp: number;
 }
 
+/** keccak-256 of bytes; a signer may bring a faster one than viem's (the agent's is WebAssembly). */
+export type Keccak256 = (bytes: Uint8Array) => Uint8Array;
+const viemKeccak: Keccak256 = (bytes) => keccak256(bytes, "bytes");
+
 /** The EIP-712 typed data a provider message is signed as (a browser wallet is handed this to sign). */
-export function providerTypedData(chainId: number, kind: ProviderMessageKind, payload: SignablePayload) {
+export function providerTypedData(chainId: number, kind: ProviderMessageKind, payload: SignablePayload, keccak: Keccak256 = viemKeccak) {
   return {
     domain: providerMessageDomain(chainId),
     types: ProviderMessageTypes,
@@ -113,24 +117,28 @@ export function providerTypedData(chainId: number, kind: ProviderMessageKind, pa
     message: {
       kind,
       provider: payload.address,
-      payloadHash: keccak256(toBytes(canonicalJson(payload))),
+      payloadHash: bytesToHex(keccak(toBytes(canonicalJson(payload)))),
       timestamp: BigInt(payload.timestamp),
     },
   } as const;
 }
 
-/** Signs `payload` as sent (payloadHash = keccak256(canonicalJson(payload))). The account must be `payload.address`. */
+/**
+ * Signs `payload` as sent (payloadHash = keccak256(canonicalJson(payload))). The account must be
+ * `payload.address`. `keccak` hashes the payload (a receipts post is ~1 MB under load).
+ */
 export async function signProviderMessage(
   account: LocalAccount,
   chainId: number,
   kind: ProviderMessageKind,
   payload: SignablePayload,
+  keccak?: Keccak256,
 ): Promise<Hex> {
   if (!isAddress(payload.address) || !isAddressEqual(account.address, payload.address)) {
     throw new Error(`payload.address ${String(payload.address)} is not the signing account ${account.address}`);
   }
   if (!Number.isSafeInteger(payload.timestamp) || payload.timestamp < 0) throw new RangeError(`Invalid timestamp ${payload.timestamp}`);
-  return account.signTypedData(providerTypedData(chainId, kind, payload));
+  return account.signTypedData(providerTypedData(chainId, kind, payload, keccak));
 }
 
 /** true only if `signature` recovers to `payload.address` for this kind and payload; false on any malformed input. */

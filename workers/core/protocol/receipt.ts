@@ -5,12 +5,15 @@
  *
  * Wire form (`x-meshgate-receipt` header for JSON responses; for streams the final SSE event
  * `event: meshgate.receipt`, after [DONE]): `{"receipt":{…},"signature":"0x…"}` with the uint64
- * fields as decimal strings. For streams, `responseHash` covers the engine's SSE bytes as
- * forwarded, everything before the receipt event.
+ * fields as decimal strings, or, for a receipt signed by the batch (receipt-batch.ts),
+ * `{"receipt":{…},"signature":"0x…","batch":{"root":"0x…","proof":["0x…",…]}}` where the
+ * signature is over the batch's root. For streams, `responseHash` covers the engine's SSE bytes
+ * as forwarded, everything before the receipt event.
  */
 import { getAddress, hashTypedData, isAddress, isAddressEqual, recoverTypedDataAddress, type Hex, type TypedDataDomain } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
+import { BatchSigners, inReceiptBatch, MAX_BATCH_DEPTH, type ReceiptBatchPath } from "./receipt-batch";
 import { sha256, toHexString } from "./sha256";
 
 export const ReceiptTypes = {
@@ -90,8 +93,11 @@ export const SignedReceiptWire = z.object({
     timestamp: uint64,
   }),
   signature,
+  /** Present when `signature` is the provider's signature over a batch root (receipt-batch.ts). */
+  batch: z.object({ root: bytes32, proof: z.array(bytes32).max(MAX_BATCH_DEPTH) }).optional(),
 });
 export type SignedReceiptWire = z.input<typeof SignedReceiptWire>;
+export type SignedReceipt = z.output<typeof SignedReceiptWire>;
 
 /** A receipt as JSON carries it: the uint64 fields as decimal strings. */
 export function receiptWire(r: Receipt): SignedReceiptWire["receipt"] {
@@ -113,13 +119,13 @@ export function receiptWire(r: Receipt): SignedReceiptWire["receipt"] {
  * JSON with the uint64 fields as decimal strings. Non-ASCII characters are \u-escaped, so the
  * result is always a valid HTTP header value.
  */
-export function encodeSignedReceipt(r: Receipt, signature: Hex): string {
-  const wire: SignedReceiptWire = { receipt: receiptWire(r), signature };
+export function encodeSignedReceipt(r: Receipt, signature: Hex, batch?: ReceiptBatchPath): string {
+  const wire: SignedReceiptWire = batch ? { receipt: receiptWire(r), signature, batch } : { receipt: receiptWire(r), signature };
   return JSON.stringify(wire).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** The receipt and signature from a header value or SSE data line, or null if malformed. */
-export function decodeSignedReceipt(text: string): { receipt: Receipt; signature: Hex } | null {
+/** The receipt, signature and batch path from a header value or SSE data line, or null if malformed. */
+export function decodeSignedReceipt(text: string): SignedReceipt | null {
   if (text.length > 8_192) return null;
   let json: unknown;
   try {
@@ -145,9 +151,25 @@ export async function signReceipt(account: LocalAccount, domain: TypedDataDomain
   return account.signTypedData(typedData(domain, r));
 }
 
-/** true only if `signature` over this receipt recovers to `expectedSigner`; false on any malformed input. */
-export async function verifyReceipt(domain: TypedDataDomain, r: Receipt, signature: Hex, expectedSigner: `0x${string}`): Promise<boolean> {
+/**
+ * true only if this receipt is `expectedSigner`'s: its signature over the receipt recovers to it,
+ * or, with a batch path, the receipt's digest is a leaf of that root and the signature over the
+ * root recovers to it (`signers` remembers roots already recovered). false on any malformed input.
+ */
+export async function verifyReceipt(
+  domain: TypedDataDomain,
+  r: Receipt,
+  signature: Hex,
+  expectedSigner: `0x${string}`,
+  batched?: { batch?: ReceiptBatchPath | undefined; signers?: BatchSigners },
+): Promise<boolean> {
   try {
+    const batch = batched?.batch;
+    if (batch) {
+      if (!inReceiptBatch(receiptDigest(domain, r), batch)) return false;
+      const signer = await (batched.signers ?? new BatchSigners(1)).signerOf(domain, batch.root, signature);
+      return signer !== null && isAddressEqual(signer, expectedSigner);
+    }
     const signer = await recoverTypedDataAddress({ ...typedData(domain, r), signature });
     return isAddressEqual(signer, expectedSigner);
   } catch {

@@ -7,7 +7,7 @@
 import { isCorrectable, reconcileReceipt } from "../../core/metering/reconcile";
 import type { ReceiptRecord, ReservationRecord } from "../../core/metering/records";
 import type { TokenPrice } from "../../core/money/pricing";
-import { decodeSignedReceipt, receiptDomain, verifyReceipt, type Receipt } from "../../core/protocol/receipt";
+import { decodeSignedReceipt, receiptDomain, verifyReceipt, type Receipt, type SignedReceipt } from "../../core/protocol/receipt";
 import { sameClaim } from "../../core/metering/receipt-check";
 import type { Deps } from "../../ports";
 import { isProbeRequest } from "../../core/metering/probe";
@@ -20,7 +20,7 @@ export interface ReceiptsAck {
 }
 
 /** A receipt to judge; `stored`: this very receipt is stored as verified, and only a correction it still owes is applied. */
-type Signed = { receipt: Receipt; signature: `0x${string}`; stored: boolean };
+type Signed = SignedReceipt & { stored: boolean };
 
 /** The reason a receipt for a request whose receipt is stored, but another one, is refused. */
 export const CONFLICTING = "a different receipt is stored for this request";
@@ -45,7 +45,7 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
   );
   const nowMs = deps.now();
   const rows: ReceiptRecord[] = [];
-  for (const { receipt, signature, stored } of fresh) {
+  for (const { receipt, signature, batch, stored } of fresh) {
     const decision = reconcileReceipt({
       receipt,
       providerId: provider.id,
@@ -64,7 +64,7 @@ export async function acceptReceipts(deps: Deps, address: `0x${string}`, encoded
       continue;
     }
     const status = await applyDecision(deps, provider.id, receipt, decision);
-    if (status) rows.push(receiptRecord(deps.cfg.chainId, provider.id, receipt, signature, "outbox", status));
+    if (status) rows.push(receiptRecord(deps.cfg.chainId, provider.id, receipt, signature, "outbox", status, batch));
   }
   ack.accepted.push(...(await storeApplied(deps, rows)));
   return ack;
@@ -87,6 +87,7 @@ async function screen(deps: Deps, address: `0x${string}`, encoded: string[], ack
       ack.rejected.push({ request_id: null, reason: "malformed" });
       continue;
     }
+    const batched = { batch: d.batch, signers: deps.batchSigners };
     // The gateway's own health probes are not billable work: acknowledged, not stored.
     if (isProbeRequest(d.receipt.requestId)) {
       ack.accepted.push(d.receipt.requestId);
@@ -100,13 +101,13 @@ async function screen(deps: Deps, address: `0x${string}`, encoded: string[], ack
       // The stored receipt again, or its claim signed again: acknowledged, not stored a second time.
       if (!sameClaim(d.receipt, known)) {
         // Refused either way; the reason says whether it was forged (a tampered copy) or genuinely signed otherwise.
-        const genuine = await verifyReceipt(domain, d.receipt, d.signature, address);
+        const genuine = await verifyReceipt(domain, d.receipt, d.signature, address, batched);
         ack.rejected.push({ request_id: d.receipt.requestId, reason: genuine ? CONFLICTING : "signature" });
       } else if (known.status === "verified") fresh.push({ ...d, stored: true });
       else ack.accepted.push(d.receipt.requestId);
       continue;
     }
-    if (!own || !(await verifyReceipt(domain, d.receipt, d.signature, address))) {
+    if (!own || !(await verifyReceipt(domain, d.receipt, d.signature, address, batched))) {
       ack.rejected.push({ request_id: d.receipt.requestId, reason: own ? "signature" : "not addressed to this gateway" });
       continue;
     }

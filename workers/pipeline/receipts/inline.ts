@@ -19,7 +19,13 @@ export async function judgeInlineReceipt(
   const decoded = decodeSignedReceipt(encoded);
   if (!decoded) return { status: "unverified", row: null, reasons: ["malformed"] };
   const domain = receiptDomain(deps.cfg.chainId);
-  if (!signer || !(await verifyReceipt(domain, decoded.receipt, decoded.signature, signer as `0x${string}`))) {
+  if (
+    !signer ||
+    !(await verifyReceipt(domain, decoded.receipt, decoded.signature, signer as `0x${string}`, {
+      batch: decoded.batch,
+      signers: deps.batchSigners,
+    }))
+  ) {
     return { status: "unverified", row: null, reasons: ["signature"] };
   }
   const verdict = checkReceipt(decoded.receipt, view);
@@ -34,6 +40,7 @@ export async function judgeInlineReceipt(
     decoded.signature,
     "inline",
     verdict.ok ? "verified" : "mismatch",
+    decoded.batch,
   );
   return verdict.ok ? { status: "verified", row, reasons: [] } : { status: "unverified", row, reasons: verdict.reasons };
 }

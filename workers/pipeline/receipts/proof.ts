@@ -28,6 +28,8 @@ export async function receiptProofFor(deps: Pick<Deps, "cfg" | "registry">, requ
       timestamp: BigInt(r.signedAtMs),
     }),
     signature: r.signature,
+    /** For a receipt signed by the batch: the root `signature` signs and the receipt's path to it (SPEC §2.1). */
+    receipt_batch: r.batch ?? null,
     leaf: r.digest,
     proof,
     period: {

@@ -1,6 +1,7 @@
 /** A signed receipt as the gateway stores it, with its verdict. */
 import { receiptDigest, receiptDomain, type Receipt } from "../../core/protocol/receipt";
 import type { ReceiptRecord } from "../../core/metering/records";
+import type { ReceiptBatchPath } from "../../core/protocol/receipt-batch";
 
 export function receiptRecord(
   chainId: number,
@@ -9,6 +10,7 @@ export function receiptRecord(
   signature: `0x${string}`,
   source: ReceiptRecord["source"],
   status: ReceiptRecord["status"],
+  batch?: ReceiptBatchPath,
 ): ReceiptRecord {
   return {
     requestId: r.requestId,
@@ -23,6 +25,7 @@ export function receiptRecord(
     signedAtMs: Number(r.timestamp),
     digest: receiptDigest(receiptDomain(chainId), r),
     signature,
+    batch: batch ?? null,
     source,
     status,
   };
