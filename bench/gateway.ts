@@ -3,8 +3,9 @@
  *
  *  - Non-streaming chat completions (max_tokens 16, an engine with no artificial delay) at
  *    concurrency 1, 32 and 128 with autocannon: requests/s, p50, p99 for (a) the engine directly,
- *    (b) a bare Hono proxy in workerd (bench/bare-proxy.ts, the floor) and (c) the gateway (auth,
- *    validation, routing, usage capture and metering on).
+ *    (b) a bare Hono proxy in workerd (bench/bare-proxy.ts, the floor), (c) the gateway (auth,
+ *    validation, routing, usage capture and metering on) and (d) Portkey's open-source gateway in Node
+ *    (bench/lib/portkey.ts; left out, with the reason, if it does not start).
  *  - Streaming (max_tokens 64, an engine at 2,000 tokens/s) at concurrency 1 and 32: TTFT and tokens/s per stream.
  *  - Postgres (pg_stat_statements): statements per request in each gateway cell, and the reads
  *    before the first upstream byte (bench/lib/gateway-postgres.ts).
@@ -48,6 +49,7 @@ import { streamMode } from "./lib/gateway-goals";
 import { firstByteProbe, windowStatements, type FirstByteProbe } from "./lib/gateway-postgres";
 import { enableStatements, statementSnapshot, type StatementTotals } from "./lib/pg-statements";
 import { allProcs, descendants, hasTaskset, pin } from "./lib/procfs";
+import { startPortkey } from "./lib/portkey";
 
 process.chdir(ROOT); // the network's scripts resolve paths from the repo root
 
@@ -72,6 +74,8 @@ async function main(): Promise<string> {
   cleanups.push(() => stopChild(bare.child));
   const unguarded = await startGatewayWithoutAdmission(path.join(dir, "network"));
   cleanups.push(() => stopChild(unguarded.child));
+  const portkey = await startPortkey({ log });
+  cleanups.push(() => portkey.stop());
 
   // Who is who, and the CPU layout (taskset): the proxy under test on core 0, the engines and the load generator on core 1.
   const procs = allProcs();
@@ -103,14 +107,15 @@ async function main(): Promise<string> {
       ...pids.bareWorkerd,
       unguarded.pid,
       ...workerdOf(unguarded.pid),
+      ...(portkey.pid ? [portkey.pid] : []),
     ])
       pin(pid, "0");
     for (const pid of [pids.networkHost, ...dbPids]) pin(pid, DB_CORE);
     for (const pid of [...pids.engines, process.pid]) pin(pid, "1");
     pinning =
       DB_CORE === "0"
-        ? "core 0: the proxy under test (gateway or bare proxy: workerd + its Miniflare host) and the gateway's Postgres + WebSocket proxy; core 1: the engines and the load generator"
-        : "core 0: the proxy under test (gateway or bare proxy: workerd + its Miniflare host); core 1: the engines, the load generator and the gateway's Postgres + WebSocket proxy (BENCH_DB_CORE=1)";
+        ? "core 0: the proxy under test (gateway or bare proxy: workerd + its Miniflare host; Portkey: its Node process) and the gateway's Postgres + WebSocket proxy; core 1: the engines and the load generator"
+        : "core 0: the proxy under test (gateway or bare proxy: workerd + its Miniflare host; Portkey: its Node process); core 1: the engines, the load generator and the gateway's Postgres + WebSocket proxy (BENCH_DB_CORE=1)";
   }
 
   const gatewayRss = rssSampler(() => pids.gatewayWorkerd);
@@ -146,24 +151,28 @@ async function main(): Promise<string> {
     "bare proxy": { url: `${bare.ready.url}${stream ? "/stream" : ""}/v1/chat/completions`, headers: json, body: body(stream) },
     gateway: { url: `${info.baseURL}/chat/completions`, headers: auth, body: body(stream) },
     "gateway, admission off": { url: `${unguarded.ready.url}/v1/chat/completions`, headers: auth, body: body(stream) },
+    portkey: portkey.target(stream ? streamEngine.url : engine.url, body(stream)),
   });
 
   // Non-streaming.
   const plain = targets(false);
   await admin.serveOnly("bench", plain.gateway, plain["gateway, admission off"]);
   for (const name of TARGETS) await sanity(name, plain[name], false);
+  await portkey.check(plain.direct, plain.portkey, false);
   const nonStream: NonStreamRow[] = [];
   for (const c of CONCURRENCIES) {
-    for (const name of TARGETS) {
+    for (const name of portkey.targets(TARGETS)) {
       if (isGateway(name)) {
         await admin.probe();
         await admin.routesTo("bench", plain[name]);
       }
       process.stderr.write(`bench: non-streaming, concurrency ${c}, ${name}…\n`);
-      await cannon(plain[name], c, WARMUP_SEC);
-      const before = await snapshot(pids, db);
-      const [result, pgs] = await pgWindow(isGateway(name), () => cannon(plain[name], c, DURATION_SEC));
-      nonStream.push({ concurrency: c, target: name, result, cpu: perRequest(before, await snapshot(pids, db), result.ok), pg: pgs });
+      await portkey.guard(name, async () => {
+        await cannon(plain[name], c, WARMUP_SEC);
+        const before = await snapshot(pids, db);
+        const [result, pgs] = await pgWindow(isGateway(name), () => cannon(plain[name], c, DURATION_SEC));
+        nonStream.push({ concurrency: c, target: name, result, cpu: perRequest(before, await snapshot(pids, db), result.ok), pg: pgs });
+      });
     }
   }
 
@@ -171,6 +180,7 @@ async function main(): Promise<string> {
   const streamed = targets(true);
   await admin.serveOnly("bench-stream", streamed.gateway, streamed["gateway, admission off"]);
   for (const name of TARGETS) await sanity(name, streamed[name], true);
+  await portkey.check(streamed.direct, streamed.portkey, true);
   const streamRows: StreamRow[] = [];
   const measure = async (target: TargetName, mode: string, count: number, concurrency: number): Promise<StreamRow> => {
     const before = await snapshot(pids, db);
@@ -185,14 +195,16 @@ async function main(): Promise<string> {
       otherLoadPct: perRequest(before, await snapshot(pids, db), s.length).otherLoadPct,
     };
   };
-  for (const name of TARGETS) {
+  for (const name of portkey.targets(TARGETS)) {
     if (isGateway(name)) {
       await admin.probe();
       await admin.routesTo("bench-stream", streamed[name]);
     }
     process.stderr.write(`bench: streaming, ${name}…\n`);
-    await streams(streamed[name], STREAM.warmup, 1);
-    for (const run of STREAM.runs) streamRows.push(await measure(name, streamMode(run.concurrency), run.count, run.concurrency));
+    await portkey.guard(name, async () => {
+      await streams(streamed[name], STREAM.warmup, 1);
+      for (const run of STREAM.runs) streamRows.push(await measure(name, streamMode(run.concurrency), run.count, run.concurrency));
+    });
   }
 
   // Postgres reads before the first upstream byte (the gateway, one streamed request at a time).
@@ -216,7 +228,20 @@ async function main(): Promise<string> {
   const runtimeSec = (performance.now() - startedAt) / 1000;
   const loadAvg = { atStart: loadAtStart, atEnd: os.loadavg() };
 
-  return report({ info, pinning, cores, nonStream, streamRows, memoryKb, runtimeSec, pids, firstByte, statements, loadAvg });
+  return report({
+    info,
+    pinning,
+    cores,
+    nonStream,
+    streamRows,
+    memoryKb,
+    runtimeSec,
+    pids,
+    firstByte,
+    statements,
+    loadAvg,
+    portkey: portkey.note(),
+  });
 }
 
 await runBench("bench", main);

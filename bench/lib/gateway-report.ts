@@ -23,6 +23,8 @@ function report(r: {
   firstByte: FirstByteProbe | null;
   statements: boolean;
   loadAvg: { atStart: number[]; atEnd: number[] };
+  /** How Portkey was run, or why it was not measured (bench/lib/portkey.ts). */
+  portkey: string;
 }): string {
   const out: string[] = [];
   const cpu = os.cpus()[0]?.model ?? "unknown";
@@ -204,6 +206,7 @@ function report(r: {
         postgres: { statementsCounted: r.statements, firstByte: r.firstByte },
         goals: hotPathGoals(r),
         loadAverage: r.loadAvg,
+        portkey: r.portkey,
         runtimeSec: r.runtimeSec,
       },
       null,

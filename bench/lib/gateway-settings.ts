@@ -28,6 +28,7 @@ export const ENGINES: EngineSpec[] = [
   { id: "bench-stream", inputPrice: "0.10", outputPrice: "0.20", ttftMs: 0, tokensPerSecond: STREAM.tokensPerSecond, embeddings: false },
 ];
 
-export type TargetName = "direct" | "bare proxy" | "gateway" | "gateway, admission off";
+/** "portkey": Portkey's gateway (bench/lib/portkey.ts), measured when it starts; not in TARGETS. */
+export type TargetName = "direct" | "bare proxy" | "gateway" | "gateway, admission off" | "portkey";
 export const TARGETS: TargetName[] = ["direct", "bare proxy", "gateway", "gateway, admission off"];
 export const isGateway = (t: TargetName) => t === "gateway" || t === "gateway, admission off";
