@@ -2,17 +2,20 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { createParser } from "eventsource-parser";
 import { UsageTap } from "../../workers/core/openai/usage-tap";
+import { hashTypedData } from "viem";
 import {
   decodeSignedReceipt,
   receiptDigest,
+  receiptDigesterFor,
   receiptDomain,
+  ReceiptTypes,
   responseHash,
   verifyReceipt,
   type Receipt,
 } from "../../workers/core/protocol/receipt";
 import { isPermanentRefusal, parseNvidiaSmi } from "./register";
 import { GatewayReply } from "./gateway-client";
-import { BodyHash, createReceiptSigner, fastDigester, StreamTap, usageFromJson } from "./receipts";
+import { BodyHash, createReceiptSigner, StreamTap, usageFromJson } from "./receipts";
 
 const chunk = (choice: Record<string, unknown>, usage: unknown = null) =>
   `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [choice], usage })}\n\n`;
@@ -141,8 +144,9 @@ describe("the fast receipt digest", () => {
       { ...base, provider: b, gateway: a, responseHash: await responseHash("y"), requestId: "x".repeat(256) },
     ];
     for (const domain of [receiptDomain(31337), receiptDomain(8453, a)]) {
-      const digest = fastDigester(domain)!;
-      for (const r of variants) expect(digest(r)).toBe(receiptDigest(domain, r));
+      const digest = receiptDigesterFor(domain);
+      const typed = (r: Receipt) => hashTypedData({ domain, types: ReceiptTypes, primaryType: "Receipt", message: r });
+      for (const r of variants) expect([digest(r), receiptDigest(domain, r)]).toEqual([typed(r), typed(r)]);
     }
   });
 

@@ -6,14 +6,15 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { createParser, type EventSourceParser } from "eventsource-parser";
-import { bytesToHex, getTypesForEIP712Domain, hashStruct, hexToBytes, keccak256, type Hex, type TypedDataDomain } from "viem";
+import type { Hex, TypedDataDomain } from "viem";
 import { sign, type LocalAccount } from "viem/accounts";
 import { contentDeltas, parseChunk, readUsage, type TokenCounts } from "../../workers/core/openai/chunks";
 import {
   encodeSignedReceipt,
+  FIXED_DIGEST,
   receiptDigest,
+  receiptDigesterFor,
   receiptDomain,
-  ReceiptTypes,
   signReceipt,
   type Receipt,
 } from "../../workers/core/protocol/receipt";
@@ -73,7 +74,7 @@ interface Pending {
 export function createReceiptSigner(o: ReceiptSignerOptions): ReceiptSigner {
   const domain: TypedDataDomain = receiptDomain(o.chainId);
   const now = o.now ?? Date.now;
-  const fast = o.privateKey ? fastDigester(domain, o.keccak) : null;
+  const fast = o.privateKey && FIXED_DIGEST ? receiptDigesterFor(domain, o.keccak) : null;
   const nodeHash = o.keccak ? sortedPairHash(o.keccak) : undefined;
   const maxBatch = Math.max(1, Math.trunc(o.maxBatch ?? DEFAULT_MAX_BATCH));
   const digestOf = (r: Receipt) => (fast ? fast(r) : receiptDigest(domain, r));
@@ -131,56 +132,6 @@ export function createReceiptSigner(o: ReceiptSignerOptions): ReceiptSigner {
         }
       });
     },
-  };
-}
-
-/** The field list the fast encoder is written for; any change in the protocol's ReceiptTypes disables it. */
-const FAST_LAYOUT =
-  "string requestId,string model,uint32 promptTokens,uint32 completionTokens,uint64 inputPrice,uint64 outputPrice," +
-  "address provider,address gateway,bytes32 responseHash,uint64 timestamp";
-
-/**
- * The EIP-712 digest of a receipt (the same as the protocol's receiptDigest, which tests check),
- * encoded by hand for this one fixed struct: viem's generic hashTypedData validates and walks the
- * types on every call, which costs more than the signature itself on the hot path. The domain
- * separator and type hash are computed once; the model's hash is remembered. Null when the
- * protocol's ReceiptTypes no longer has the layout it was written for (then viem signs).
- */
-export function fastDigester(domain: TypedDataDomain, keccak: Keccak = (b) => keccak256(b, "bytes")): ((r: Receipt) => Hex) | null {
-  const layout = ReceiptTypes.Receipt.map((f) => `${f.type} ${f.name}`).join(",");
-  if (layout !== FAST_LAYOUT) return null;
-  const typeHash = keccak256(new TextEncoder().encode(`Receipt(${layout})`), "bytes");
-  const domainSeparator = hexToBytes(
-    hashStruct({ data: domain, primaryType: "EIP712Domain", types: { EIP712Domain: getTypesForEIP712Domain({ domain }) } }),
-  );
-  const encoder = new TextEncoder();
-  const modelHashes = new Map<string, Uint8Array>();
-  const text = (s: string) => keccak(encoder.encode(s));
-  return (r) => {
-    const words = new Uint8Array(32 * 11);
-    const view = new DataView(words.buffer);
-    words.set(typeHash, 0);
-    words.set(text(r.requestId), 32);
-    let model = modelHashes.get(r.model);
-    if (!model) {
-      model = text(r.model);
-      if (modelHashes.size < 64) modelHashes.set(r.model, model);
-    }
-    words.set(model, 64);
-    view.setUint32(96 + 28, r.promptTokens);
-    view.setUint32(128 + 28, r.completionTokens);
-    view.setBigUint64(160 + 24, r.inputPrice);
-    view.setBigUint64(192 + 24, r.outputPrice);
-    words.set(hexToBytes(r.provider), 224 + 12);
-    words.set(hexToBytes(r.gateway), 256 + 12);
-    words.set(hexToBytes(r.responseHash), 288);
-    view.setBigUint64(320 + 24, r.timestamp);
-    const message = new Uint8Array(66);
-    message[0] = 0x19;
-    message[1] = 0x01;
-    message.set(domainSeparator, 2);
-    message.set(keccak(words), 34);
-    return bytesToHex(keccak(message));
   };
 }
 

@@ -10,10 +10,11 @@
  * signature is over the batch's root. For streams, `responseHash` covers the engine's SSE bytes
  * as forwarded, everything before the receipt event.
  */
-import { getAddress, hashTypedData, isAddress, isAddressEqual, recoverTypedDataAddress, type Hex, type TypedDataDomain } from "viem";
+import { getAddress, hashTypedData, isAddress, isAddressEqual, recoverAddress, type Hex, type TypedDataDomain } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { z } from "zod";
 import { BatchSigners, inReceiptBatch, MAX_BATCH_DEPTH, type ReceiptBatchPath } from "./receipt-batch";
+import { RECEIPT_LAYOUT, receiptDigester, type Keccak } from "./receipt-digest";
 import { sha256, toHexString } from "./sha256";
 
 export const ReceiptTypes = {
@@ -141,9 +142,25 @@ function typedData(domain: TypedDataDomain, r: Receipt) {
   return { domain, types: ReceiptTypes, primaryType: "Receipt", message: r } as const;
 }
 
-/** The EIP-712 digest (hashTypedData): the settlement Merkle leaf. Throws on out-of-range fields. */
+/** Whether ReceiptTypes is still the struct receipt-digest.ts encodes (else viem's generic encoder digests). */
+export const FIXED_DIGEST = ReceiptTypes.Receipt.map((f) => `${f.type} ${f.name}`).join(",") === RECEIPT_LAYOUT;
+
+/** A digester for one domain (hashTypedData's bytes), with a faster keccak where the caller has one. */
+export function receiptDigesterFor(domain: TypedDataDomain, keccak?: Keccak): (r: Receipt) => Hex {
+  return FIXED_DIGEST ? receiptDigester(domain, keccak) : (r) => hashTypedData(typedData(domain, r));
+}
+
+const digesters = new Map<string, (r: Receipt) => Hex>();
+
+/** The EIP-712 digest (hashTypedData's bytes): the settlement Merkle leaf. Throws on out-of-range fields. */
 export function receiptDigest(domain: TypedDataDomain, r: Receipt): Hex {
-  return hashTypedData(typedData(domain, r));
+  const key = `${domain.name}|${domain.version}|${domain.chainId}|${domain.verifyingContract ?? ""}`;
+  let digest = digesters.get(key);
+  if (!digest) {
+    digest = receiptDigesterFor(domain);
+    if (digesters.size < 16) digesters.set(key, digest);
+  }
+  return digest(r);
 }
 
 /** The provider's signature. Throws on out-of-range fields (viem validates the typed data). */
@@ -170,7 +187,7 @@ export async function verifyReceipt(
       const signer = await (batched.signers ?? new BatchSigners(1)).signerOf(domain, batch.root, signature);
       return signer !== null && isAddressEqual(signer, expectedSigner);
     }
-    const signer = await recoverTypedDataAddress({ ...typedData(domain, r), signature });
+    const signer = await recoverAddress({ hash: receiptDigest(domain, r), signature });
     return isAddressEqual(signer, expectedSigner);
   } catch {
     return false;
